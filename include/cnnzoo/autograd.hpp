@@ -1,0 +1,95 @@
+// Define-by-run reverse-mode autograd: every op returns a Var whose node records its inputs
+// and a backward function; backward(loss) walks the graph in reverse topological order.
+#pragma once
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cnnzoo/tensor.hpp"
+
+namespace cnnzoo {
+
+template <class T>
+struct Node {
+  TensorT<T> value;
+  TensorT<T> grad;  // accumulated gradient of the root w.r.t. value (undefined until set)
+  bool requires_grad = false;
+  const char* op = "leaf";
+  std::vector<std::shared_ptr<Node>> inputs;
+  // Reads this node's grad and accumulates into the inputs' grads. Captured state (saved
+  // activations) is released right after it runs.
+  std::function<void(Node&)> backward_fn;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // releases long input chains iteratively (no recursion depth limit)
+
+  bool is_leaf() const { return !backward_fn && inputs.empty(); }
+  // Adds g into grad (taking g's storage when grad is still undefined).
+  void accumulate(TensorT<T>&& g);
+  bool input_needs_grad(size_t i) const { return inputs[i] && inputs[i]->requires_grad; }
+};
+
+template <class T>
+class VarT {
+ public:
+  VarT() = default;
+  explicit VarT(TensorT<T> value, bool requires_grad = false);
+  explicit VarT(std::shared_ptr<Node<T>> node) : node_(std::move(node)) {}
+
+  bool defined() const { return static_cast<bool>(node_); }
+  const TensorT<T>& value() const { return node_->value; }
+  TensorT<T>& value() { return node_->value; }
+  const TensorT<T>& grad() const { return node_->grad; }
+  TensorT<T>& grad() { return node_->grad; }
+  const Shape& shape() const { return node_->value.shape(); }
+  int64_t size(int64_t d) const { return node_->value.size(d); }
+  int64_t dim() const { return node_->value.dim(); }
+  bool requires_grad() const { return node_ && node_->requires_grad; }
+  void set_requires_grad(bool r) { node_->requires_grad = r; }
+  void zero_grad() { node_->grad = TensorT<T>(); }
+  const std::shared_ptr<Node<T>>& node() const { return node_; }
+
+ private:
+  std::shared_ptr<Node<T>> node_;
+};
+
+using Var = VarT<float>;
+using VarD = VarT<double>;
+
+// Gradient recording is on by default, per thread, so inference threads don't interfere.
+bool grad_enabled();
+void set_grad_enabled(bool on);
+class NoGradGuard {
+ public:
+  NoGradGuard() : prev_(grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(prev_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+// Wraps an op's output. Records inputs and backward only when grad mode is on and some
+// input requires grad; otherwise the result is a plain constant.
+template <class T>
+VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
+                    std::function<void(Node<T>&)> backward_fn);
+
+// True when an op on these inputs would record a graph node.
+template <class T>
+bool any_requires_grad(const std::vector<VarT<T>>& inputs);
+
+// Backpropagates from root. With no seed, root must hold one element and is seeded with 1.
+template <class T>
+void backward(const VarT<T>& root);
+template <class T>
+void backward(const VarT<T>& root, const TensorT<T>& seed);
+
+extern template class VarT<float>;
+extern template class VarT<double>;
+
+}  // namespace cnnzoo

@@ -1,0 +1,137 @@
+// The graph walk: topological order, gradient accumulation, freeing saved state.
+#include "cnnzoo/autograd.hpp"
+
+#include <unordered_set>
+
+namespace cnnzoo {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+}
+
+bool grad_enabled() {
+  return t_grad_enabled;
+}
+void set_grad_enabled(bool on) {
+  t_grad_enabled = on;
+}
+
+template <class T>
+Node<T>::~Node() {
+  std::vector<std::shared_ptr<Node>> stack = std::move(inputs);
+  while (!stack.empty()) {
+    std::shared_ptr<Node> n = std::move(stack.back());
+    stack.pop_back();
+    if (n && n.use_count() == 1) {
+      for (auto& c : n->inputs) stack.push_back(std::move(c));
+      n->inputs.clear();
+      n->backward_fn = nullptr;
+    }
+  }
+}
+
+template <class T>
+void Node<T>::accumulate(TensorT<T>&& g) {
+  check(g.numel() == value.numel(), std::string("backward of ") + op + ": gradient " +
+                                        g.shape_str() + " does not match value " +
+                                        value.shape_str());
+  if (!grad.defined()) {
+    grad = g.shape() == value.shape() ? std::move(g) : g.reshape(value.shape());
+    return;
+  }
+  T* dst = grad.data();
+  const T* src = g.data();
+  const int64_t n = grad.numel();
+  for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+template <class T>
+VarT<T>::VarT(TensorT<T> value, bool requires_grad) : node_(std::make_shared<Node<T>>()) {
+  node_->value = std::move(value);
+  node_->requires_grad = requires_grad;
+}
+
+template <class T>
+bool any_requires_grad(const std::vector<VarT<T>>& inputs) {
+  for (const auto& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
+}
+
+template <class T>
+VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
+                    std::function<void(Node<T>&)> backward_fn) {
+  auto node = std::make_shared<Node<T>>();
+  node->value = std::move(value);
+  node->op = op;
+  if (grad_enabled() && any_requires_grad(inputs)) {
+    node->requires_grad = true;
+    node->inputs.reserve(inputs.size());
+    for (const auto& v : inputs) node->inputs.push_back(v.defined() ? v.node() : nullptr);
+    node->backward_fn = std::move(backward_fn);
+  }
+  return VarT<T>(std::move(node));
+}
+
+template <class T>
+void backward(const VarT<T>& root, const TensorT<T>& seed) {
+  check(root.defined(), "backward: undefined root");
+  check(root.requires_grad(), "backward: root does not require grad (no graph was recorded)");
+  // Iterative post-order DFS gives a topological order without recursion depth limits
+  // (ResNet-1202 has thousands of nodes in a chain).
+  // `order` owns the nodes while the walk runs: clearing a node's input links would
+  // otherwise destroy the nodes below it before their turn.
+  std::vector<std::shared_ptr<Node<T>>> order;
+  std::unordered_set<Node<T>*> seen;
+  std::vector<std::pair<std::shared_ptr<Node<T>>, size_t>> stack;
+  stack.emplace_back(root.node(), 0);
+  seen.insert(root.node().get());
+  while (!stack.empty()) {
+    auto& top = stack.back();
+    if (top.second < top.first->inputs.size()) {
+      std::shared_ptr<Node<T>> child = top.first->inputs[top.second++];
+      if (child && child->requires_grad && !child->is_leaf() && !seen.count(child.get())) {
+        seen.insert(child.get());
+        stack.emplace_back(std::move(child), 0);
+      }
+    } else {
+      order.push_back(std::move(top.first));
+      stack.pop_back();
+    }
+  }
+  Node<T>* r = root.node().get();
+  r->accumulate(seed.clone());
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    Node<T>* n = it->get();
+    if (n->backward_fn && n->grad.defined()) n->backward_fn(*n);
+    // Saved activations live in the closure and in the input links: free them now.
+    n->backward_fn = nullptr;
+    n->inputs.clear();
+    if (n != r) n->grad = TensorT<T>();
+  }
+}
+
+template <class T>
+void backward(const VarT<T>& root) {
+  check(root.defined() && root.value().numel() == 1,
+        "backward: root must be a one-element tensor, got shape " +
+            (root.defined() ? root.value().shape_str() : std::string("undefined")));
+  backward(root, TensorT<T>::ones(root.shape()));
+}
+
+template struct Node<float>;
+template struct Node<double>;
+template class VarT<float>;
+template class VarT<double>;
+template bool any_requires_grad(const std::vector<VarT<float>>&);
+template bool any_requires_grad(const std::vector<VarT<double>>&);
+template VarT<float> make_result(TensorT<float>, const std::vector<VarT<float>>&, const char*,
+                                 std::function<void(Node<float>&)>);
+template VarT<double> make_result(TensorT<double>, const std::vector<VarT<double>>&, const char*,
+                                  std::function<void(Node<double>&)>);
+template void backward(const VarT<float>&);
+template void backward(const VarT<double>&);
+template void backward(const VarT<float>&, const TensorT<float>&);
+template void backward(const VarT<double>&, const TensorT<double>&);
+
+}  // namespace cnnzoo

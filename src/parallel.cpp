@@ -1,0 +1,55 @@
+// Thread count: one setting for OpenMP (our kernels) and Eigen (kept single-threaded inside
+// our per-image GEMMs, see DESIGN.md "Kernels").
+#include "cnnzoo/parallel.hpp"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "cnnzoo/error.hpp"
+
+namespace cnnzoo {
+
+namespace {
+
+int env_threads(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  long n = std::strtol(v, &end, 10);
+  if (*end != '\0' || n < 1 || n > 1024)
+    throw Error(std::string(name) + ": expected a positive integer, got '" + v + "'");
+  return static_cast<int>(n);
+}
+
+int initial_threads() {
+  int n = env_threads("CNNZOO_NUM_THREADS");
+  if (!n) n = env_threads("OMP_NUM_THREADS");
+  if (!n) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return n;
+}
+
+int& thread_setting() {
+  static int n = [] {
+    int v = initial_threads();
+    omp_set_num_threads(v);
+    return v;
+  }();
+  return n;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  check(n >= 1, "set_num_threads: expected n >= 1, got " + std::to_string(n));
+  thread_setting() = n;
+  omp_set_num_threads(n);
+}
+
+int num_threads() {
+  return thread_setting();
+}
+
+}  // namespace cnnzoo

@@ -1,0 +1,38 @@
+// Internal: OpenMP loop helpers used by the kernels.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "cnnzoo/parallel.hpp"
+
+namespace cnnzoo {
+
+// Runs f(i) for i in [0, n) over the configured thread count (serially if n is small
+// or when already inside a parallel region).
+template <class F>
+void parallel_for(int64_t n, F&& f, int64_t min_per_thread = 1) {
+  int nt = num_threads();
+  if (nt <= 1 || n < 2 * min_per_thread || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Runs f(begin, end) on contiguous chunks of [0, n), one per thread.
+template <class F>
+void parallel_chunks(int64_t n, F&& f, int64_t min_per_thread = 4096) {
+  int nt = num_threads();
+  if (nt <= 1 || n < 2 * min_per_thread || omp_in_parallel()) {
+    f(int64_t(0), n);
+    return;
+  }
+  int64_t chunks = std::min<int64_t>(nt, n / min_per_thread);
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) f(n * c / chunks, n * (c + 1) / chunks);
+}
+
+}  // namespace cnnzoo

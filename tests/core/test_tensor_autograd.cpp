@@ -1,0 +1,145 @@
+// Tensor storage/shape behaviour and the autograd graph walk.
+#include <gtest/gtest.h>
+
+#include "cnnzoo/autograd.hpp"
+#include "cnnzoo/parallel.hpp"
+#include "cnnzoo/random.hpp"
+#include "cnnzoo/tensor.hpp"
+
+using namespace cnnzoo;
+
+TEST(Tensor, ShapeNumelAndFill) {
+  Tensor t = Tensor::full({2, 3, 4}, 1.5f);
+  EXPECT_EQ(t.numel(), 24);
+  EXPECT_EQ(t.dim(), 3);
+  EXPECT_EQ(t.size(-1), 4);
+  EXPECT_EQ(t.shape_str(), "[2, 3, 4]");
+  for (float v : t) EXPECT_EQ(v, 1.5f);
+  EXPECT_THROW(t.size(3), Error);
+}
+
+TEST(Tensor, ReshapeSharesStorageCloneDoesNot) {
+  Tensor t = Tensor::zeros({2, 6});
+  Tensor r = t.reshape({3, -1});
+  EXPECT_EQ(r.shape(), (Shape{3, 4}));
+  r[5] = 7.f;
+  EXPECT_EQ(t[5], 7.f);
+  Tensor c = t.clone();
+  c[5] = 1.f;
+  EXPECT_EQ(t[5], 7.f);
+  EXPECT_THROW(t.reshape({5, -1}), Error);
+  EXPECT_THROW(t.reshape({13}), Error);
+}
+
+TEST(Tensor, StorageIsReusedFromCache) {
+  storage_release_cache();
+  const float* first;
+  {
+    Tensor a = Tensor::empty({1000});
+    first = a.data();
+  }
+  EXPECT_GE(storage_cached_bytes(), 4000u);
+  Tensor b = Tensor::empty({1000});
+  EXPECT_EQ(b.data(), first);
+}
+
+TEST(Tensor, FromVectorChecksCount) {
+  EXPECT_THROW(Tensor::from_vector({2, 2}, {1, 2, 3}), Error);
+  Tensor t = Tensor::from_vector({2, 2}, {1, 2, 3, 4});
+  EXPECT_EQ(t[3], 4.f);
+}
+
+namespace {
+// y = a * b (element-wise), written inline to test the graph machinery without ops.
+VarD mul_inline(const VarD& a, const VarD& b) {
+  TensorD v = TensorD::empty(a.shape());
+  for (int64_t i = 0; i < v.numel(); ++i) v[i] = a.value()[i] * b.value()[i];
+  TensorD av = a.value(), bv = b.value();
+  return make_result<double>(v, {a, b}, "mul_inline", [av, bv](Node<double>& n) {
+    if (n.input_needs_grad(0)) {
+      TensorD g = TensorD::empty(av.shape());
+      for (int64_t i = 0; i < g.numel(); ++i) g[i] = n.grad[i] * bv[i];
+      n.inputs[0]->accumulate(std::move(g));
+    }
+    if (n.input_needs_grad(1)) {
+      TensorD g = TensorD::empty(bv.shape());
+      for (int64_t i = 0; i < g.numel(); ++i) g[i] = n.grad[i] * av[i];
+      n.inputs[1]->accumulate(std::move(g));
+    }
+  });
+}
+}  // namespace
+
+TEST(Autograd, DiamondGraphAccumulates) {
+  VarD x(TensorD::full({1}, 3.0), true);
+  VarD y = mul_inline(x, x);  // x^2
+  VarD z = mul_inline(y, x);  // x^3, x used twice along different paths
+  backward(z);
+  EXPECT_DOUBLE_EQ(x.grad()[0], 27.0);  // 3 x^2
+}
+
+TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
+  VarD x(TensorD::full({1}, 2.0), true);
+  backward(mul_inline(x, x));
+  backward(mul_inline(x, x));
+  EXPECT_DOUBLE_EQ(x.grad()[0], 8.0);
+  x.zero_grad();
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(Autograd, NoGradGuardRecordsNothing) {
+  VarD x(TensorD::full({1}, 2.0), true);
+  {
+    NoGradGuard g;
+    VarD y = mul_inline(x, x);
+    EXPECT_FALSE(y.requires_grad());
+    EXPECT_TRUE(y.node()->inputs.empty());
+  }
+  EXPECT_TRUE(mul_inline(x, x).requires_grad());
+}
+
+TEST(Autograd, SavedStateFreedAfterBackward) {
+  VarD x(TensorD::full({4}, 2.0), true);
+  VarD y = mul_inline(x, x);
+  VarD z = mul_inline(y, y);
+  backward(z, TensorD::ones({4}));
+  EXPECT_FALSE(static_cast<bool>(y.node()->backward_fn));
+  EXPECT_TRUE(y.node()->inputs.empty());
+  EXPECT_FALSE(y.grad().defined());  // non-leaf grads are released
+  EXPECT_TRUE(x.grad().defined());
+}
+
+TEST(Autograd, BackwardNeedsScalarRoot) {
+  VarD x(TensorD::full({3}, 2.0), true);
+  EXPECT_THROW(backward(mul_inline(x, x)), Error);
+  VarD c(TensorD::full({1}, 2.0), false);
+  EXPECT_THROW(backward(c), Error);
+}
+
+TEST(Autograd, LongChainDoesNotOverflowStack) {
+  VarD x(TensorD::full({1}, 1.0), true);
+  VarD one(TensorD::full({1}, 1.0), false);
+  VarD y = x;
+  for (int i = 0; i < 200000; ++i) y = mul_inline(y, one);
+  backward(y);
+  EXPECT_DOUBLE_EQ(x.grad()[0], 1.0);
+}
+
+TEST(Random, StateRoundTrip) {
+  Generator g(42);
+  g.next_u64();
+  std::string s = g.state();
+  uint64_t a = g.next_u64();
+  Generator h;
+  h.set_state(s);
+  EXPECT_EQ(h.next_u64(), a);
+  EXPECT_THROW(h.set_state("not a state"), Error);
+}
+
+TEST(Parallel, ThreadSetting) {
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  set_num_threads(2);
+  EXPECT_EQ(num_threads(), 2);
+  EXPECT_THROW(set_num_threads(0), Error);
+}
