@@ -1,0 +1,154 @@
+// Layer modules over the ops. Layers take channels and kernel geometry, never spatial sizes;
+// initialisation follows PyTorch's defaults unless a model re-initialises.
+#pragma once
+#include "cnnzoo/nn/module.hpp"
+#include "cnnzoo/ops/conv.hpp"
+#include "cnnzoo/ops/pool.hpp"
+
+namespace cnnzoo::nn {
+
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
+         const Conv2dOptions& options = {});
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Conv2d"; }
+  std::string extra_repr() const override;
+  int64_t in_channels, out_channels;
+  Size2 kernel_size;
+  Conv2dOptions options;
+  Var weight, bias;  // bias undefined when options.bias is false
+};
+
+struct BatchNormOptions {
+  double eps = 1e-5;
+  double momentum = 0.1;
+  bool affine = true;
+  bool track_running_stats = true;
+};
+
+// Batch normalisation over dim 1 of [N, C, H, W] or [N, C] (PyTorch's BatchNorm2d/1d).
+class BatchNorm : public Module {
+ public:
+  explicit BatchNorm(int64_t num_features, const BatchNormOptions& options = {});
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "BatchNorm"; }
+  std::string extra_repr() const override;
+  int64_t num_features;
+  BatchNormOptions options;
+  Var weight, bias;
+  Tensor running_mean, running_var, num_batches_tracked;
+};
+using BatchNorm2d = BatchNorm;
+using BatchNorm1d = BatchNorm;
+
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Linear"; }
+  std::string extra_repr() const override;
+  int64_t in_features, out_features;
+  Var weight, bias;
+};
+
+class ReLU : public Module {
+ public:
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "ReLU"; }
+};
+
+class LeakyReLU : public Module {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01) : negative_slope(negative_slope) {}
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "LeakyReLU"; }
+  double negative_slope;
+};
+
+// PReLU with one shared slope (num_parameters = 1) or one per channel.
+class PReLU : public Module {
+ public:
+  explicit PReLU(int64_t num_parameters = 1, double init = 0.25);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "PReLU"; }
+  Var weight;
+};
+
+class Sigmoid : public Module {
+ public:
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Sigmoid"; }
+};
+
+class Tanh : public Module {
+ public:
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Tanh"; }
+};
+
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(const Pool2dOptions& options) : options(options) {}
+  MaxPool2d(Size2 kernel_size, Size2 stride = {0, 0}, Padding2d padding = 0,
+            bool ceil_mode = false);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "MaxPool2d"; }
+  std::string extra_repr() const override;
+  Pool2dOptions options;
+};
+
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(const Pool2dOptions& options) : options(options) {}
+  AvgPool2d(Size2 kernel_size, Size2 stride = {0, 0}, Padding2d padding = 0, bool ceil_mode = false,
+            bool count_include_pad = true);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "AvgPool2d"; }
+  std::string extra_repr() const override;
+  Pool2dOptions options;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(Size2 output_size) : output_size(output_size) {}
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "AdaptiveAvgPool2d"; }
+  Size2 output_size;
+};
+
+class LocalResponseNorm : public Module {
+ public:
+  explicit LocalResponseNorm(int64_t size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
+      : size(size), alpha(alpha), beta(beta), k(k) {}
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "LocalResponseNorm"; }
+  int64_t size;
+  double alpha, beta, k;
+};
+
+// Inverted dropout driven by the global generator in training mode.
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Dropout"; }
+  std::string extra_repr() const override;
+  double p;
+};
+
+class Flatten : public Module {
+ public:
+  explicit Flatten(int64_t start_dim = 1) : start_dim(start_dim) {}
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "Flatten"; }
+  int64_t start_dim;
+};
+
+class Identity : public Module {
+ public:
+  Var forward(const Var& x) override { return x; }
+  std::string type_name() const override { return "Identity"; }
+};
+
+}  // namespace cnnzoo::nn

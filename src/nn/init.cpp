@@ -1,0 +1,67 @@
+// He/Xavier initialisation with PyTorch's fan and gain conventions.
+#include "cnnzoo/nn/init.hpp"
+
+#include <cmath>
+
+namespace cnnzoo::nn::init {
+
+namespace {
+int64_t receptive_field(const Tensor& w) {
+  check(w.dim() >= 2, "init: fan needs a tensor with at least 2 dims, got " + w.shape_str());
+  int64_t r = 1;
+  for (int64_t d = 2; d < w.dim(); ++d) r *= w.size(d);
+  return r;
+}
+}  // namespace
+
+int64_t fan_in(const Tensor& w) {
+  return w.size(1) * receptive_field(w);
+}
+int64_t fan_out(const Tensor& w) {
+  return w.size(0) * receptive_field(w);
+}
+
+double gain(const std::string& nonlinearity, double a) {
+  if (nonlinearity == "relu") return std::sqrt(2.0);
+  if (nonlinearity == "leaky_relu") return std::sqrt(2.0 / (1.0 + a * a));
+  if (nonlinearity == "tanh") return 5.0 / 3.0;
+  if (nonlinearity == "linear" || nonlinearity == "sigmoid" || nonlinearity == "conv2d") return 1.0;
+  throw Error("init: unknown nonlinearity '" + nonlinearity + "'");
+}
+
+void normal(Tensor& w, double mean, double stddev, Generator& gen) {
+  for (float& v : w) v = static_cast<float>(gen.normal(mean, stddev));
+}
+
+void uniform(Tensor& w, double lo, double hi, Generator& gen) {
+  for (float& v : w) v = static_cast<float>(gen.uniform(lo, hi));
+}
+
+void constant(Tensor& w, double value) {
+  w.fill(static_cast<float>(value));
+}
+
+void kaiming_normal(Tensor& w, FanMode mode, double a, const std::string& nonlinearity,
+                    Generator& gen) {
+  int64_t fan = mode == FanMode::FanIn ? fan_in(w) : fan_out(w);
+  normal(w, 0.0, gain(nonlinearity, a) / std::sqrt(static_cast<double>(fan)), gen);
+}
+
+void kaiming_uniform(Tensor& w, FanMode mode, double a, const std::string& nonlinearity,
+                     Generator& gen) {
+  int64_t fan = mode == FanMode::FanIn ? fan_in(w) : fan_out(w);
+  double bound = gain(nonlinearity, a) * std::sqrt(3.0 / static_cast<double>(fan));
+  uniform(w, -bound, bound, gen);
+}
+
+void xavier_normal(Tensor& w, double g, Generator& gen) {
+  double std = g * std::sqrt(2.0 / static_cast<double>(fan_in(w) + fan_out(w)));
+  normal(w, 0.0, std, gen);
+}
+
+void xavier_uniform(Tensor& w, double g, Generator& gen) {
+  double bound = g * std::sqrt(6.0 / static_cast<double>(fan_in(w) + fan_out(w)));
+  uniform(w, -bound, bound, gen);
+}
+
+}  // namespace cnnzoo::nn::init

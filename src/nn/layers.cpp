@@ -1,0 +1,221 @@
+// Layer modules: parameter set-up with PyTorch's default initialisation, forward through
+// the ops, and a profile record for summaries.
+#include "cnnzoo/nn/layers.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "cnnzoo/nn/init.hpp"
+#include "cnnzoo/nn/profile.hpp"
+#include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/batchnorm.hpp"
+#include "cnnzoo/ops/dropout.hpp"
+#include "cnnzoo/ops/linear.hpp"
+#include "cnnzoo/ops/shape.hpp"
+
+namespace cnnzoo::nn {
+
+namespace {
+std::string size2(const Size2& s) {
+  return s.h == s.w ? std::to_string(s.h)
+                    : "(" + std::to_string(s.h) + ", " + std::to_string(s.w) + ")";
+}
+std::string pad_str(const Padding2d& p) {
+  if (p.top == p.bottom && p.left == p.right) return size2({p.top, p.left});
+  return "(" + std::to_string(p.top) + ", " + std::to_string(p.bottom) + ", " +
+         std::to_string(p.left) + ", " + std::to_string(p.right) + ")";
+}
+// Records a layer that does no multiply-adds, and returns its output.
+Var recorded(const Module& m, const Var& x, Var y, int64_t macs = 0) {
+  record_layer(m, x.shape(), y.shape(), macs);
+  return y;
+}
+}  // namespace
+
+// ---- Conv2d ----------------------------------------------------------------------------------
+
+Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
+               const Conv2dOptions& options)
+    : in_channels(in_channels),
+      out_channels(out_channels),
+      kernel_size(kernel_size),
+      options(options) {
+  check(in_channels > 0 && out_channels > 0 && kernel_size.h > 0 && kernel_size.w > 0,
+        "Conv2d: channels and kernel size must be positive");
+  check(
+      options.groups > 0 && in_channels % options.groups == 0 && out_channels % options.groups == 0,
+      "Conv2d: groups=" + std::to_string(options.groups) + " must divide in_channels=" +
+          std::to_string(in_channels) + " and out_channels=" + std::to_string(out_channels));
+  Tensor w =
+      Tensor::empty({out_channels, in_channels / options.groups, kernel_size.h, kernel_size.w});
+  // PyTorch's default: kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+  init::kaiming_uniform(w, init::FanMode::FanIn, std::sqrt(5.0));
+  weight = register_parameter("weight", w);
+  if (options.bias) {
+    double bound = 1.0 / std::sqrt(static_cast<double>(init::fan_in(w)));
+    Tensor b = Tensor::empty({out_channels});
+    init::uniform(b, -bound, bound);
+    bias = register_parameter("bias", b);
+  }
+}
+
+Var Conv2d::forward(const Var& x) {
+  Var y = conv2d(x, weight, bias, options);
+  const Shape& o = y.shape();
+  int64_t macs =
+      o[0] * o[1] * o[2] * o[3] * (in_channels / options.groups) * kernel_size.h * kernel_size.w;
+  return recorded(*this, x, y, macs);
+}
+
+std::string Conv2d::extra_repr() const {
+  std::ostringstream s;
+  s << in_channels << ", " << out_channels << ", kernel_size=" << size2(kernel_size);
+  if (!(options.stride == Size2(1))) s << ", stride=" << size2(options.stride);
+  if (!(options.padding == Padding2d(0))) s << ", padding=" << pad_str(options.padding);
+  if (!(options.dilation == Size2(1))) s << ", dilation=" << size2(options.dilation);
+  if (options.groups != 1) s << ", groups=" << options.groups;
+  if (!options.bias) s << ", bias=False";
+  return s.str();
+}
+
+// ---- BatchNorm -------------------------------------------------------------------------------
+
+BatchNorm::BatchNorm(int64_t num_features, const BatchNormOptions& options)
+    : num_features(num_features), options(options) {
+  check(num_features > 0, "BatchNorm: num_features must be positive");
+  if (options.affine) {
+    weight = register_parameter("weight", Tensor::ones({num_features}));
+    bias = register_parameter("bias", Tensor::zeros({num_features}));
+  }
+  if (options.track_running_stats) {
+    running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
+    running_var = register_buffer("running_var", Tensor::ones({num_features}));
+    num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
+  }
+}
+
+Var BatchNorm::forward(const Var& x) {
+  check(x.dim() >= 2 && x.size(1) == num_features, "BatchNorm: expected input [N, " +
+                                                       std::to_string(num_features) +
+                                                       ", ...], got " + shape_str(x.shape()));
+  bool use_batch_stats = is_training() || !options.track_running_stats;
+  if (is_training() && options.track_running_stats && num_batches_tracked.defined())
+    num_batches_tracked[0] += 1.0f;
+  Var y = batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, options.momentum,
+                     options.eps);
+  return recorded(*this, x, y);
+}
+
+std::string BatchNorm::extra_repr() const {
+  std::ostringstream s;
+  s << num_features << ", eps=" << options.eps << ", momentum=" << options.momentum;
+  if (!options.affine) s << ", affine=False";
+  return s.str();
+}
+
+// ---- Linear ----------------------------------------------------------------------------------
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool has_bias)
+    : in_features(in_features), out_features(out_features) {
+  check(in_features > 0 && out_features > 0, "Linear: features must be positive");
+  Tensor w = Tensor::empty({out_features, in_features});
+  init::kaiming_uniform(w, init::FanMode::FanIn, std::sqrt(5.0));
+  weight = register_parameter("weight", w);
+  if (has_bias) {
+    double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+    Tensor b = Tensor::empty({out_features});
+    init::uniform(b, -bound, bound);
+    bias = register_parameter("bias", b);
+  }
+}
+
+Var Linear::forward(const Var& x) {
+  Var y = linear(x, weight, bias);
+  return recorded(*this, x, y, y.size(0) * in_features * out_features);
+}
+
+std::string Linear::extra_repr() const {
+  return "in_features=" + std::to_string(in_features) +
+         ", out_features=" + std::to_string(out_features) + (bias.defined() ? "" : ", bias=False");
+}
+
+// ---- activations -----------------------------------------------------------------------------
+
+Var ReLU::forward(const Var& x) {
+  return recorded(*this, x, relu(x));
+}
+Var LeakyReLU::forward(const Var& x) {
+  return recorded(*this, x, leaky_relu(x, negative_slope));
+}
+Var Sigmoid::forward(const Var& x) {
+  return recorded(*this, x, sigmoid(x));
+}
+Var Tanh::forward(const Var& x) {
+  return recorded(*this, x, cnnzoo::tanh(x));
+}
+
+PReLU::PReLU(int64_t num_parameters, double init) {
+  check(num_parameters > 0, "PReLU: num_parameters must be positive");
+  weight = register_parameter("weight", Tensor::full({num_parameters}, static_cast<float>(init)));
+}
+Var PReLU::forward(const Var& x) {
+  return recorded(*this, x, prelu(x, weight));
+}
+
+// ---- pooling, normalisation, dropout, reshaping ----------------------------------------------
+
+MaxPool2d::MaxPool2d(Size2 kernel_size, Size2 stride, Padding2d padding, bool ceil_mode) {
+  options.kernel_size = kernel_size;
+  options.stride = stride;
+  options.padding = padding;
+  options.ceil_mode = ceil_mode;
+}
+Var MaxPool2d::forward(const Var& x) {
+  return recorded(*this, x, max_pool2d(x, options));
+}
+std::string MaxPool2d::extra_repr() const {
+  return "kernel_size=" + size2(options.kernel_size) +
+         ", stride=" + size2(options.stride.h ? options.stride : options.kernel_size) +
+         ", padding=" + pad_str(options.padding) + (options.ceil_mode ? ", ceil_mode=True" : "");
+}
+
+AvgPool2d::AvgPool2d(Size2 kernel_size, Size2 stride, Padding2d padding, bool ceil_mode,
+                     bool count_include_pad) {
+  options.kernel_size = kernel_size;
+  options.stride = stride;
+  options.padding = padding;
+  options.ceil_mode = ceil_mode;
+  options.count_include_pad = count_include_pad;
+}
+Var AvgPool2d::forward(const Var& x) {
+  return recorded(*this, x, avg_pool2d(x, options));
+}
+std::string AvgPool2d::extra_repr() const {
+  return "kernel_size=" + size2(options.kernel_size) +
+         ", stride=" + size2(options.stride.h ? options.stride : options.kernel_size) +
+         ", padding=" + pad_str(options.padding);
+}
+
+Var AdaptiveAvgPool2d::forward(const Var& x) {
+  return recorded(*this, x, adaptive_avg_pool2d(x, output_size));
+}
+
+Var LocalResponseNorm::forward(const Var& x) {
+  return recorded(*this, x, local_response_norm(x, size, alpha, beta, k));
+}
+
+Dropout::Dropout(double p) : p(p) {
+  check(p >= 0.0 && p < 1.0, "Dropout: p must be in [0, 1), got " + std::to_string(p));
+}
+Var Dropout::forward(const Var& x) {
+  return recorded(*this, x, dropout(x, p, is_training(), global_generator()));
+}
+std::string Dropout::extra_repr() const {
+  return "p=" + std::to_string(p);
+}
+
+Var Flatten::forward(const Var& x) {
+  return recorded(*this, x, flatten(x, start_dim));
+}
+
+}  // namespace cnnzoo::nn
