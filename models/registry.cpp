@@ -6,6 +6,11 @@
 
 #include "cnnzoo/models.hpp"
 
+// ---- includes: residual family, part A ----
+// ---- includes: residual family, part B ----
+// ---- includes: ImageNet designs (torchvision) ----
+// ---- includes: classic, Inception family and CIFAR versions ----
+
 namespace cnnzoo::models {
 
 std::string ModelSpec::get(const std::string& key, const std::string& def) const {
@@ -46,7 +51,10 @@ namespace {
 
 std::vector<ModelInfo> make_table() {
   std::vector<ModelInfo> t;
-  // Each paper's file contributes its rows here (see models/*.hpp).
+  // ---- rows: residual family, part A ----
+  // ---- rows: residual family, part B ----
+  // ---- rows: ImageNet designs (torchvision) ----
+  // ---- rows: classic, Inception family and CIFAR versions ----
   return t;
 }
 
