@@ -60,6 +60,16 @@ void scale_in_place(TensorT<T>& g, T alpha) {
   });
 }
 
+// A copy made with all threads (residual additions copy whole activations in backward).
+template <class T>
+TensorT<T> parallel_clone(const TensorT<T>& t) {
+  TensorT<T> c = TensorT<T>::empty(t.shape());
+  const T* src = t.data();
+  T* dst = c.data();
+  elementwise(t.numel(), [&](int64_t b, int64_t e) { std::copy(src + b, src + e, dst + b); });
+  return c;
+}
+
 }  // namespace
 
 template <class T>
@@ -73,7 +83,7 @@ VarT<T> add(const VarT<T>& a, const VarT<T>& b) {
   });
   return make_result<T>(std::move(y), {a, b}, "add", [](Node<T>& n) {
     const bool g0 = n.input_needs_grad(0), g1 = n.input_needs_grad(1);
-    if (g1) n.inputs[1]->accumulate(g0 ? n.grad.clone() : std::move(n.grad));
+    if (g1) n.inputs[1]->accumulate(g0 ? parallel_clone(n.grad) : std::move(n.grad));
     if (g0) n.inputs[0]->accumulate(std::move(n.grad));
   });
 }
