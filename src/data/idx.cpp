@@ -111,6 +111,9 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path)
   if (images.dims[0] != labels.dims[0])
     throw Error("IDX: " + std::to_string(images.dims[0]) + " images in '" + images_path + "' but " +
                 std::to_string(labels.dims[0]) + " labels in '" + labels_path + "'");
+  if (images.dims[1] == 0 || images.dims[2] == 0)
+    throw Error("IDX: '" + images_path + "' has images of size " + std::to_string(images.dims[1]) +
+                "x" + std::to_string(images.dims[2]));
   Dataset ds;
   ds.channels = 1;
   ds.height = static_cast<int64_t>(images.dims[1]);

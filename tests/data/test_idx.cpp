@@ -179,6 +179,9 @@ TEST(Idx, MalformedFilesAreErrors) {
   write_bytes(dir / "extra", extra);
   expect_error([&] { load_idx(dir / "extra", dir / "lbl"); }, {"extra"});
 
+  write_bytes(dir / "flat", idx_file(0x803, {3, 0, 5}, {}));
+  expect_error([&] { load_idx(dir / "flat", dir / "lbl"); }, {"flat", "0x5"});
+
   write_bytes(dir / "lbl4", idx_file(0x801, {4}, {2, 0, 1, 1}));
   expect_error([&] { load_idx(dir / "img", dir / "lbl4"); }, {"img", "lbl4", "3 images"});
 

@@ -19,8 +19,8 @@ using namespace cnnzoo::data;
 
 namespace {
 
-// n single-pixel-per-channel... images of size c x h x w; image i has every pixel = i % 256
-// and label i, so a batch element tells which sample it came from.
+// n images of size c x h x w; image i has every pixel = i % 256 and label i, so a batch
+// element tells which sample it came from.
 Dataset numbered(int64_t n, int64_t c = 1, int64_t h = 2, int64_t w = 2) {
   Dataset ds;
   ds.channels = c;
