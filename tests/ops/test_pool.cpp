@@ -272,6 +272,7 @@ TEST(GradCheck, MaxPool_CeilMode) {
 TEST(GradCheck, MaxPool_RectKernelAndPadding) {
   EXPECT_TRUE(check_max({2, 2, 5, 8}, pool_opts({2, 3}, {1, 2}, Padding2d(1, 1)), 5));
   EXPECT_TRUE(check_max({1, 2, 6, 5}, pool_opts({3, 2}, {2, 1}, Padding2d(0, 1, 1, 0), true), 6));
+  EXPECT_TRUE(check_max({1, 2, 7, 11}, pool_opts({2, 4}, {2, 3}, Padding2d(1, 2), true), 16));
 }
 
 TEST(GradCheck, AvgPool_IncludePad) {
@@ -288,6 +289,9 @@ TEST(GradCheck, AvgPool_CeilMode) {
   EXPECT_TRUE(check_avg({2, 2, 6, 7}, pool_opts(3, 2, 1, true, true), 11));
   EXPECT_TRUE(check_avg({2, 2, 6, 7}, pool_opts(3, 2, 1, true, false), 12));
   EXPECT_TRUE(check_avg({1, 2, 5, 5}, pool_opts(2, 2, 0, true, true), 13));
+  EXPECT_TRUE(check_avg({1, 2, 7, 11}, pool_opts({2, 4}, {2, 3}, Padding2d(1, 2), true, true), 17));
+  EXPECT_TRUE(
+      check_avg({1, 2, 7, 11}, pool_opts({2, 4}, {2, 3}, Padding2d(1, 2), true, false), 18));
 }
 
 TEST(GradCheck, AdaptiveAvgPool) {
