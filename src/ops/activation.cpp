@@ -61,7 +61,12 @@ VarT<T> relu(const VarT<T>& x) {
     parallel_chunks(
         g.numel(),
         [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) pg[i] = py[i] > T(0) ? pdy[i] : T(0);
+          // dy is loaded unconditionally so the select vectorises instead of branching on
+          // the (random) sign.
+          for (int64_t i = b; i < e; ++i) {
+            const T dy = pdy[i];
+            pg[i] = py[i] > T(0) ? dy : T(0);
+          }
         },
         kMinPerThread);
     n.inputs[0]->accumulate(std::move(g));
@@ -151,7 +156,10 @@ VarT<T> prelu(const VarT<T>& x, const VarT<T>& weight) {
             if (need_w) {
               T s = 0;
 #pragma omp simd reduction(+ : s)
-              for (int64_t i = 0; i < inner; ++i) s += xp[i] > T(0) ? T(0) : dyp[i] * xp[i];
+              for (int64_t i = 0; i < inner; ++i) {
+                const T p = dyp[i] * xp[i];
+                s += xp[i] > T(0) ? T(0) : p;
+              }
               wsum += s;
             }
           }

@@ -276,9 +276,8 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
   return make_result<T>(
       std::move(y), {x}, "local_response_norm", [xv, scale, l, win, coef, beta](Node<T>& n) {
         if (!n.input_needs_grad(0)) return;
-        // dx_j = dy_j * s_j^-beta - 2 beta alpha/size * x_j * sum_{c: j in
-        // window(c)} t_c, with t_c = dy_c * y_c / s_c; j is in window(c) for c in
-        // [j - after, j + before].
+        // dx_j = dy_j * s_j^-beta - 2 beta alpha/size * x_j * sum_c t_c over the channels c
+        // whose window holds j, i.e. c in [j - after, j + before]; t_c = dy_c * y_c / s_c.
         const T* px = xv.data();
         const T* ps = scale.data();
         const T* py = n.value.data();

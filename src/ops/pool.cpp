@@ -3,7 +3,6 @@
 #include "cnnzoo/ops/pool.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
