@@ -13,15 +13,6 @@ namespace cnnzoo {
 
 namespace {
 
-// Runs f(i) for i in [0, n) in parallel only when each thread gets at least kMinWork
-// elements: waking a second thread costs more than small planes take.
-template <class F>
-void parallel_items(int64_t n, int64_t work_per_item, F&& f) {
-  constexpr int64_t kMinWork = 1 << 14;
-  parallel_for(n, std::forward<F>(f),
-               std::max<int64_t>(1, kMinWork / std::max<int64_t>(work_per_item, 1)));
-}
-
 // x seen as [batch, channels, inner]: inner is 1 for [N, C], H * W for [N, C, H, W].
 struct ChannelLayout {
   int64_t batch, channels, inner;
