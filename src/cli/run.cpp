@@ -127,6 +127,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", c->seed, "Random seed");
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
+  cmd->add_option("--stop-after", c->stop_after,
+                  "Stop after this epoch (a time-boxed session); --resume continues the run")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("!--no-progress", c->progress, "No progress line");
   cmd->callback([c, sets, classes] {
     c->model_options = parse_sets(*sets);
@@ -136,8 +139,15 @@ void add_train(CLI::App& app) {
     const auto& last = hist.back();
     double best = 0;
     for (const auto& m : hist) best = std::max(best, m.test_acc);
-    std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
-                100 * last.test_acc, static_cast<long long>(last.epoch), 100 * best);
+    if (last.epoch < trainer.config().epochs)
+      std::printf("stopped after epoch %lld of %lld (test accuracy %.2f%%); continue with "
+                  "--resume --out %s\n",
+                  static_cast<long long>(last.epoch),
+                  static_cast<long long>(trainer.config().epochs), 100 * last.test_acc,
+                  trainer.config().out.c_str());
+    else
+      std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
+                  100 * last.test_acc, static_cast<long long>(last.epoch), 100 * best);
     std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n",
                 train::weights_path(trainer.config().out).c_str(), trainer.config().out.c_str(),
                 trainer.config().out.c_str());

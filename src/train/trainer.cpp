@@ -219,6 +219,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
     saved.epochs = std::max(saved.epochs, config_.epochs);
     saved.progress = config_.progress;
     saved.resume = true;
+    saved.stop_after = config_.stop_after;
     if (config_.threads > 0) saved.threads = config_.threads;
     config_ = saved;
   }
@@ -448,7 +449,9 @@ void Trainer::write_reports() const {
 }
 
 std::vector<EpochMetrics> Trainer::fit() {
-  for (int64_t e = start_epoch_; e < config_.epochs; ++e) {
+  const int64_t last = config_.stop_after > 0 ? std::min(config_.stop_after, config_.epochs)
+                                             : config_.epochs;
+  for (int64_t e = start_epoch_; e < last; ++e) {
     EpochMetrics m = run_epoch(e);
     history_.push_back(m);
     start_epoch_ = e + 1;

@@ -42,6 +42,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string out = "runs/run";
   bool resume = false;
+  int64_t stop_after = 0;  // stop after this epoch (1-based) this run; continue with resume
   bool progress = true;  // progress line on stderr
 
   std::string to_json() const;
