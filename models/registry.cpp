@@ -17,6 +17,7 @@
 #include "models/squeezenet.hpp"
 #include "models/vgg.hpp"
 // ---- includes: classic, Inception family and CIFAR versions ----
+#include "models/lenet.hpp"
 
 namespace cnnzoo::models {
 
@@ -98,6 +99,9 @@ std::vector<ModelInfo> make_table() {
          "densenet_imagenet", 224, {"drop_rate"}, imagenet::densenet);
   }
   // ---- rows: classic, Inception family and CIFAR versions ----
+  t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition",
+               "LeCun et al.", 1998, "", "lenet", "cifar", 10, 1, 32, "",
+               {"activation", "pool"}, lenet5});
   return t;
 }
 
