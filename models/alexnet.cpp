@@ -1,11 +1,11 @@
-// AlexNet as torchvision builds it: the single-tower variant of Krizhevsky, "One weird trick
-// for parallelizing convolutional neural networks" (2014, arXiv:1404.5997).
+// AlexNet as torchvision builds it: the single-tower variant it attributes to Krizhevsky, "One
+// weird trick for parallelizing convolutional neural networks" (2014, arXiv:1404.5997).
 //
-// This is not the two-GPU network of Krizhevsky, Sutskever & Hinton (NIPS 2012): the 2014
-// paper drops the grouped convolutions and the local response normalisation and uses widths
-// 64-192-384-256-256. torchvision's version (kept here, key for key, so its weights load)
-// also pads conv1 by 2 and puts an adaptive 6x6 average pool before the classifier, so any
-// input of at least 63x63 works. Parameters: 61,100,840 (torchvision's number).
+// This is not the two-GPU network of Krizhevsky, Sutskever & Hinton (NIPS 2012): like the
+// 2014 paper's one-tower model it has no grouped convolutions and no local response
+// normalisation. The widths 64-192-384-256-256, the padding of 2 on conv1 and the adaptive
+// 6x6 average pool before the classifier (any input of at least 63x63 works) are
+// torchvision's, kept key for key so its weights load. Parameters: 61,100,840.
 #include "models/alexnet.hpp"
 
 #include "cnnzoo/nn/layers.hpp"

@@ -1,5 +1,5 @@
-// AlexNet as torchvision builds it: the single-tower variant of Krizhevsky, "One weird trick
-// for parallelizing convolutional neural networks" (2014, arXiv:1404.5997).
+// AlexNet as torchvision builds it: the single-tower variant it attributes to Krizhevsky, "One
+// weird trick for parallelizing convolutional neural networks" (2014, arXiv:1404.5997).
 #pragma once
 #include "cnnzoo/models.hpp"
 

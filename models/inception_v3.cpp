@@ -10,10 +10,9 @@
 // Every convolution is conv (no bias) -> BatchNorm (eps 0.001) -> ReLU; in-module average
 // pools count the padding (PyTorch's default), as torchvision does.
 // The auxiliary classifier on the 17x17 grid (after Mixed_6e: 5x5/3 average pool, 1x1 128,
-// 5x5 768, fc) runs only in training, with loss weight 0.4 (torchvision's recipe); label
+// 5x5 768, fc) runs only in training, with loss weight 0.4 (the TF-slim recipe's); label
 // smoothing 0.1 belongs to the training recipe (trainer option), not to the model.
-// Parameters: 27,161,264 with the auxiliary head, 23,834,568 without (torchvision's numbers;
-// the paper quotes about 25M).
+// Parameters (exact, as torchvision): 27,161,264 with the auxiliary head, 23,834,568 without.
 #include "models/inception_v3.hpp"
 
 #include "cnnzoo/nn/init.hpp"

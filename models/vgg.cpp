@@ -66,7 +66,7 @@ class VGG : public Module {
     classifier->push_back(std::make_shared<Dropout>(drop_rate));
     classifier->push_back(std::make_shared<Linear>(4096, num_classes));  // fc8
     // torchvision's initialisation: He (fan-out) for convolutions, N(0, 0.01) for the fully
-    // connected layers (the paper's N(0, 0.01) for configuration A), zero biases.
+    // connected layers, zero biases (the paper instead trained A first and copied its layers).
     apply([](Module& m) {
       if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
         init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
