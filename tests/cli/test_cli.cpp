@@ -86,9 +86,10 @@ TEST(Cli, FashionMnistLeNetOneEpochReaches85Percent) {
       << "Debian's dataset-fashion-mnist is required (scripts/setup.sh installs it)";
   TempDir tmp;
   CliRun r = cli("train --model lenet5 --set activation=relu --set pool=max --data " + kFashion +
-                  " --dataset fashion-mnist --epochs 1 --batch 64 --lr 0.05 --schedule cosine"
-                  " --augment none --seed 1 --no-progress --out " + tmp / "run",
-              tmp.path());
+                     " --dataset fashion-mnist --epochs 1 --batch 64 --lr 0.05 --schedule cosine"
+                     " --augment none --seed 1 --no-progress --out " +
+                     tmp / "run",
+                 tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   auto rows = read_lines(tmp / "run/metrics.csv");
   ASSERT_EQ(rows.size(), 2u);
@@ -106,8 +107,8 @@ TEST(Cli, FashionMnistLeNetOneEpochReaches85Percent) {
   EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors"));
   // eval on the saved weights reproduces the last epoch's test accuracy.
   CliRun ev = cli("eval --model lenet5 --weights " + tmp / "run/model.safetensors" + " --data " +
-                   kFashion + " --json",
-               tmp.path());
+                      kFashion + " --json",
+                  tmp.path());
   ASSERT_EQ(ev.status, 0) << ev.err;
   EXPECT_NE(ev.out.find("\"confusion\""), std::string::npos);
   EXPECT_NE(ev.out.find("\"per_class\""), std::string::npos);
@@ -130,9 +131,11 @@ TEST(Cli, ResumeIsBitwiseIdentical) {
   CliRun one = cli(common + tmp / "resumed" + " --epochs 2 --stop-after 1", tmp.path());
   ASSERT_EQ(one.status, 0) << one.err;
   EXPECT_EQ(read_lines(tmp / "resumed/metrics.csv").size(), 2u);
-  CliRun resumed = cli("train --model lenet5 --data " + kFashion + " --epochs 2 --resume"
-                    " --no-progress --out " + tmp / "resumed",
-                    tmp.path());
+  CliRun resumed = cli("train --model lenet5 --data " + kFashion +
+                           " --epochs 2 --resume"
+                           " --no-progress --out " +
+                           tmp / "resumed",
+                       tmp.path());
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   EXPECT_EQ(read_bytes(tmp / "straight/model.safetensors"),
             read_bytes(tmp / "resumed/model.safetensors"));
@@ -162,8 +165,8 @@ TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
   for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y[i], y2[i]);
   io::save_npy(tmp / "x.npy", x);
   CliRun r = cli("forward --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
-                  tmp / "x.npy" + " --output " + tmp / "y.npy",
-              tmp.path());
+                     tmp / "x.npy" + " --output " + tmp / "y.npy",
+                 tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   Tensor y3 = io::load_npy(tmp / "y.npy");
   ASSERT_EQ(y3.shape(), (Shape{3, 10}));
@@ -191,8 +194,8 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   TempDir tmp;
   const std::string out = tmp / "out";
   auto train_on = [&](const std::string& data, const std::string& extra = "") {
-    return cli("train --model lenet5 --data " + data + " --epochs 1 --no-progress --out " +
-                   out + " " + extra,
+    return cli("train --model lenet5 --data " + data + " --epochs 1 --no-progress --out " + out +
+                   " " + extra,
                tmp.path());
   };
   // Truncated CIFAR batch.
@@ -218,8 +221,10 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   fs::create_directories(tmp / "idx");
   for (const char* f : {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"})
     write_bytes(tmp / "idx/" + f, {0, 0, 8, 1, 0, 0, 0, 1, 0});
-  write_bytes(tmp / "idx/t10k-images-idx3-ubyte", {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
-  write_bytes(tmp / "idx/train-images-idx3-ubyte", {0, 0, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  write_bytes(tmp / "idx/t10k-images-idx3-ubyte",
+              {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  write_bytes(tmp / "idx/train-images-idx3-ubyte",
+              {0, 0, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
   expect_one_line_error(train_on(tmp / "idx", "--dataset mnist"), "magic");
   write_bytes(tmp / "idx/train-images-idx3-ubyte",
               {0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
@@ -241,8 +246,8 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   auto forward_with = [&](const std::string& bytes, const std::string& needle) {
     std::ofstream(tmp / "bad.safetensors", std::ios::binary) << bytes;
     CliRun r = cli("forward --model lenet5 --weights " + tmp / "bad.safetensors" + " --input " +
-                    tmp / "x.npy" + " --output " + tmp / "y.npy",
-                tmp.path());
+                       tmp / "x.npy" + " --output " + tmp / "y.npy",
+                   tmp.path());
     expect_one_line_error(r, needle);
     EXPECT_FALSE(fs::exists(tmp / "y.npy"));
   };
@@ -266,8 +271,8 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   io::save_safetensors(tmp / "ok.safetensors", m->state_dict());
   io::save_npy(tmp / "x3.npy", Tensor::zeros({1, 3, 32, 32}));
   CliRun r = cli("forward --model lenet5 --weights " + tmp / "ok.safetensors" + " --input " +
-                  tmp / "x3.npy" + " --output " + tmp / "y.npy",
-              tmp.path());
+                     tmp / "x3.npy" + " --output " + tmp / "y.npy",
+                 tmp.path());
   expect_one_line_error(r, "[1, 3, 32, 32]");
   EXPECT_FALSE(fs::exists(tmp / "y.npy"));
 }
