@@ -24,8 +24,11 @@ using CMapR = Eigen::Map<const MatR<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // The im2col tile stays well inside L2 while the GEMM packs it right after it is written;
 // for ResNet-20's 32x32 layers two tiles of 16 rows per image measured faster than one of 32
-// and than smaller ones.
+// and than smaller ones. Tiles keep at least kMinTileCols output pixels, though: deep layers
+// (K = 512 * 9, 14x14 output) would otherwise become many skinny GEMMs that each re-pack
+// the whole weight.
 constexpr int64_t kColBudgetBytes = 384 * 1024;
+constexpr int64_t kMinTileCols = 256;
 
 // Waking the other threads costs microseconds (much more on a busy machine), so small convs
 // (late layers at batch 1, gradient checks) stay on the calling thread.
@@ -45,8 +48,9 @@ int64_t min_items(const ConvGeom& g, int64_t n) {
 int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   if (g.pointwise()) return g.OH;
   const int64_t row_bytes = g.K() * g.OW * static_cast<int64_t>(elem_size);
-  const int64_t max_rows =
-      std::clamp<int64_t>(kColBudgetBytes / std::max<int64_t>(row_bytes, 1), 1, g.OH);
+  const int64_t budget_rows = kColBudgetBytes / std::max<int64_t>(row_bytes, 1);
+  const int64_t min_rows = (kMinTileCols + g.OW - 1) / g.OW;
+  const int64_t max_rows = std::clamp<int64_t>(std::max(budget_rows, min_rows), 1, g.OH);
   const int64_t tiles = (g.OH + max_rows - 1) / max_rows;
   return (g.OH + tiles - 1) / tiles;
 }
