@@ -188,7 +188,7 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
 
   parallel_for(chunks, [&](int64_t chunk) {
     T* dwt_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
-    T* db_acc = dwt_acc + wn;
+    T* db_acc = dwt_acc ? dwt_acc + wn : nullptr;
     const int64_t n0 = g.N * chunk / chunks, n1 = g.N * (chunk + 1) / chunks;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -398,7 +398,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
   if (dw || db) partial = TensorT<T>::zeros({chunks * acc_n});
   parallel_for(chunks, [&](int64_t chunk) {
     T* dw_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
-    T* db_acc = dw_acc + g.Cout * KK;
+    T* db_acc = dw_acc ? dw_acc + g.Cout * KK : nullptr;
     const int64_t plane_n = d.Hp * d.Wp;
     T* xp = thread_workspace<T>(static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
     T* dxp = xp + plane_n;
