@@ -6,9 +6,12 @@
 //
 // Every unit that changes the shape (stages 2 and 3, and for bottlenecks also the 16 -> 64
 // unit after the stem) uses a 1x1 projection fed by the shared BN-ReLU; all other shortcuts
-// are identities. The exact counts are 1,730,522 (110), 1,703,258 (164) and 10,327,706 (1001):
-// the 1001-layer count is 1.3% above the paper's rounded 10.2M, which is the same layer
-// plan counted without BN parameters (conv and fc weights alone: 10,178,480).
+// are identities. The stem conv has no BN-ReLU of its own: the first unit's pre-activation
+// serves as the paper's activation "right after conv1", on both paths.
+//
+// Exact counts: 1,730,522 (110), 1,703,258 (164) and 10,327,706 (1001). The 1001-layer count
+// is 1.3% above the paper's rounded 10.2M; that figure is the same layer plan counted without
+// the BN parameters (conv and fc weights alone: 10,178,480).
 #include "models/preact_resnet.hpp"
 
 #include "cnnzoo/ops/activation.hpp"
@@ -19,7 +22,8 @@ namespace cnnzoo::models {
 // ---- basic unit --------------------------------------------------------------------------
 
 PreActBlock::PreActBlock(int64_t in_channels, int64_t out_channels, int64_t stride,
-                         double drop_rate) {
+                         double drop_rate, bool activate_shortcut)
+    : activate_shortcut(activate_shortcut) {
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(in_channels));
   conv1 = register_module("conv1", conv3x3(in_channels, out_channels, stride));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(out_channels));
@@ -41,7 +45,8 @@ Var PreActBlock::residual(const Var& a) {
 }
 
 Var PreActBlock::shortcut(const Var& x, const Var& a) {
-  return shortcut_conv ? shortcut_conv->forward(a) : x;
+  if (shortcut_conv) return shortcut_conv->forward(a);
+  return activate_shortcut ? a : x;
 }
 
 Var PreActBlock::forward(const Var& x) {
@@ -105,8 +110,9 @@ Var PreActCifarResNet::forward(const Var& x) {
 
 nn::ModulePtr build_preact_resnet_basic(const ModelSpec& spec, int64_t depth) {
   int64_t n = blocks_per_stage(spec, depth, 2, 2);
-  auto block = [](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
-    return std::make_shared<PreActBlock>(in, out, stride);
+  // The first unit (16 -> 16, identity) takes the stem's activation on both paths.
+  auto block = [](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
+    return std::make_shared<PreActBlock>(in, out, stride, 0.0, l == 1);
   };
   return std::make_shared<PreActCifarResNet>(
       spec.in_channels, 16, std::array<int64_t, 3>{16, 32, 64}, n, spec.num_classes, block);

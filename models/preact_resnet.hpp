@@ -11,20 +11,25 @@ namespace cnnzoo::models {
 // [dropout]-conv3x3, added to the shortcut, nothing after the sum. Where the shape changes,
 // the BN-ReLU is shared by both paths and the shortcut is a 1x1 convolution (stride) without
 // BN, as in the reference code (resnet-1k-layers, and wide-resnet.lua for WRN, which puts the
-// optional dropout between the two convolutions).
+// optional dropout between the two convolutions). With activate_shortcut an identity
+// shortcut also carries the activated input: the paper does this for the unit right after
+// the stem conv ("the first activation right after conv1 and before splitting").
 class PreActBlock : public nn::Module {
  public:
-  PreActBlock(int64_t in_channels, int64_t out_channels, int64_t stride, double drop_rate = 0.0);
+  PreActBlock(int64_t in_channels, int64_t out_channels, int64_t stride, double drop_rate = 0.0,
+              bool activate_shortcut = false);
   Var forward(const Var& x) override;
   std::string type_name() const override { return "PreActBlock"; }
   Var preactivate(const Var& x);             // ReLU(BN(x))
   virtual Var residual(const Var& a);        // F from the pre-activated input a
-  Var shortcut(const Var& x, const Var& a);  // x itself, or the projection of a
-  bool has_projection() const { return static_cast<bool>(shortcut_conv); }
+  Var shortcut(const Var& x, const Var& a);  // x, a, or the projection of a
+  // True when the shortcut reads the activated input (so BN-ReLU runs even without F).
+  bool shares_preactivation() const { return shortcut_conv || activate_shortcut; }
   std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
   std::shared_ptr<nn::Conv2d> conv1, conv2;
   std::shared_ptr<nn::Dropout> dropout;       // null unless drop_rate > 0
   std::shared_ptr<nn::Conv2d> shortcut_conv;  // registered as "shortcut"; null for identity
+  bool activate_shortcut;
 };
 
 // Pre-activation bottleneck unit (Fig. 4e with the 1x1-3x3-1x1 bottleneck of He 2015):

@@ -4,9 +4,11 @@
 //   layers       1+2n    2n      2n      then global average pool, 10-way fc
 //   filters      16      32      64
 //
-// Shortcuts are identity except where the width doubles: option A subsamples and appends
-// zero channels (no parameters), so the counts are 0.27M (20), 0.46M (32), 0.66M (44),
-// 0.85M (56), 1.7M (110) and 19.4M (1202), as in the paper's Tables 6/7.
+// Shortcuts are identity except where the width doubles: option A subsamples (every other
+// pixel) and appends zero channels, so it has no parameters. Exact counts: 269,722 (20),
+// 464,154 (32), 658,586 (44), 853,018 (56), 1,727,962 (110), 19,421,274 (1202): the paper's
+// 0.27M, 0.46M, 0.66M, 0.85M, 1.7M and 19.4M. Option B adds 2,752 parameters to every depth
+// (two 1x1 projections + BN).
 #include "models/resnet_cifar.hpp"
 
 namespace cnnzoo::models {

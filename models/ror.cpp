@@ -31,8 +31,8 @@ GatedPreActBlock::GatedPreActBlock(int64_t in_channels, int64_t out_channels, in
 
 Var GatedPreActBlock::forward(const Var& x) {
   bool training = is_training();
-  if (has_projection()) {
-    // The BN-ReLU feeds the projection too, so it runs even when the branch is dropped.
+  if (shares_preactivation()) {
+    // The BN-ReLU feeds the shortcut too, so it runs even when the branch is dropped.
     Var a = preactivate(x);
     return gated_residual(gate, training, shortcut(x, a), [&] { return residual(a); });
   }

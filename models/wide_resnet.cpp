@@ -7,11 +7,10 @@
 //   conv4   8x8      [3x3, 64k; 3x3, 64k] x N
 //   avg-pool 8x8, fc
 //
-// with N = (depth - 4) / 6: the "+4" counts the stem, the classifier and two of the 1x1
-// projections. Units are the pre-activation basic units of He 2016 (PreActBlock); as in the
-// reference wide-resnet.lua every unit whose width or stride changes (the first of each
-// group) takes a 1x1 projection fed by its BN-ReLU, the others an identity. Exact counts:
-// wrn-16-4 2,748,890; wrn-16-8 10,961,370; wrn-28-10 36,479,194; wrn-40-4 8,949,210;
+// with N = (depth - 4) / 6 as in the reference code. Units are the pre-activation basic units of He
+// 2016 (PreActBlock); as in the reference wide-resnet.lua every unit whose width or stride changes
+// (the first of each group) takes a 1x1 projection fed by its BN-ReLU, the others an identity.
+// Exact counts: wrn-16-4 2,748,890; wrn-16-8 10,961,370; wrn-28-10 36,479,194; wrn-40-4 8,949,210;
 // wrn-40-10 55,841,754 (the paper's 2.7M, 11.0M, 36.5M, 8.9M, 55.8M).
 #include "models/wide_resnet.hpp"
 

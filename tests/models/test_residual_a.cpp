@@ -201,6 +201,12 @@ TEST(ResidualAStructure, NoConvBiasLinearHeadStrideOnFirstConv) {
   // The 16 -> 64 unit after the stem projects too; later units of a stage are identities.
   EXPECT_TRUE(dynamic_cast<PreActBottleneck&>((*p->layer1)[0]).shortcut_conv);
   EXPECT_FALSE(dynamic_cast<PreActBottleneck&>((*p->layer1)[1]).shortcut_conv);
+  // Basic pre-act: the unit after the stem activates before the split (identity-shaped).
+  auto b110 = std::dynamic_pointer_cast<PreActCifarResNet>(build_model("preact-resnet110"));
+  ASSERT_TRUE(b110);
+  EXPECT_TRUE(dynamic_cast<PreActBlock&>((*b110->layer1)[0]).shares_preactivation());
+  EXPECT_FALSE(dynamic_cast<PreActBlock&>((*b110->layer1)[1]).shares_preactivation());
+  EXPECT_TRUE(dynamic_cast<PreActBlock&>((*b110->layer2)[0]).shortcut_conv != nullptr);
 }
 
 TEST(ResidualAStructure, PyTorchStyleNames) {
