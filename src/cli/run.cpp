@@ -15,6 +15,7 @@
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
+#include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 
 namespace fs = std::filesystem;
@@ -168,7 +169,9 @@ void add_eval(CLI::App& app) {
   cmd->callback([o] {
     set_threads(o->threads);
     LoadedModel lm = load_model(o->model, o->weights, o->classes, o->sets);
-    data::DatasetSplit ds = data::load_dataset(o->dataset, o->data, o->image_size);
+    data::LoadOptions opts;
+    opts.folder.height = opts.folder.width = static_cast<int>(o->image_size);
+    data::DatasetSplit ds = data::load_dataset(o->dataset, o->data, opts);
     check(ds.test.channels == lm.spec.in_channels,
           "eval: dataset has " + std::to_string(ds.test.channels) + " channels, model expects " +
               std::to_string(lm.spec.in_channels));

@@ -188,6 +188,18 @@ std::map<std::string, std::string> load_weights(nn::Module& model, const std::st
 
 // ---- trainer --------------------------------------------------------------------------------
 
+namespace {
+// The first n images (quick runs and tests); the class list stays complete.
+data::Dataset first_n(const data::Dataset& ds, int64_t n) {
+  if (n >= ds.size()) return ds;
+  data::Dataset out = ds;
+  const int64_t per = ds.channels * ds.height * ds.width;
+  out.images.assign(ds.images.begin(), ds.images.begin() + n * per);
+  out.labels.assign(ds.labels.begin(), ds.labels.begin() + n);
+  return out;
+}
+}  // namespace
+
 struct Trainer::State {
   std::unique_ptr<optim::SGD> opt;
   std::shared_ptr<optim::LRSchedule> schedule;
@@ -211,9 +223,11 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
     config_ = saved;
   }
   manual_seed(config_.seed);  // model initialisation draws from the global generator
-  data_ = data::load_dataset(config_.dataset, config_.data, config_.image_size);
-  if (config_.limit_train > 0) data_.train = data::take(data_.train, config_.limit_train);
-  if (config_.limit_test > 0) data_.test = data::take(data_.test, config_.limit_test);
+  data::LoadOptions lo;
+  lo.folder.height = lo.folder.width = static_cast<int>(config_.image_size);
+  data_ = data::load_dataset(config_.dataset, config_.data, lo);
+  if (config_.limit_train > 0) data_.train = first_n(data_.train, config_.limit_train);
+  if (config_.limit_test > 0) data_.test = first_n(data_.test, config_.limit_test);
   models::ModelSpec spec;
   spec.name = config_.model;
   spec.num_classes = config_.num_classes > 0 ? config_.num_classes
