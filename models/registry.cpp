@@ -7,6 +7,15 @@
 #include "cnnzoo/models.hpp"
 
 // ---- includes: residual family, part A ----
+#include <tuple>
+
+#include "models/preact_resnet.hpp"
+#include "models/resnet_cifar.hpp"
+#include "models/ror.hpp"
+#include "models/senet_cifar.hpp"
+#include "models/stochastic_depth.hpp"
+#include "models/weighted_resnet.hpp"
+#include "models/wide_resnet.hpp"
 // ---- includes: residual family, part B ----
 // ---- includes: ImageNet designs (torchvision) ----
 #include "models/alexnet.hpp"
@@ -60,6 +69,46 @@ namespace {
 std::vector<ModelInfo> make_table() {
   std::vector<ModelInfo> t;
   // ---- rows: residual family, part A ----
+  {
+    // Every model of this group is a CIFAR net: 3x32x32 input, 10 classes by default.
+    auto cifar = [&t](std::string name, const char* paper, const char* authors, int year,
+                      const char* arxiv, const char* family, const char* error,
+                      std::vector<std::string> keys, Builder build) {
+      t.push_back({std::move(name), paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(build)});
+    };
+    const char* he15 = "Deep Residual Learning for Image Recognition";
+    for (auto [depth, err] : std::vector<std::pair<int64_t, const char*>>{
+             {20, "8.75"}, {32, "7.51"}, {44, "7.17"}, {56, "6.97"}, {110, "6.43"}, {1202, "7.93"}})
+      cifar("resnet" + std::to_string(depth), he15, "He et al.", 2015, "1512.03385", "resnet_cifar",
+            err, {"shortcut"},
+            [d = depth](const ModelSpec& s) { return build_resnet_cifar(s, d); });
+    const char* he16 = "Identity Mappings in Deep Residual Networks";
+    cifar("preact-resnet110", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "6.37", {},
+          [](const ModelSpec& s) { return build_preact_resnet_basic(s, 110); });
+    cifar("preact-resnet164", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "5.46", {},
+          [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 164); });
+    cifar("preact-resnet1001", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "4.62", {},
+          [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 1001); });
+    for (auto [depth, k, err] : std::vector<std::tuple<int64_t, int64_t, const char*>>{
+             {16, 4, "5.02"}, {16, 8, "4.27"}, {28, 10, "4.00"}, {40, 4, "4.53"}, {40, 10, ""}})
+      cifar("wrn-" + std::to_string(depth) + "-" + std::to_string(k), "Wide Residual Networks",
+            "Zagoruyko & Komodakis", 2016, "1605.07146", "wide_resnet", err,
+            {"depth", "widen_factor", "drop_rate"},
+            [d = depth, k = k](const ModelSpec& s) { return build_wide_resnet(s, d, k); });
+    cifar("resnet110-sd", "Deep Networks with Stochastic Depth", "Huang et al.", 2016, "1603.09382",
+          "stochastic_depth", "5.25", {"p_L"}, build_resnet110_sd);
+    cifar("weighted-resnet", "Weighted Residuals for Very Deep Networks", "Shen & Zeng", 2016,
+          "1605.08831", "weighted_resnet", "4.7", {"depth", "p_L"}, build_weighted_resnet);
+    cifar("ror3-wrn58-4", "Residual Networks of Residual Networks: Multilevel Residual Networks",
+          "Zhang et al.", 2016, "1608.02908", "ror", "3.77", {"depth", "widen_factor", "p_L"},
+          [](const ModelSpec& s) { return build_ror3_wrn(s, 58, 4); });
+    const char* hu17 = "Squeeze-and-Excitation Networks";
+    cifar("se-preact-resnet164", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "4.39",
+          {"se_reduction"}, build_se_preact_resnet164);
+    cifar("se-resnet110", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "5.21",
+          {"se_reduction", "shortcut"}, build_se_resnet110);
+  }
   // ---- rows: residual family, part B ----
   // ---- rows: ImageNet designs (torchvision) ----
   {
