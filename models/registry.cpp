@@ -20,6 +20,7 @@
 #include "models/swapout.hpp"
 // ---- includes: ImageNet designs (torchvision) ----
 // ---- includes: classic, Inception family and CIFAR versions ----
+#include "models/lenet.hpp"
 
 namespace cnnzoo::models {
 
@@ -131,6 +132,9 @@ std::vector<ModelInfo> make_table() {
   }
   // ---- rows: ImageNet designs (torchvision) ----
   // ---- rows: classic, Inception family and CIFAR versions ----
+  t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition",
+               "LeCun et al.", 1998, "", "lenet", "cifar", 10, 1, 32, "",
+               {"activation", "pool"}, lenet5});
   return t;
 }
 

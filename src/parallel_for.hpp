@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "cnnzoo/parallel.hpp"
 
@@ -20,6 +21,15 @@ void parallel_for(int64_t n, F&& f, int64_t min_per_thread = 1) {
   }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Runs f(i) for i in [0, n) in parallel only when each thread gets at least 2^14 elements of
+// work (work_per_item each): waking a second thread costs more than small planes take.
+template <class F>
+void parallel_items(int64_t n, int64_t work_per_item, F&& f) {
+  constexpr int64_t kMinWork = 1 << 14;
+  parallel_for(n, std::forward<F>(f),
+               std::max<int64_t>(1, kMinWork / std::max<int64_t>(work_per_item, 1)));
 }
 
 // Runs f(begin, end) on contiguous chunks of [0, n), one per thread.

@@ -1,0 +1,34 @@
+// Image files in and out: decode PNG/JPEG/BMP with stb_image, bilinear resize, atomic PNG write.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cnnzoo::io {
+
+// 8-bit image, interleaved HWC (row-major, channels innermost), 1 to 4 channels.
+struct Image {
+  int height = 0, width = 0, channels = 0;
+  std::vector<uint8_t> pixels;  // height * width * channels bytes
+};
+
+// Reads a PNG, JPEG or BMP file. channels: 0 keeps what the file stores; 1 or 3 converts
+// (gray -> RGB replicates, RGB(A) -> gray with ITU-R BT.601 luma, alpha is dropped).
+// Throws cnnzoo::Error naming the file when it is missing, truncated or corrupt.
+Image read_image(const std::string& path, int channels = 0);
+
+// The same from an encoded file already in memory; name is used in error messages.
+Image decode_image(const uint8_t* data, size_t size, const std::string& name, int channels = 0);
+
+// Converts interleaved pixels between 1, 2 (gray+alpha), 3 and 4 (RGBA) channels to 1 or 3.
+Image convert_channels(const Image& image, int channels);
+
+// Bilinear resampling with pixel centres aligned (PyTorch align_corners=False, no antialias).
+Image resize_bilinear(const Image& image, int height, int width);
+
+// Writes a PNG through a temporary file in the same directory and a rename, so the
+// destination is never left half-written. Throws Error naming the file on failure.
+void write_png(const std::string& path, const Image& image);
+
+}  // namespace cnnzoo::io

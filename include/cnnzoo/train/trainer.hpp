@@ -1,0 +1,117 @@
+// The shared trainer: every model trains through it, from the CLI or from C++.
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cnnzoo/data/dataset.hpp"
+#include "cnnzoo/nn/module.hpp"
+
+namespace cnnzoo::train {
+
+struct TrainConfig {
+  // model
+  std::string model;                              // registry name
+  std::map<std::string, std::string> model_options;  // --set key=value
+  int64_t num_classes = -1;                       // -1: from the dataset
+  // data
+  std::string data;               // path
+  std::string dataset = "auto";   // cifar10|cifar100|folder|fashion-mnist|mnist|auto
+  std::string augment = "crop,flip";  // comma list of crop, flip, cutout, none
+  int64_t crop_padding = 4;
+  int64_t cutout = 16;            // side of the cutout square when "cutout" is in augment
+  int64_t image_size = 0;         // folder datasets: resize to this (0 = keep)
+  int64_t limit_train = 0;        // use only the first N training images (0 = all)
+  int64_t limit_test = 0;
+  // optimisation
+  int64_t epochs = 1;
+  int64_t batch = 128;
+  double lr = 0.1;
+  std::string schedule = "cosine";  // constant|step|cosine|onecycle
+  std::vector<int64_t> milestones;  // for step; default 50% and 75%
+  double gamma = 0.1;
+  double warmup = 0.0;  // epochs of linear warm-up
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  bool decay_bn_and_bias = true;
+  double label_smoothing = 0.0;
+  // run
+  int threads = 0;  // 0 = current setting
+  uint64_t seed = 0;
+  std::string out = "runs/run";
+  bool resume = false;
+  bool progress = true;  // progress line on stderr
+
+  std::string to_json() const;
+  static TrainConfig from_json(const std::string& json);  // Error on malformed input
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  int64_t step = 0;   // optimizer steps so far
+  double lr = 0, train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0;
+  double seconds = 0, images_per_s = 0;
+};
+
+struct EvalResult {
+  double loss = 0, accuracy = 0;
+  std::vector<double> per_class;                 // accuracy per class
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
+};
+
+// Evaluates a model (eval mode, no graph) on a dataset with the given normalisation.
+EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
+                    const std::vector<float>& std, int64_t batch = 256);
+
+class Trainer {
+ public:
+  // Loads the data and builds the model named in the config (or resumes from out/).
+  explicit Trainer(TrainConfig config);
+  // For C++ users with their own model and datasets.
+  Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config);
+  ~Trainer();
+
+  // Trains the remaining epochs. Each epoch: train, evaluate, append to metrics.csv, redraw
+  // curves.svg, write checkpoint.safetensors and model.safetensors atomically. Stops with
+  // an Error when the loss becomes NaN/inf (the last good checkpoint stays).
+  std::vector<EpochMetrics> fit();
+
+  nn::Module& model() { return *model_; }
+  const std::vector<EpochMetrics>& history() const { return history_; }
+  const TrainConfig& config() const { return config_; }
+  const std::vector<float>& mean() const { return mean_; }
+  const std::vector<float>& std() const { return std_; }
+
+ private:
+  void setup();
+  void save_checkpoint();
+  void load_checkpoint(const std::string& path);
+  EpochMetrics run_epoch(int64_t epoch);
+  void write_reports() const;
+
+  TrainConfig config_;
+  nn::ModulePtr model_;
+  data::DatasetSplit data_;
+  std::vector<float> mean_, std_;
+  struct State;
+  std::unique_ptr<State> state_;
+  std::vector<EpochMetrics> history_;
+  int64_t start_epoch_ = 0;
+  int64_t global_step_ = 0;
+};
+
+// Files a training run writes into its output directory.
+std::string checkpoint_path(const std::string& out_dir);  // out/checkpoint.safetensors
+std::string weights_path(const std::string& out_dir);     // out/model.safetensors
+
+// Loads a weights file (model.safetensors or a checkpoint) into a model: model keys must
+// match names and shapes exactly; optim.* entries are ignored; integer tensors are
+// accepted only for num_batches_tracked. Returns the file's metadata.
+std::map<std::string, std::string> load_weights(nn::Module& model, const std::string& path);
+
+// Writes curves.svg (loss and accuracy against epoch).
+std::string render_curves_svg(const std::vector<EpochMetrics>& history, const std::string& title);
+
+}  // namespace cnnzoo::train

@@ -1,0 +1,12 @@
+// LeNet-5: LeCun, Bottou, Bengio & Haffner 1998, "Gradient-Based Learning Applied to
+// Document Recognition".
+#pragma once
+#include "cnnzoo/models.hpp"
+
+namespace cnnzoo::models {
+
+// C1 6@5x5 -> S2 -> C3 16@5x5 (fully connected) -> S4 -> C5 120 -> F6 84 -> output.
+// Options: activation = tanh (paper) | relu; pool = avg (paper's subsampling) | max.
+nn::ModulePtr lenet5(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

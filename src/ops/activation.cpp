@@ -1,0 +1,243 @@
+// Element-wise activations (relu, leaky_relu, prelu, sigmoid, tanh): forward kernels and
+// their backward lambdas side by side.
+// GCC 12 reports false "may be used uninitialized" warnings inside Eigen's AVX-512 packet
+// math (the _mm512_undefined_* idiom) once it is inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include "cnnzoo/ops/activation.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "parallel_for.hpp"
+
+namespace cnnzoo {
+
+namespace {
+
+// Element-wise work is memory bound: a second thread only pays off on larger tensors.
+constexpr int64_t kMinPerThread = 1 << 14;
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+}  // namespace
+
+template <class T>
+VarT<T> relu(const VarT<T>& x) {
+  check(x.defined(), "relu: undefined input");
+  const TensorT<T>& xv = x.value();
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  const T* px = xv.data();
+  T* py = y.data();
+  parallel_chunks(
+      xv.numel(),
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) py[i] = px[i] < T(0) ? T(0) : px[i];  // NaN passes
+      },
+      kMinPerThread);
+  // The output alone tells where x > 0, so nothing needs to be captured.
+  return make_result<T>(std::move(y), {x}, "relu", [](Node<T>& n) {
+    if (!n.input_needs_grad(0)) return;
+    TensorT<T> g = TensorT<T>::empty(n.value.shape());
+    const T* py = n.value.data();
+    const T* pdy = n.grad.data();
+    T* pg = g.data();
+    parallel_chunks(
+        g.numel(),
+        [&](int64_t b, int64_t e) {
+          // dy is loaded unconditionally so the select vectorises instead of branching on
+          // the (random) sign.
+          for (int64_t i = b; i < e; ++i) {
+            const T dy = pdy[i];
+            pg[i] = py[i] > T(0) ? dy : T(0);
+          }
+        },
+        kMinPerThread);
+    n.inputs[0]->accumulate(std::move(g));
+  });
+}
+
+template <class T>
+VarT<T> leaky_relu(const VarT<T>& x, double negative_slope) {
+  check(x.defined(), "leaky_relu: undefined input");
+  const TensorT<T>& xv = x.value();
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  const T slope = static_cast<T>(negative_slope);
+  const T* px = xv.data();
+  T* py = y.data();
+  parallel_chunks(
+      xv.numel(),
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) py[i] = px[i] > T(0) ? px[i] : px[i] * slope;
+      },
+      kMinPerThread);
+  // x, not y: with a negative slope the sign of y no longer tells the branch.
+  return make_result<T>(std::move(y), {x}, "leaky_relu", [xv, slope](Node<T>& n) {
+    if (!n.input_needs_grad(0)) return;
+    TensorT<T> g = TensorT<T>::empty(xv.shape());
+    const T* px = xv.data();
+    const T* pdy = n.grad.data();
+    T* pg = g.data();
+    parallel_chunks(
+        g.numel(),
+        [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) pg[i] = px[i] > T(0) ? pdy[i] : pdy[i] * slope;
+        },
+        kMinPerThread);
+    n.inputs[0]->accumulate(std::move(g));
+  });
+}
+
+template <class T>
+VarT<T> prelu(const VarT<T>& x, const VarT<T>& weight) {
+  check(x.defined() && weight.defined(), "prelu: undefined input or weight");
+  const TensorT<T>& xv = x.value();
+  const TensorT<T>& wv = weight.value();
+  // As in PyTorch: channels are dim 1; inputs of rank < 2 have a single channel.
+  const int64_t channels = xv.dim() >= 2 ? xv.size(1) : 1;
+  const int64_t wn = wv.numel();
+  check(wv.dim() <= 1 && (wn == 1 || wn == channels),
+        "prelu: weight " + wv.shape_str() + " must have 1 or " + std::to_string(channels) +
+            " elements for input " + xv.shape_str());
+  const int64_t batch = xv.dim() >= 2 ? xv.size(0) : 1;
+  const int64_t inner = channels == 0 || batch == 0 ? 0 : xv.numel() / (batch * channels);
+  const bool shared = wn == 1;
+
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  const T* px = xv.data();
+  const T* pw = wv.data();
+  T* py = y.data();
+  parallel_items(batch * channels, inner, [&](int64_t plane) {
+    const T w = pw[shared ? 0 : plane % channels];
+    const T* xp = px + plane * inner;
+    T* yp = py + plane * inner;
+    for (int64_t i = 0; i < inner; ++i) yp[i] = xp[i] > T(0) ? xp[i] : xp[i] * w;
+  });
+
+  return make_result<T>(
+      std::move(y), {x, weight}, "prelu", [xv, wv, batch, channels, inner, shared](Node<T>& n) {
+        const bool need_x = n.input_needs_grad(0), need_w = n.input_needs_grad(1);
+        const T* px = xv.data();
+        const T* pw = wv.data();
+        const T* pdy = n.grad.data();
+        TensorT<T> gx = need_x ? TensorT<T>::empty(xv.shape()) : TensorT<T>();
+        T* pgx = gx.data();
+        // Per-channel sums even for a shared weight: channels run in parallel without
+        // contention, and the shared gradient is their total.
+        TensorT<T> gw_channel = need_w ? TensorT<T>::empty({channels}) : TensorT<T>();
+        T* pgw = gw_channel.data();
+        parallel_items(channels, batch * inner, [&](int64_t c) {
+          const T w = pw[shared ? 0 : c];
+          double wsum = 0;
+          for (int64_t b = 0; b < batch; ++b) {
+            const int64_t off = (b * channels + c) * inner;
+            const T* xp = px + off;
+            const T* dyp = pdy + off;
+            if (need_x) {
+              T* gp = pgx + off;
+              for (int64_t i = 0; i < inner; ++i) gp[i] = xp[i] > T(0) ? dyp[i] : dyp[i] * w;
+            }
+            if (need_w) {
+              T s = 0;
+#pragma omp simd reduction(+ : s)
+              for (int64_t i = 0; i < inner; ++i) {
+                const T p = dyp[i] * xp[i];
+                s += xp[i] > T(0) ? T(0) : p;
+              }
+              wsum += s;
+            }
+          }
+          if (need_w) pgw[c] = static_cast<T>(wsum);
+        });
+        if (need_x) n.inputs[0]->accumulate(std::move(gx));
+        if (need_w) {
+          TensorT<T> gw = TensorT<T>::empty(wv.shape());
+          if (shared) {
+            double total = 0;
+            for (int64_t c = 0; c < channels; ++c) total += pgw[c];
+            gw[0] = static_cast<T>(total);
+          } else {
+            gw.copy_from(gw_channel);
+          }
+          n.inputs[1]->accumulate(std::move(gw));
+        }
+      });
+}
+
+template <class T>
+VarT<T> sigmoid(const VarT<T>& x) {
+  check(x.defined(), "sigmoid: undefined input");
+  const TensorT<T>& xv = x.value();
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  const T* px = xv.data();
+  T* py = y.data();
+  // Eigen's logistic is vectorised and saturates cleanly (no inf/inf) for large |x|.
+  parallel_chunks(
+      xv.numel(),
+      [&](int64_t b, int64_t e) {
+        ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).logistic();
+      },
+      kMinPerThread);
+  return make_result<T>(std::move(y), {x}, "sigmoid", [](Node<T>& n) {
+    if (!n.input_needs_grad(0)) return;
+    TensorT<T> g = TensorT<T>::empty(n.value.shape());
+    const T* py = n.value.data();
+    const T* pdy = n.grad.data();
+    T* pg = g.data();
+    parallel_chunks(
+        g.numel(),
+        [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * py[i] * (T(1) - py[i]);
+        },
+        kMinPerThread);
+    n.inputs[0]->accumulate(std::move(g));
+  });
+}
+
+template <class T>
+VarT<T> tanh(const VarT<T>& x) {
+  check(x.defined(), "tanh: undefined input");
+  const TensorT<T>& xv = x.value();
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  const T* px = xv.data();
+  T* py = y.data();
+  parallel_chunks(
+      xv.numel(),
+      [&](int64_t b, int64_t e) {
+        ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).tanh();
+      },
+      kMinPerThread);
+  return make_result<T>(std::move(y), {x}, "tanh", [](Node<T>& n) {
+    if (!n.input_needs_grad(0)) return;
+    TensorT<T> g = TensorT<T>::empty(n.value.shape());
+    const T* py = n.value.data();
+    const T* pdy = n.grad.data();
+    T* pg = g.data();
+    parallel_chunks(
+        g.numel(),
+        [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * (T(1) - py[i] * py[i]);
+        },
+        kMinPerThread);
+    n.inputs[0]->accumulate(std::move(g));
+  });
+}
+
+#define CNNZOO_INSTANTIATE(T)                                \
+  template VarT<T> relu<T>(const VarT<T>&);                  \
+  template VarT<T> leaky_relu<T>(const VarT<T>&, double);    \
+  template VarT<T> prelu<T>(const VarT<T>&, const VarT<T>&); \
+  template VarT<T> sigmoid<T>(const VarT<T>&);               \
+  template VarT<T> tanh<T>(const VarT<T>&);
+CNNZOO_INSTANTIATE(float)
+CNNZOO_INSTANTIATE(double)
+#undef CNNZOO_INSTANTIATE
+
+}  // namespace cnnzoo

@@ -1,0 +1,461 @@
+// The training loop, evaluation, checkpoints (safetensors) and run reports.
+#include "cnnzoo/train/trainer.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cnnzoo/data/loader.hpp"
+#include "cnnzoo/io/file.hpp"
+#include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/models.hpp"
+#include "cnnzoo/ops/arith.hpp"
+#include "cnnzoo/ops/loss.hpp"
+#include "cnnzoo/optim/schedule.hpp"
+#include "cnnzoo/optim/sgd.hpp"
+#include "cnnzoo/parallel.hpp"
+#include "cnnzoo/random.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace cnnzoo::train {
+
+// ---- config <-> JSON ----------------------------------------------------------------------
+
+std::string TrainConfig::to_json() const {
+  json j = {{"model", model},
+            {"model_options", model_options},
+            {"num_classes", num_classes},
+            {"data", data},
+            {"dataset", dataset},
+            {"augment", augment},
+            {"crop_padding", crop_padding},
+            {"cutout", cutout},
+            {"image_size", image_size},
+            {"limit_train", limit_train},
+            {"limit_test", limit_test},
+            {"epochs", epochs},
+            {"batch", batch},
+            {"lr", lr},
+            {"schedule", schedule},
+            {"milestones", milestones},
+            {"gamma", gamma},
+            {"warmup", warmup},
+            {"momentum", momentum},
+            {"nesterov", nesterov},
+            {"weight_decay", weight_decay},
+            {"decay_bn_and_bias", decay_bn_and_bias},
+            {"label_smoothing", label_smoothing},
+            {"threads", threads},
+            {"seed", seed},
+            {"out", out}};
+  return j.dump();
+}
+
+TrainConfig TrainConfig::from_json(const std::string& text) {
+  TrainConfig c;
+  try {
+    json j = json::parse(text);
+    c.model = j.at("model");
+    c.model_options = j.at("model_options").get<std::map<std::string, std::string>>();
+    c.num_classes = j.at("num_classes");
+    c.data = j.at("data");
+    c.dataset = j.at("dataset");
+    c.augment = j.at("augment");
+    c.crop_padding = j.at("crop_padding");
+    c.cutout = j.at("cutout");
+    c.image_size = j.at("image_size");
+    c.limit_train = j.at("limit_train");
+    c.limit_test = j.at("limit_test");
+    c.epochs = j.at("epochs");
+    c.batch = j.at("batch");
+    c.lr = j.at("lr");
+    c.schedule = j.at("schedule");
+    c.milestones = j.at("milestones").get<std::vector<int64_t>>();
+    c.gamma = j.at("gamma");
+    c.warmup = j.at("warmup");
+    c.momentum = j.at("momentum");
+    c.nesterov = j.at("nesterov");
+    c.weight_decay = j.at("weight_decay");
+    c.decay_bn_and_bias = j.at("decay_bn_and_bias");
+    c.label_smoothing = j.at("label_smoothing");
+    c.threads = j.at("threads");
+    c.seed = j.at("seed");
+    c.out = j.at("out");
+  } catch (const json::exception& e) {
+    throw Error(std::string("training config: malformed JSON (") + e.what() + ")");
+  }
+  return c;
+}
+
+std::string checkpoint_path(const std::string& out_dir) {
+  return (fs::path(out_dir) / "checkpoint.safetensors").string();
+}
+std::string weights_path(const std::string& out_dir) {
+  return (fs::path(out_dir) / "model.safetensors").string();
+}
+
+// ---- evaluation -------------------------------------------------------------------------------
+
+namespace {
+
+int64_t argmax_row(const float* row, int64_t k) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (row[j] > row[best]) best = j;
+  return best;
+}
+
+data::LoaderOptions eval_loader_options(const std::vector<float>& mean,
+                                        const std::vector<float>& std, int64_t batch) {
+  data::LoaderOptions o;
+  o.batch_size = batch;
+  o.shuffle = false;
+  o.mean = mean;
+  o.std = std;
+  return o;
+}
+
+}  // namespace
+
+EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
+                    const std::vector<float>& std, int64_t batch) {
+  check(ds.size() > 0, "evaluate: empty dataset");
+  const int64_t k = static_cast<int64_t>(ds.classes.size());
+  EvalResult r;
+  r.confusion.assign(k, std::vector<int64_t>(k, 0));
+  bool was_training = model.is_training();
+  model.eval();
+  NoGradGuard ng;
+  data::DataLoader loader(ds, eval_loader_options(mean, std, batch));
+  loader.start_epoch(0);
+  data::Batch b;
+  double loss_sum = 0;
+  int64_t n = 0, correct = 0;
+  while (loader.next(b)) {
+    Var logits = model.forward(Var(b.images));
+    check(logits.dim() == 2 && logits.size(1) == k,
+          "evaluate: model output " + shape_str(logits.shape()) + " does not match " +
+              std::to_string(k) + " classes");
+    Var loss = cross_entropy(logits, b.labels);
+    int64_t bs = static_cast<int64_t>(b.labels.size());
+    loss_sum += static_cast<double>(loss.value().item()) * bs;
+    for (int64_t i = 0; i < bs; ++i) {
+      int64_t p = argmax_row(logits.value().data() + i * k, k);
+      r.confusion[b.labels[i]][p]++;
+      correct += p == b.labels[i];
+    }
+    n += bs;
+  }
+  model.train(was_training);
+  r.loss = loss_sum / n;
+  r.accuracy = static_cast<double>(correct) / n;
+  for (int64_t c = 0; c < k; ++c) {
+    int64_t total = 0;
+    for (int64_t p = 0; p < k; ++p) total += r.confusion[c][p];
+    r.per_class.push_back(total ? static_cast<double>(r.confusion[c][c]) / total : 0.0);
+  }
+  return r;
+}
+
+// ---- weights files --------------------------------------------------------------------------
+
+std::map<std::string, std::string> load_weights(nn::Module& model, const std::string& path) {
+  io::SafetensorsFile f = io::load_safetensors(path);
+  nn::NamedTensors state;
+  for (const auto& e : f.tensors) {
+    if (e.name.rfind("optim.", 0) == 0) continue;
+    bool is_counter = e.name.size() >= 19 &&
+                      e.name.compare(e.name.size() - 19, 19, "num_batches_tracked") == 0;
+    check(is_counter || e.dtype == "F32" || e.dtype == "F64" || e.dtype == "F16" ||
+              e.dtype == "BF16",
+          path + ": tensor '" + e.name + "' has dtype " + e.dtype + ", expected a float type");
+    state.emplace_back(e.name, e.value);
+  }
+  try {
+    model.load_state_dict(state);
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  return f.metadata;
+}
+
+// ---- trainer --------------------------------------------------------------------------------
+
+namespace {
+// The first n images (quick runs and tests); the class list stays complete.
+data::Dataset first_n(const data::Dataset& ds, int64_t n) {
+  if (n >= ds.size()) return ds;
+  data::Dataset out = ds;
+  const int64_t per = ds.channels * ds.height * ds.width;
+  out.images.assign(ds.images.begin(), ds.images.begin() + n * per);
+  out.labels.assign(ds.labels.begin(), ds.labels.begin() + n);
+  return out;
+}
+}  // namespace
+
+struct Trainer::State {
+  std::unique_ptr<optim::SGD> opt;
+  std::shared_ptr<optim::LRSchedule> schedule;
+};
+
+Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
+  if (config_.resume) {
+    std::string ck = checkpoint_path(config_.out);
+    check(fs::exists(ck), "--resume: no checkpoint at " + ck);
+    // The run's own config wins, except that more epochs may be asked for.
+    io::SafetensorsFile f = io::load_safetensors(ck);
+    auto it = f.metadata.find("trainer");
+    check(it != f.metadata.end(), ck + ": not a training checkpoint (no trainer metadata)");
+    json t = json::parse(it->second, nullptr, false);
+    check(!t.is_discarded() && t.contains("config"), ck + ": malformed trainer metadata");
+    TrainConfig saved = TrainConfig::from_json(t["config"].dump());
+    saved.epochs = std::max(saved.epochs, config_.epochs);
+    saved.progress = config_.progress;
+    saved.resume = true;
+    if (config_.threads > 0) saved.threads = config_.threads;
+    config_ = saved;
+  }
+  manual_seed(config_.seed);  // model initialisation draws from the global generator
+  data::LoadOptions lo;
+  lo.folder.height = lo.folder.width = static_cast<int>(config_.image_size);
+  data_ = data::load_dataset(config_.dataset, config_.data, lo);
+  if (config_.limit_train > 0) data_.train = first_n(data_.train, config_.limit_train);
+  if (config_.limit_test > 0) data_.test = first_n(data_.test, config_.limit_test);
+  models::ModelSpec spec;
+  spec.name = config_.model;
+  spec.num_classes = config_.num_classes > 0 ? config_.num_classes
+                                             : static_cast<int64_t>(data_.train.classes.size());
+  spec.in_channels = data_.train.channels;
+  spec.input_size = data_.train.height;
+  spec.options = config_.model_options;
+  model_ = models::build_model(spec);
+  setup();
+}
+
+Trainer::Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config)
+    : config_(std::move(config)), model_(std::move(model)), data_(std::move(data)) {
+  setup();
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::setup() {
+  check(config_.epochs >= 1, "train: --epochs must be at least 1");
+  check(config_.batch >= 1, "train: --batch must be at least 1");
+  check(data_.train.size() > 0 && data_.test.size() > 0, "train: empty training or test set");
+  if (config_.threads > 0) set_num_threads(config_.threads);
+  mean_ = data::channel_mean(data_.train);
+  std_ = data::channel_std(data_.train);
+  optim::SGDOptions o;
+  o.lr = config_.lr;
+  o.momentum = config_.momentum;
+  o.nesterov = config_.nesterov;
+  o.weight_decay = config_.weight_decay;
+  o.decay_bn_and_bias = config_.decay_bn_and_bias;
+  state_ = std::make_unique<State>();
+  state_->opt = std::make_unique<optim::SGD>(model_->named_parameters(), o);
+  state_->schedule = optim::make_schedule(config_.schedule, config_.lr, config_.epochs,
+                                          config_.warmup, config_.milestones, config_.gamma);
+  std::string ck = checkpoint_path(config_.out);
+  if (config_.resume) {
+    load_checkpoint(ck);
+  } else {
+    check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
+                               "continue it or choose another --out");
+  }
+  fs::create_directories(config_.out);
+}
+
+void Trainer::save_checkpoint() {
+  nn::NamedTensors tensors = model_->state_dict();
+  for (auto& [name, t] : state_->opt->state_dict()) tensors.emplace_back("optim." + name, t);
+  json hist = json::array();
+  for (const auto& m : history_)
+    hist.push_back({m.epoch, m.step, m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
+                    m.seconds, m.images_per_s});
+  json t = {{"epoch", start_epoch_},
+            {"step", global_step_},
+            {"rng", global_generator().state()},
+            {"config", json::parse(config_.to_json())},
+            {"history", hist},
+            {"mean", mean_},
+            {"std", std_}};
+  std::map<std::string, std::string> meta = {{"format", "cnnzoo-checkpoint"},
+                                             {"model", config_.model},
+                                             {"trainer", t.dump()}};
+  io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
+  std::map<std::string, std::string> wmeta = {
+      {"format", "cnnzoo-weights"},
+      {"model", config_.model},
+      {"model_options", json(config_.model_options).dump()},
+      {"num_classes", std::to_string(data_.train.classes.size())},
+      {"in_channels", std::to_string(data_.train.channels)},
+      {"input_size", std::to_string(data_.train.height)},
+      {"classes", json(data_.train.classes).dump()},
+      {"mean", json(mean_).dump()},
+      {"std", json(std_).dump()}};
+  io::save_safetensors(weights_path(config_.out), model_->state_dict(), wmeta);
+}
+
+void Trainer::load_checkpoint(const std::string& path) {
+  io::SafetensorsFile f = io::load_safetensors(path);
+  json t = json::parse(f.metadata.at("trainer"));
+  load_weights(*model_, path);
+  std::vector<std::pair<std::string, Tensor>> opt_state;
+  for (const auto& e : f.tensors)
+    if (e.name.rfind("optim.", 0) == 0) opt_state.emplace_back(e.name.substr(6), e.value);
+  state_->opt->load_state_dict(opt_state);
+  start_epoch_ = t.at("epoch");
+  global_step_ = t.at("step");
+  global_generator().set_state(t.at("rng"));
+  history_.clear();
+  for (const auto& h : t.at("history")) {
+    EpochMetrics m;
+    m.epoch = h[0];
+    m.step = h[1];
+    m.lr = h[2];
+    m.train_loss = h[3];
+    m.train_acc = h[4];
+    m.test_loss = h[5];
+    m.test_acc = h[6];
+    m.seconds = h[7];
+    m.images_per_s = h[8];
+    history_.push_back(m);
+  }
+}
+
+namespace {
+
+std::string format_eta(double s) {
+  char buf[32];
+  int t = static_cast<int>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+EpochMetrics Trainer::run_epoch(int64_t epoch) {
+  using clock = std::chrono::steady_clock;
+  data::LoaderOptions lo;
+  lo.batch_size = config_.batch;
+  lo.shuffle = true;
+  lo.drop_last = false;
+  lo.seed = config_.seed;
+  lo.mean = mean_;
+  lo.std = std_;
+  std::stringstream aug(config_.augment);
+  for (std::string item; std::getline(aug, item, ',');) {
+    if (item == "crop") lo.pad_crop = config_.crop_padding;
+    else if (item == "flip") lo.hflip = true;
+    else if (item == "cutout") lo.cutout = config_.cutout;
+    else if (item != "none" && !item.empty())
+      throw Error("train: unknown augmentation '" + item + "' (crop, flip, cutout, none)");
+  }
+  data::DataLoader loader(data_.train, lo);
+  loader.start_epoch(epoch);
+  const int64_t steps = loader.batches_per_epoch();
+  const bool tty = isatty(fileno(stderr));
+  model_->train();
+  auto t0 = clock::now();
+  auto last_print = t0;
+  double loss_sum = 0;
+  int64_t seen = 0, correct = 0, step = 0;
+  double lr = 0;
+  data::Batch b;
+  while (loader.next(b)) {
+    lr = state_->schedule->lr({epoch, step, steps});
+    state_->opt->set_lr(lr);
+    Var logits = model_->forward(Var(b.images));
+    Var loss = cross_entropy(logits, b.labels, config_.label_smoothing);
+    for (auto& [aux, w] : model_->take_aux_logits())
+      loss = add(loss, scale(cross_entropy(aux, b.labels, config_.label_smoothing), w));
+    float lv = loss.value().item();
+    if (!std::isfinite(lv)) {
+      throw Error("train: loss became " + std::string(std::isnan(lv) ? "NaN" : "inf") +
+                  " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
+                  "; stopped, the last good checkpoint is " + checkpoint_path(config_.out));
+    }
+    state_->opt->zero_grad();
+    backward(loss);
+    state_->opt->step();
+    const int64_t bs = static_cast<int64_t>(b.labels.size());
+    const int64_t k = logits.size(1);
+    for (int64_t i = 0; i < bs; ++i)
+      correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
+    loss_sum += static_cast<double>(lv) * bs;
+    seen += bs;
+    ++step;
+    ++global_step_;
+    auto now = clock::now();
+    double el = std::chrono::duration<double>(now - t0).count();
+    double since = std::chrono::duration<double>(now - last_print).count();
+    if (config_.progress && (tty ? since > 0.2 : since > 15.0) ) {
+      last_print = now;
+      std::fprintf(stderr, "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
+                   tty ? "\r" : "", static_cast<long long>(epoch + 1),
+                   static_cast<long long>(config_.epochs), static_cast<long long>(step),
+                   static_cast<long long>(steps), loss_sum / seen, 100.0 * correct / seen,
+                   seen / el, format_eta(el / step * (steps - step)).c_str(), tty ? "  " : "\n");
+      std::fflush(stderr);
+    }
+  }
+  double train_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  EvalResult ev = evaluate(*model_, data_.test, mean_, std_);
+  EpochMetrics m;
+  m.epoch = epoch + 1;
+  m.step = global_step_;
+  m.lr = lr;
+  m.train_loss = loss_sum / seen;
+  m.train_acc = static_cast<double>(correct) / seen;
+  m.test_loss = ev.loss;
+  m.test_acc = ev.accuracy;
+  m.seconds = train_seconds;
+  m.images_per_s = seen / train_seconds;
+  if (config_.progress) {
+    std::fprintf(stderr,
+                 "%sepoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
+                 "%.1f s  %.0f img/s\n",
+                 tty ? "\r" : "", static_cast<long long>(m.epoch),
+                 static_cast<long long>(config_.epochs), m.train_loss, 100 * m.train_acc,
+                 m.test_loss, 100 * m.test_acc, m.seconds, m.images_per_s);
+  }
+  return m;
+}
+
+void Trainer::write_reports() const {
+  io::atomic_write((fs::path(config_.out) / "metrics.csv").string(), [&](std::ostream& os) {
+    os << "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s\n";
+    char line[512];
+    for (const auto& m : history_) {
+      std::snprintf(line, sizeof line, "%lld,%lld,%.8g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n",
+                    static_cast<long long>(m.epoch), static_cast<long long>(m.step), m.lr,
+                    m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds,
+                    m.images_per_s);
+      os << line;
+    }
+  });
+  io::atomic_write((fs::path(config_.out) / "curves.svg").string(), [&](std::ostream& os) {
+    os << render_curves_svg(history_, config_.model.empty() ? "training" : config_.model);
+  });
+}
+
+std::vector<EpochMetrics> Trainer::fit() {
+  for (int64_t e = start_epoch_; e < config_.epochs; ++e) {
+    EpochMetrics m = run_epoch(e);
+    history_.push_back(m);
+    start_epoch_ = e + 1;
+    save_checkpoint();
+    write_reports();
+  }
+  return history_;
+}
+
+}  // namespace cnnzoo::train

@@ -1,0 +1,270 @@
+// The `cnnzoo` command line end to end: real training on Fashion-MNIST, exact resume,
+// weights round trips, and one-line errors with no output left behind on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cnnzoo/io/npy.hpp"
+#include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/models.hpp"
+#include "cnnzoo/train/trainer.hpp"
+#include "data_paths.hpp"
+
+namespace fs = std::filesystem;
+using namespace cnnzoo;
+
+namespace {
+
+const std::string kCli = CNNZOO_BINARY_DIR "/cnnzoo";
+const std::string kFashion = "/usr/share/datasets/fashion-mnist";
+
+struct Run {
+  int status;
+  std::string out, err;
+};
+
+// Runs the CLI with the given arguments; captures stdout and stderr separately.
+Run cli(const std::string& args, const std::string& dir) {
+  std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
+  std::string cmd = kCli + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int raw = std::system(cmd.c_str());
+  Run r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  std::ifstream o(out), e(err);
+  std::stringstream so, se;
+  so << o.rdbuf();
+  se << e.rdbuf();
+  r.out = so.str();
+  r.err = se.str();
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+// A failed command: non-zero exit (not a crash), exactly one line on stderr that mentions
+// `needle`.
+void expect_one_line_error(const Run& r, const std::string& needle) {
+  EXPECT_NE(r.status, 0) << r.err;
+  EXPECT_LT(r.status, 128) << "crashed: " << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(f, l);) lines.push_back(l);
+  return lines;
+}
+
+// metrics.csv rows without the wall-clock columns (seconds, images_per_s).
+std::vector<std::string> metrics_without_time(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& line : read_lines(path)) {
+    std::vector<std::string> cols;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+    cols.resize(7);
+    std::string joined;
+    for (const auto& c : cols) joined += c + ",";
+    out.push_back(joined);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Cli, FashionMnistLeNetOneEpochReaches85Percent) {
+  ASSERT_TRUE(fs::exists(kFashion + "/train-images-idx3-ubyte.gz"))
+      << "Debian's dataset-fashion-mnist is required (scripts/setup.sh installs it)";
+  TempDir tmp;
+  Run r = cli("train --model lenet5 --set activation=relu --set pool=max --data " + kFashion +
+                  " --dataset fashion-mnist --epochs 1 --batch 64 --lr 0.05 --schedule cosine"
+                  " --augment none --seed 1 --no-progress --out " + tmp / "run",
+              tmp.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto rows = read_lines(tmp / "run/metrics.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], "epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s");
+  std::vector<std::string> cols;
+  std::stringstream ss(rows[1]);
+  for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+  ASSERT_EQ(cols.size(), 9u);
+  double test_acc = std::stod(cols[6]);
+  std::printf("fashion-mnist lenet5 1 epoch: test accuracy %.4f\n", test_acc);
+  EXPECT_GE(test_acc, 0.85);
+  EXPECT_NE(r.out.find("final test accuracy"), std::string::npos);
+  EXPECT_TRUE(fs::exists(tmp / "run/curves.svg"));
+  EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
+  EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors"));
+  // eval on the saved weights reproduces the last epoch's test accuracy.
+  Run ev = cli("eval --model lenet5 --weights " + tmp / "run/model.safetensors" + " --data " +
+                   kFashion + " --json",
+               tmp.path());
+  ASSERT_EQ(ev.status, 0) << ev.err;
+  EXPECT_NE(ev.out.find("\"confusion\""), std::string::npos);
+  EXPECT_NE(ev.out.find("\"per_class\""), std::string::npos);
+  char expect[32];
+  std::snprintf(expect, sizeof expect, "%.4f", test_acc);
+  double acc = std::stod(ev.out.substr(ev.out.find("\"accuracy\":") + 11));
+  EXPECT_NEAR(acc, test_acc, 1e-6);
+}
+
+TEST(Cli, ResumeIsBitwiseIdentical) {
+  TempDir tmp;
+  const std::string common =
+      "train --model lenet5 --data " + kFashion +
+      " --epochs 2 --batch 32 --lr 0.05 --momentum 0.9 --nesterov --wd 5e-4 --warmup 0.5"
+      " --schedule cosine --augment crop,flip --limit-train 1500 --limit-test 500 --threads 1"
+      " --seed 7 --no-progress --out ";
+  Run straight = cli(common + tmp / "straight", tmp.path());
+  ASSERT_EQ(straight.status, 0) << straight.err;
+  // Epoch 1 alone, then --resume for epoch 2.
+  Run one = cli(common + tmp / "resumed" + " --epochs 1", tmp.path());
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(read_lines(tmp / "resumed/metrics.csv").size(), 2u);
+  Run resumed = cli("train --model lenet5 --data " + kFashion + " --epochs 2 --resume"
+                    " --no-progress --out " + tmp / "resumed",
+                    tmp.path());
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_EQ(read_bytes(tmp / "straight/model.safetensors"),
+            read_bytes(tmp / "resumed/model.safetensors"));
+  EXPECT_EQ(metrics_without_time(tmp / "straight/metrics.csv"),
+            metrics_without_time(tmp / "resumed/metrics.csv"));
+  // A second run into a directory that holds a checkpoint refuses to overwrite it.
+  Run again = cli(common + tmp / "straight", tmp.path());
+  expect_one_line_error(again, "--resume");
+}
+
+TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
+  TempDir tmp;
+  // Random weights saved through the library, loaded by the CLI.
+  manual_seed(3);
+  nn::ModulePtr model = models::build_model("lenet5", 10);
+  io::save_safetensors(tmp / "w.safetensors", model->state_dict());
+  nn::ModulePtr loaded = models::build_model("lenet5", 10);
+  train::load_weights(*loaded, tmp / "w.safetensors");
+  Tensor x = Tensor::empty({3, 1, 32, 32});
+  Generator g(5);
+  for (float& v : x) v = static_cast<float>(g.normal());
+  model->eval();
+  loaded->eval();
+  NoGradGuard ng;
+  Tensor y = model->forward(Var(x)).value();
+  Tensor y2 = loaded->forward(Var(x)).value();
+  for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y[i], y2[i]);
+  io::save_npy(tmp / "x.npy", x);
+  Run r = cli("forward --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
+                  tmp / "x.npy" + " --output " + tmp / "y.npy",
+              tmp.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  Tensor y3 = io::load_npy(tmp / "y.npy");
+  ASSERT_EQ(y3.shape(), (Shape{3, 10}));
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y[i], y3[i]);
+}
+
+TEST(Cli, SummaryListAndBenchJson) {
+  TempDir tmp;
+  Run s = cli("summary lenet5 --json", tmp.path());
+  ASSERT_EQ(s.status, 0) << s.err;
+  EXPECT_NE(s.out.find("\"params\": 61706"), std::string::npos) << s.out;
+  // conv 28*28*6*25 + 10*10*16*6*25 + 400*120 + 120*84 + 84*10
+  EXPECT_NE(s.out.find("\"macs\": 416520"), std::string::npos) << s.out;
+  Run l = cli("list", tmp.path());
+  ASSERT_EQ(l.status, 0);
+  EXPECT_NE(l.out.find("lenet5"), std::string::npos);
+  Run b = cli("bench --model lenet5 --batch 8 --reps 2 --min-seconds 0.1 --json", tmp.path());
+  ASSERT_EQ(b.status, 0) << b.err;
+  for (const char* key : {"\"model\"", "\"batch\"", "\"threads\"", "\"images_per_s\"",
+                          "\"latency_ms\"", "\"peak_rss_mb\""})
+    EXPECT_NE(b.out.find(key), std::string::npos) << key << " in " << b.out;
+}
+
+TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
+  TempDir tmp;
+  const std::string out = tmp / "out";
+  auto train_on = [&](const std::string& data, const std::string& extra = "") {
+    return cli("train --model lenet5 --data " + data + " --epochs 1 --no-progress --out " +
+                   out + " " + extra,
+               tmp.path());
+  };
+  // Truncated CIFAR batch.
+  fs::create_directories(tmp / "cifar");
+  std::vector<unsigned char> record(3073, 1);
+  record[0] = 3;
+  for (const char* f : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                        "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"})
+    write_bytes(tmp / "cifar/" + f, record);
+  std::vector<unsigned char> cut(record.begin(), record.end() - 100);
+  write_bytes(tmp / "cifar/data_batch_3.bin", cut);
+  expect_one_line_error(train_on(tmp / "cifar", "--dataset cifar10"), "data_batch_3.bin");
+  EXPECT_FALSE(fs::exists(out));
+  // Corrupt JPEG in an image folder.
+  for (const char* split : {"train", "test"})
+    for (const char* cls : {"a", "b"}) fs::create_directories(tmp / "folder/" + split + "/" + cls);
+  write_bytes(tmp / "folder/train/a/0.jpg", {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F'});
+  expect_one_line_error(train_on(tmp / "folder", "--dataset folder"), "0.jpg");
+  EXPECT_FALSE(fs::exists(out));
+  // IDX with a wrong magic, and with dimensions whose product overflows.
+  fs::create_directories(tmp / "idx");
+  for (const char* f : {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"})
+    write_bytes(tmp / "idx/" + f, {0, 0, 8, 1, 0, 0, 0, 1, 0});
+  write_bytes(tmp / "idx/t10k-images-idx3-ubyte", {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  write_bytes(tmp / "idx/train-images-idx3-ubyte", {0, 0, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  expect_one_line_error(train_on(tmp / "idx", "--dataset mnist"), "magic");
+  write_bytes(tmp / "idx/train-images-idx3-ubyte",
+              {0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
+  expect_one_line_error(train_on(tmp / "idx", "--dataset mnist"), "train-images-idx3-ubyte");
+  EXPECT_FALSE(fs::exists(out));
+  // Missing data directory, unknown model, unknown flag.
+  expect_one_line_error(train_on(tmp / "nowhere"), "nowhere");
+  expect_one_line_error(cli("summary resnet-9000", tmp.path()), "unknown model 'resnet-9000'");
+  expect_one_line_error(cli("train --model lenet5 --data x --frobnicate", tmp.path()),
+                        "frobnicate");
+  EXPECT_FALSE(fs::exists(out));
+
+  // Weights files: bad JSON, offsets past the end, wrong dtype, shape mismatch.
+  manual_seed(1);
+  nn::ModulePtr m = models::build_model("lenet5", 10);
+  std::string good = io::to_safetensors_bytes(m->state_dict(), {});
+  Tensor x = Tensor::zeros({1, 1, 32, 32});
+  io::save_npy(tmp / "x.npy", x);
+  auto forward_with = [&](const std::string& bytes, const std::string& needle) {
+    std::ofstream(tmp / "bad.safetensors", std::ios::binary) << bytes;
+    Run r = cli("forward --model lenet5 --weights " + tmp / "bad.safetensors" + " --input " +
+                    tmp / "x.npy" + " --output " + tmp / "y.npy",
+                tmp.path());
+    expect_one_line_error(r, needle);
+    EXPECT_FALSE(fs::exists(tmp / "y.npy"));
+  };
+  std::string bad_json = good;
+  bad_json[8] = '#';
+  forward_with(bad_json, "bad.safetensors");
+  forward_with(good.substr(0, good.size() - 16), "bad.safetensors");  // data past the end
+  {
+    nn::NamedTensors st = m->state_dict();
+    st[0].second = Tensor::zeros({7, 1, 5, 5});
+    forward_with(io::to_safetensors_bytes(st, {}), "shape");
+  }
+  {
+    std::string swapped = good;
+    size_t at = swapped.find("\"F32\"");
+    ASSERT_NE(at, std::string::npos);
+    swapped.replace(at, 5, "\"I32\"");  // same element size: only the dtype is wrong
+    forward_with(swapped, "dtype");
+  }
+  // forward with an input of the wrong shape.
+  io::save_safetensors(tmp / "ok.safetensors", m->state_dict());
+  io::save_npy(tmp / "x3.npy", Tensor::zeros({1, 3, 32, 32}));
+  Run r = cli("forward --model lenet5 --weights " + tmp / "ok.safetensors" + " --input " +
+                  tmp / "x3.npy" + " --output " + tmp / "y.npy",
+              tmp.path());
+  expect_one_line_error(r, "[1, 3, 32, 32]");
+  EXPECT_FALSE(fs::exists(tmp / "y.npy"));
+}

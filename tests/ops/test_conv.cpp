@@ -1,0 +1,320 @@
+// conv2d: forward and backward against a plain-loop reference written here, a hand-computed
+// case, double-precision gradient checks per configuration, error messages, thread counts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "cnnzoo/ops/conv.hpp"
+#include "cnnzoo/parallel.hpp"
+#include "gradcheck.hpp"
+
+using namespace cnnzoo;
+using cnnzoo::testing::gradcheck;
+using cnnzoo::testing::random_tensor;
+
+namespace {
+
+struct Case {
+  int64_t N, C, H, W, Cout, kh, kw;
+  Conv2dOptions opt;
+  bool bias;
+  Shape x_shape() const { return {N, C, H, W}; }
+  Shape w_shape() const { return {Cout, C / opt.groups, kh, kw}; }
+};
+
+Conv2dOptions options(Size2 stride, Padding2d pad, Size2 dilation = 1, int64_t groups = 1) {
+  Conv2dOptions o;
+  o.stride = stride;
+  o.padding = pad;
+  o.dilation = dilation;
+  o.groups = groups;
+  return o;
+}
+
+// The definition of conv2d, one output element at a time; only for checking the kernels.
+struct Reference {
+  Case c;
+  int64_t OH, OW;
+  explicit Reference(const Case& cs) : c(cs) {
+    const auto& o = c.opt;
+    OH = (c.H + o.padding.top + o.padding.bottom - o.dilation.h * (c.kh - 1) - 1) / o.stride.h + 1;
+    OW = (c.W + o.padding.left + o.padding.right - o.dilation.w * (c.kw - 1) - 1) / o.stride.w + 1;
+  }
+  // Calls f(y_index, x_index, w_index) for every multiply of the convolution.
+  template <class F>
+  void for_each_tap(F&& f) const {
+    const auto& o = c.opt;
+    const int64_t cg = c.C / o.groups, og = c.Cout / o.groups;
+    for (int64_t n = 0; n < c.N; ++n)
+      for (int64_t oc = 0; oc < c.Cout; ++oc)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow)
+            for (int64_t ci = 0; ci < cg; ++ci)
+              for (int64_t i = 0; i < c.kh; ++i)
+                for (int64_t j = 0; j < c.kw; ++j) {
+                  const int64_t ih = oh * o.stride.h - o.padding.top + i * o.dilation.h;
+                  const int64_t iw = ow * o.stride.w - o.padding.left + j * o.dilation.w;
+                  if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                  const int64_t ic = oc / og * cg + ci;
+                  f(((n * c.Cout + oc) * OH + oh) * OW + ow, ((n * c.C + ic) * c.H + ih) * c.W + iw,
+                    ((oc * cg + ci) * c.kh + i) * c.kw + j);
+                }
+  }
+  std::vector<double> forward(const Tensor& x, const Tensor& w, const Tensor* b) const {
+    std::vector<double> y(static_cast<size_t>(c.N * c.Cout * OH * OW), 0.0);
+    for_each_tap([&](int64_t yi, int64_t xi, int64_t wi) { y[yi] += double(x[xi]) * w[wi]; });
+    if (b)
+      for (size_t i = 0; i < y.size(); ++i)
+        y[i] += (*b)[static_cast<int64_t>(i) / (OH * OW) % c.Cout];
+    return y;
+  }
+  void backward(const Tensor& x, const Tensor& w, const Tensor& dy, std::vector<double>& dx,
+                std::vector<double>& dw, std::vector<double>& db) const {
+    dx.assign(static_cast<size_t>(x.numel()), 0.0);
+    dw.assign(static_cast<size_t>(w.numel()), 0.0);
+    db.assign(static_cast<size_t>(c.Cout), 0.0);
+    for_each_tap([&](int64_t yi, int64_t xi, int64_t wi) {
+      dx[xi] += double(dy[yi]) * w[wi];
+      dw[wi] += double(dy[yi]) * x[xi];
+    });
+    for (int64_t i = 0; i < dy.numel(); ++i) db[i / (OH * OW) % c.Cout] += dy[i];
+  }
+};
+
+Tensor random_float(const Shape& s, uint64_t seed) {
+  Generator g(seed);
+  return tensor_cast<float>(random_tensor(s, g));
+}
+
+::testing::AssertionResult close(const Tensor& got, const std::vector<double>& want,
+                                 const char* what, double tol = 1e-4) {
+  if (got.numel() != static_cast<int64_t>(want.size()))
+    return ::testing::AssertionFailure()
+           << what << ": " << got.numel() << " elements, want " << want.size();
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    const double w = want[static_cast<size_t>(i)];
+    if (std::abs(got[i] - w) > tol * (1 + std::abs(w)))
+      return ::testing::AssertionFailure()
+             << what << " element " << i << ": got " << got[i] << ", want " << w;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Float forward and backward (through autograd) against the reference.
+void check_against_reference(const Case& c) {
+  Reference ref(c);
+  Tensor xt = random_float(c.x_shape(), 1), wt = random_float(c.w_shape(), 2);
+  Tensor bt = random_float({c.Cout}, 3);
+  Var x(xt, true), w(wt, true), b;
+  if (c.bias) b = Var(bt, true);
+  Var y = conv2d(x, w, b, c.opt);
+  ASSERT_EQ(y.shape(), (Shape{c.N, c.Cout, ref.OH, ref.OW}));
+  ASSERT_EQ(y.shape(), conv2d_output_shape(c.x_shape(), c.w_shape(), c.opt));
+  EXPECT_TRUE(close(y.value(), ref.forward(xt, wt, c.bias ? &bt : nullptr), "forward"));
+
+  Tensor dy = random_float(y.shape(), 4);
+  backward(y, dy);
+  std::vector<double> dx, dw, db;
+  ref.backward(xt, wt, dy, dx, dw, db);
+  EXPECT_TRUE(close(x.grad(), dx, "grad input"));
+  EXPECT_TRUE(close(w.grad(), dw, "grad weight"));
+  if (c.bias) EXPECT_TRUE(close(b.grad(), db, "grad bias"));
+}
+
+// Double-precision finite differences for input, weight and (when present) bias.
+void check_gradients(const Case& c) {
+  Generator g(7);
+  std::vector<TensorD> inputs{random_tensor(c.x_shape(), g), random_tensor(c.w_shape(), g)};
+  if (c.bias) inputs.push_back(random_tensor({c.Cout}, g));
+  const Conv2dOptions opt = c.opt;
+  EXPECT_TRUE(gradcheck(
+      [opt](const std::vector<VarD>& v) {
+        return conv2d(v[0], v[1], v.size() > 2 ? v[2] : VarD(), opt);
+      },
+      inputs));
+}
+
+}  // namespace
+
+// Every configuration gets a forward/backward reference test and a gradient check.
+#define CONV_CASE(Name, ...)              \
+  static const Case k##Name{__VA_ARGS__}; \
+  TEST(Conv2d, Reference_##Name) {        \
+    check_against_reference(k##Name);     \
+  }                                       \
+  TEST(GradCheck, Conv2d_##Name) {        \
+    check_gradients(k##Name);             \
+  }
+
+//          N  C  H   W  Cout kh kw  options(stride, padding, dilation, groups)           bias
+CONV_CASE(Basic3x3, 2, 3, 7, 6, 4, 3, 3, options(1, 1), true)
+CONV_CASE(NoPadding, 2, 3, 6, 7, 2, 3, 3, options(1, 0), false)
+CONV_CASE(Stride2, 2, 3, 9, 8, 5, 3, 3, options(2, 1), true)
+CONV_CASE(AsymmetricPadding, 2, 2, 6, 7, 3, 3, 3, options(1, Padding2d(0, 2, 1, 0)), false)
+CONV_CASE(Dilation2, 2, 2, 9, 8, 3, 3, 3, options(1, 2, 2), true)
+CONV_CASE(Groups2, 2, 4, 6, 6, 6, 3, 3, options(1, 1, 1, 2), true)
+CONV_CASE(Depthwise, 2, 4, 7, 7, 4, 3, 3, options(1, 1, 1, 4), true)
+CONV_CASE(DepthwiseStride2, 2, 3, 8, 9, 3, 3, 3, options(2, 1, 1, 3), false)
+CONV_CASE(DepthwiseMultiplier2Dilated, 2, 3, 9, 8, 6, 3, 3,
+          options(Size2(1, 2), Padding2d(2, 1, 0, 2), 2, 3), true)
+CONV_CASE(Depthwise5x5, 1, 2, 10, 9, 2, 5, 5, options(1, 2, 1, 2), false)
+CONV_CASE(Kernel1x7, 2, 2, 5, 9, 3, 1, 7, options(1, Padding2d(0, 3)), true)
+CONV_CASE(Kernel7x1, 2, 2, 9, 5, 3, 7, 1, options(1, Padding2d(3, 0)), false)
+CONV_CASE(Kernel3x5, 2, 3, 7, 9, 2, 3, 5, options(Size2(2, 1), Padding2d(1, 2)), true)
+CONV_CASE(Pointwise1x1, 2, 5, 4, 6, 3, 1, 1, options(1, 0), true)
+CONV_CASE(Pointwise1x1Groups2, 2, 4, 5, 3, 6, 1, 1, options(1, 0, 1, 2), false)
+CONV_CASE(Pointwise1x1Stride2, 2, 4, 7, 6, 3, 1, 1, options(2, 0), true)
+CONV_CASE(Pointwise1x1Padded, 1, 3, 4, 4, 2, 1, 1, options(1, 1), false)
+CONV_CASE(OddSizesBatch3, 3, 3, 11, 5, 2, 3, 3, options(Size2(2, 3), Padding2d(1, 0, 2, 1)), false)
+CONV_CASE(Batch3WithBias, 3, 2, 5, 5, 3, 3, 3, options(1, 1), true)
+CONV_CASE(GroupsStrideDilation, 3, 4, 10, 9, 4, 3, 2,
+          options(2, Padding2d(1, 2, 0, 1), Size2(2, 1), 2), true)
+CONV_CASE(KernelCoversInput, 2, 2, 3, 4, 3, 3, 4, options(1, 0), true)
+
+// Wide enough that the im2col buffer is split into several row tiles per image.
+TEST(Conv2d, Reference_TiledIm2col) {
+  check_against_reference(Case{1, 32, 13, 100, 4, 3, 3, options(1, 1), true});
+}
+TEST(Conv2d, Reference_TiledIm2colStrided) {
+  check_against_reference(
+      Case{2, 24, 45, 70, 3, 5, 3, options(Size2(2, 1), Padding2d(2, 1, 0, 1)), false});
+}
+
+// Hand-computed: x = 1..9 (3x3), w = [[1, 2], [3, 4]], stride 2, padding 1, bias 1.
+// Output windows start at (-1, -1), (-1, 1), (1, -1), (1, 1).
+TEST(Conv2d, HandComputedStride2Padding1) {
+  Var x(Tensor::from_vector({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9}), true);
+  Var w(Tensor::from_vector({1, 1, 2, 2}, {1, 2, 3, 4}), true);
+  Var b(Tensor::from_vector({1}, {1}), true);
+  Var y = conv2d(x, w, b, options(2, 1));
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 2, 2}));
+  // 1*4 + 1; 2*3 + 3*4 + 1; 4*2 + 7*4 + 1; 5*1 + 6*2 + 8*3 + 9*4 + 1
+  EXPECT_EQ(y.value().to_vector(), (std::vector<float>{5, 19, 37, 78}));
+  backward(y, Tensor::ones({1, 1, 2, 2}));
+  // Each input pixel is read by exactly one tap (stride 2, 2x2 kernel).
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{4, 3, 4, 2, 1, 2, 4, 3, 4}));
+  // w[a][b] sums the pixels it touched: w00 {5}, w01 {4, 6}, w10 {2, 8}, w11 {1, 3, 7, 9}.
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{5, 10, 10, 20}));
+  EXPECT_EQ(b.grad().to_vector(), (std::vector<float>{4}));
+}
+
+// Hand-computed depthwise: channel 0 scaled by 2, channel 1 by -1 (1x1 kernels, groups 2).
+TEST(Conv2d, HandComputedDepthwise) {
+  Var x(Tensor::from_vector({1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}), true);
+  Var w(Tensor::from_vector({2, 1, 1, 1}, {2, -1}), true);
+  Var y = conv2d(x, w, Var(), options(1, 0, 1, 2));
+  EXPECT_EQ(y.value().to_vector(), (std::vector<float>{2, 4, 6, 8, -5, -6, -7, -8}));
+  backward(y, Tensor::ones({1, 2, 2, 2}));
+  EXPECT_EQ(w.grad().to_vector(), (std::vector<float>{10, 26}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<float>{2, 2, 2, 2, -1, -1, -1, -1}));
+}
+
+TEST(Conv2d, OnlyRequestedGradientsAreComputed) {
+  Tensor xt = random_float({2, 3, 5, 5}, 1), wt = random_float({4, 3, 3, 3}, 2);
+  Var x(xt, false), w(wt, true), b(Tensor::zeros({4}), false);
+  Var y = conv2d(x, w, b, options(1, 1));
+  backward(y, Tensor::ones(y.shape()));
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_FALSE(b.grad().defined());
+  EXPECT_TRUE(w.grad().defined());
+  NoGradGuard guard;
+  EXPECT_FALSE(conv2d(Var(xt, true), w, b, options(1, 1)).requires_grad());
+}
+
+TEST(Conv2d, OutputShape) {
+  EXPECT_EQ(conv2d_output_shape({8, 3, 32, 32}, {16, 3, 3, 3}, options(1, 1)),
+            (Shape{8, 16, 32, 32}));
+  EXPECT_EQ(conv2d_output_shape({1, 3, 224, 224}, {64, 3, 7, 7}, options(2, 3)),
+            (Shape{1, 64, 112, 112}));
+  EXPECT_EQ(conv2d_output_shape({2, 4, 10, 10}, {4, 2, 3, 3}, options(1, 0, 2, 2)),
+            (Shape{2, 4, 6, 6}));
+  EXPECT_EQ(conv2d_output_shape({1, 1, 5, 5}, {1, 1, 1, 1}, options(1, Padding2d(0, 1, 2, 0))),
+            (Shape{1, 1, 6, 7}));
+}
+
+namespace {
+void expect_conv_error(const Shape& xs, const Shape& ws, const Conv2dOptions& opt,
+                       const Shape& bs = {}) {
+  Var x(Tensor::zeros(xs)), w(Tensor::zeros(ws)), b;
+  if (!bs.empty()) b = Var(Tensor::zeros(bs));
+  try {
+    conv2d(x, w, b, opt);
+    ADD_FAILURE() << "no error for input " << shape_str(xs) << " weight " << shape_str(ws);
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("conv2d"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(shape_str(ws)), std::string::npos) << msg;
+  }
+}
+}  // namespace
+
+TEST(Conv2d, Errors) {
+  expect_conv_error({3, 8, 8}, {4, 3, 3, 3}, options(1, 1));             // input rank 3
+  expect_conv_error({1, 3, 8, 8}, {4, 3, 9}, options(1, 1));             // weight rank 3
+  expect_conv_error({1, 3, 8, 8}, {4, 2, 3, 3}, options(1, 1));          // C_in mismatch
+  expect_conv_error({1, 4, 8, 8}, {4, 4, 3, 3}, options(1, 1, 1, 2));    // C_in != 4 * 2
+  expect_conv_error({1, 3, 8, 8}, {4, 1, 3, 3}, options(1, 1, 1, 2));    // 3 channels, groups 2
+  expect_conv_error({1, 4, 8, 8}, {3, 2, 3, 3}, options(1, 1, 1, 2));    // 3 outputs, groups 2
+  expect_conv_error({1, 3, 8, 8}, {4, 3, 3, 3}, options(1, 1), {3});     // bias size
+  expect_conv_error({1, 3, 8, 8}, {4, 3, 3, 3}, options(1, 1), {4, 1});  // bias rank
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 5, 5}, options(1, 0));          // kernel > input
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 3, 3}, options(1, 0, 2));       // dilated kernel > input
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 3, 3}, options(0, 1));          // stride 0
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 3, 3}, options(1, -1));         // negative padding
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 3, 3}, options(1, 1, 0));       // dilation 0
+  expect_conv_error({1, 3, 4, 4}, {4, 3, 3, 3}, options(1, 1, 1, 0));    // groups 0
+  EXPECT_THROW(conv2d_output_shape({1, 3, 4, 4}, {4, 3, 0, 3}, options(1, 1)), Error);
+  EXPECT_THROW(conv2d(Var(), Var(Tensor::zeros({1, 1, 1, 1})), Var(), options(1, 0)), Error);
+}
+
+namespace {
+struct Result {
+  Tensor y, dx, dw, db;
+};
+Result run_with_threads(int threads, const Case& c) {
+  set_num_threads(threads);
+  Var x(random_float(c.x_shape(), 11), true), w(random_float(c.w_shape(), 12), true);
+  Var b(random_float({c.Cout}, 13), true);
+  Var y = conv2d(x, w, b, c.opt);
+  backward(y, random_float(y.shape(), 14));
+  return {y.value(), x.grad(), w.grad(), b.grad()};
+}
+void expect_same(const Tensor& a, const Tensor& b, const char* what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  for (int64_t i = 0; i < a.numel(); ++i)
+    ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::abs(a[i]))) << what << " element " << i;
+}
+}  // namespace
+
+TEST(Conv2d, SameResultWithOneAndTwoThreads) {
+  const int before = num_threads();
+  // Each case is large enough (> 0.5M multiply-adds) that the kernels do use two threads.
+  const std::vector<Case> cases{
+      Case{5, 16, 12, 12, 16, 3, 3, options(1, 1), true},                  // im2col, batch split
+      Case{1, 32, 30, 30, 8, 3, 3, options(1, 1), true},                   // one image: row tiles
+      Case{2, 32, 13, 100, 4, 3, 3, options(1, 1), false},                 // several tiles
+      Case{4, 32, 16, 16, 32, 1, 1, options(1, 0), true},                  // 1x1 direct GEMM
+      Case{4, 32, 40, 40, 64, 3, 3, options(2, 1, 1, 32), true},           // depthwise
+      Case{4, 16, 20, 15, 16, 3, 5, options(Size2(1, 2), 2, 2, 2), true},  // groups
+  };
+  for (const Case& c : cases) {
+    Result one = run_with_threads(1, c);
+    Result two = run_with_threads(2, c);
+    expect_same(one.y, two.y, "forward");
+    expect_same(one.dx, two.dx, "grad input");
+    expect_same(one.dw, two.dw, "grad weight");
+    expect_same(one.db, two.db, "grad bias");
+  }
+  set_num_threads(before);
+}
+
+TEST(Conv2d, RepeatedCallsReuseWorkspace) {
+  // The per-thread im2col workspace grows and is reused; results must not depend on history.
+  const Case big{2, 16, 20, 20, 8, 3, 3, options(1, 1), true};
+  const Case small{2, 3, 5, 5, 2, 3, 3, options(1, 1), false};
+  check_against_reference(big);
+  check_against_reference(small);
+  check_against_reference(big);
+}
