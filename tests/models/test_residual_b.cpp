@@ -11,6 +11,7 @@
 
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/ops.hpp"
+#include "cnnzoo/parallel.hpp"
 #include "models/fractalnet.hpp"
 #include "models/pyramidnet.hpp"
 #include "models/pyramidsepdrop.hpp"
@@ -46,6 +47,14 @@ bool any_nonzero(const Tensor& t, int64_t begin, int64_t end) {
     if (t[i] != 0.0f) return true;
   return false;
 }
+
+// The frequency tests run thousands of passes over tiny tensors, where a second thread only
+// adds synchronisation; they run on one thread and restore the setting afterwards.
+struct OneThread {
+  int saved = num_threads();
+  OneThread() { set_num_threads(1); }
+  ~OneThread() { set_num_threads(saved); }
+};
 
 bool same(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape()) return false;
@@ -173,6 +182,7 @@ TEST(ResidualB, ParameterCountsAndTrainingStep) {
 }
 
 TEST(ResidualB, EvalIsDeterministic) {
+  OneThread one_thread;
   Generator g(3);
   Var x(randn({2, 3, 32, 32}, g));
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> cases = {
@@ -267,6 +277,7 @@ TEST(ResidualB, DropPathSamplerFrequencies) {
 // The real network in training mode: which columns received gradients tells global passes
 // (one column, the same in every block) from local ones.
 TEST(ResidualB, DropPathInTraining) {
+  OneThread one_thread;
   manual_seed(2024);
   auto m = build("fractalnet-20", -1, {{"width_scale", "0.0625"}, {"dropout", "false"}});
   auto& net = dynamic_cast<fractalnet::FractalNet&>(*m);
@@ -315,6 +326,7 @@ TEST(ResidualB, SeparatedStochasticDepthSchedule) {
 // closed gate get exactly zero gradient, and a unit with both gates closed is not on the graph
 // at all. (Not the BN shift: through later training-mode BNs its gradient sums to ~0.)
 TEST(ResidualB, SeparatedStochasticDepthGateFrequencies) {
+  OneThread one_thread;
   manual_seed(77);
   auto m = build("pyramidsepdrop-182-a150", -1, {{"depth", "20"}, {"alpha", "18"}});
   auto& net = dynamic_cast<pyramidnet::PyramidNet&>(*m);
@@ -412,6 +424,7 @@ TEST(ResidualB, SwapoutSchedule) {
 // Every output element of a unit is one of 0, X, F(X), X + F(X); their frequencies give the
 // keep rates of Theta1 and Theta2.
 TEST(ResidualB, SwapoutMaskFrequencies) {
+  OneThread one_thread;
   manual_seed(31);
   auto m = build("swapout-32-w4", -1, {{"depth", "20"}, {"widen_factor", "1"}});
   auto& net = dynamic_cast<swapout::SwapoutNet&>(*m);
@@ -448,6 +461,7 @@ TEST(ResidualB, SwapoutMaskFrequencies) {
 }
 
 TEST(ResidualB, SwapoutStochasticInference) {
+  OneThread one_thread;
   manual_seed(8);
   auto m = build("swapout-32-w4", -1, {{"depth", "8"}, {"widen_factor", "1"}});
   auto& net = dynamic_cast<swapout::SwapoutNet&>(*m);
