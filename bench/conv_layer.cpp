@@ -19,7 +19,7 @@ namespace {
 
 struct Args {
   int threads = 2, reps = 20, warmup = 3;
-  int64_t batch = 128, cin = 16, cout = 16, hw = 32, k = 3, stride = 1;
+  int64_t batch = 128, cin = 16, cout = 16, hw = 32, k = 3, stride = 1, groups = 1;
 };
 
 Args parse(int argc, char** argv) {
@@ -29,7 +29,8 @@ Args parse(int argc, char** argv) {
     if (key == "--help" || key == "-h") {
       std::printf(
           "usage: bench_conv_layer [--threads N] [--batch B] [--cin C] [--cout C] [--hw S]\n"
-          "                        [--k K] [--stride S] [--reps R]   (padding = k / 2)\n");
+          "                        [--k K] [--stride S] [--groups G] [--reps R]   (padding = k / "
+          "2)\n");
       std::exit(0);
     }
     if (i + 1 >= argc) throw Error("bench_conv_layer: missing value after " + key);
@@ -49,6 +50,8 @@ Args parse(int argc, char** argv) {
       a.k = v;
     else if (key == "--stride")
       a.stride = v;
+    else if (key == "--groups")
+      a.groups = v;
     else if (key == "--reps")
       a.reps = static_cast<int>(v);
     else
@@ -76,12 +79,13 @@ int main(int argc, char** argv) try {
   Conv2dOptions opt;
   opt.stride = a.stride;
   opt.padding = a.k / 2;
+  opt.groups = a.groups;
   Generator gen(1);
   Var x(random_tensor({a.batch, a.cin, a.hw, a.hw}, gen), true);
-  Var w(random_tensor({a.cout, a.cin, a.k, a.k}, gen), true);
+  Var w(random_tensor({a.cout, a.cin / a.groups, a.k, a.k}, gen), true);
   const Shape ys = conv2d_output_shape(x.shape(), w.shape(), opt);
   const Tensor dy = random_tensor(ys, gen);
-  const double macs = double(shape_numel(ys)) * double(a.cin * a.k * a.k);
+  const double macs = double(shape_numel(ys)) * double(a.cin / a.groups * a.k * a.k);
 
   using clock = std::chrono::steady_clock;
   std::vector<double> fwd, bwd, total;
@@ -100,11 +104,12 @@ int main(int argc, char** argv) try {
   }
   const double ms = median(total);
   std::printf(
-      "cnnzoo  threads=%d x=[%lld,%lld,%lld,%lld] w=[%lld,%lld,%lld,%lld] stride=%lld  "
+      "cnnzoo  threads=%d x=[%lld,%lld,%lld,%lld] w=[%lld,%lld,%lld,%lld] stride=%lld groups=%lld  "
       "fwd %.2f ms  bwd %.2f ms  total %.2f ms  %.1f GFLOP/s\n",
       a.threads, (long long)a.batch, (long long)a.cin, (long long)a.hw, (long long)a.hw,
-      (long long)a.cout, (long long)a.cin, (long long)a.k, (long long)a.k, (long long)a.stride,
-      median(fwd), median(bwd), ms, 2.0 * macs * 3.0 / (ms * 1e6));
+      (long long)a.cout, (long long)(a.cin / a.groups), (long long)a.k, (long long)a.k,
+      (long long)a.stride, (long long)a.groups, median(fwd), median(bwd), ms,
+      2.0 * macs * 3.0 / (ms * 1e6));
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

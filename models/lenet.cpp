@@ -33,10 +33,10 @@ class LeNet5 : public nn::Module {
     features = register_module("features", std::make_shared<nn::Sequential>());
     features->push_back(std::make_shared<nn::Conv2d>(in_channels, 6, 5));  // C1: 32 -> 28
     features->push_back(activation());
-    features->push_back(subsample());                                    // S2: 28 -> 14
-    features->push_back(std::make_shared<nn::Conv2d>(6, 16, 5));         // C3: 14 -> 10
+    features->push_back(subsample());                             // S2: 28 -> 14
+    features->push_back(std::make_shared<nn::Conv2d>(6, 16, 5));  // C3: 14 -> 10
     features->push_back(activation());
-    features->push_back(subsample());                                    // S4: 10 -> 5
+    features->push_back(subsample());  // S4: 10 -> 5
     classifier = register_module("classifier", std::make_shared<nn::Sequential>());
     classifier->push_back(std::make_shared<nn::Linear>(16 * 5 * 5, 120));  // C5 (5x5 conv = FC)
     classifier->push_back(activation());

@@ -19,6 +19,13 @@
 #include "models/rir.hpp"
 #include "models/swapout.hpp"
 // ---- includes: ImageNet designs (torchvision) ----
+#include "models/alexnet.hpp"
+#include "models/densenet_imagenet.hpp"
+#include "models/googlenet.hpp"
+#include "models/inception_v3.hpp"
+#include "models/resnet_imagenet.hpp"
+#include "models/squeezenet.hpp"
+#include "models/vgg.hpp"
 // ---- includes: classic, Inception family and CIFAR versions ----
 #include "models/lenet.hpp"
 
@@ -131,6 +138,42 @@ std::vector<ModelInfo> make_table() {
         [](const ModelSpec& s) { return rir::build(s, {}); });
   }
   // ---- rows: ImageNet designs (torchvision) ----
+  {
+    // Names, module structure and state-dict keys are torchvision's (each models/ file says
+    // where torchvision departs from its paper). 1000 classes, 3 channels.
+    auto tv = [&t](const char* name, const char* paper, const char* authors, int year,
+                   const char* arxiv, const char* family, int64_t size,
+                   std::vector<std::string> keys, Builder b) {
+      t.push_back({name, paper, authors, year, arxiv, family, "imagenet", 1000, 3, size, "",
+                   std::move(keys), std::move(b)});
+    };
+    tv("alexnet", "One weird trick for parallelizing convolutional neural networks", "Krizhevsky",
+       2014, "1404.5997", "alexnet", 224, {"drop_rate"}, imagenet::alexnet);
+    for (const char* n :
+         {"vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"})
+      tv(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+         "Simonyan and Zisserman", 2014, "1409.1556", "vgg", 224, {"drop_rate"}, imagenet::vgg);
+    tv("googlenet", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
+       "googlenet", 224, {"aux_logits", "drop_rate", "aux_drop_rate"}, imagenet::googlenet);
+    tv("inception_v3", "Rethinking the Inception Architecture for Computer Vision",
+       "Szegedy et al.", 2015, "1512.00567", "inception_v3", 299, {"aux_logits", "drop_rate"},
+       imagenet::inception_v3);
+    for (const char* n : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"})
+      tv(n, "Deep Residual Learning for Image Recognition", "He et al.", 2015, "1512.03385",
+         "resnet_imagenet", 224, {"zero_init_residual"}, imagenet::resnet);
+    tv("wide_resnet50_2", "Wide Residual Networks", "Zagoruyko and Komodakis", 2016, "1605.07146",
+       "resnet_imagenet", 224, {"zero_init_residual"}, imagenet::resnet);
+    for (const char* n : {"resnext50_32x4d", "resnext101_32x8d"})
+      tv(n, "Aggregated Residual Transformations for Deep Neural Networks", "Xie et al.", 2016,
+         "1611.05431", "resnet_imagenet", 224, {"zero_init_residual"}, imagenet::resnet);
+    for (const char* n : {"squeezenet1_0", "squeezenet1_1"})
+      tv(n, "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+         "Iandola et al.", 2016, "1602.07360", "squeezenet", 224, {"drop_rate"},
+         imagenet::squeezenet);
+    for (const char* n : {"densenet121", "densenet161", "densenet169", "densenet201"})
+      tv(n, "Densely Connected Convolutional Networks", "Huang et al.", 2016, "1608.06993",
+         "densenet_imagenet", 224, {"drop_rate"}, imagenet::densenet);
+  }
   // ---- rows: classic, Inception family and CIFAR versions ----
   t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition",
                "LeCun et al.", 1998, "", "lenet", "cifar", 10, 1, 32, "",

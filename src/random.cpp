@@ -9,24 +9,36 @@
 namespace cnnzoo {
 
 double Generator::normal(double mean, double stddev) {
-  // Box-Muller without a cached second value, so the state is just the engine's.
+  if (has_spare_) {
+    has_spare_ = false;
+    return mean + stddev * spare_;
+  }
   double u1 = uniform(), u2 = uniform();
   if (u1 < 1e-300) u1 = 1e-300;
-  return mean + stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  const double r = std::sqrt(-2.0 * std::log(u1)), theta = 2.0 * M_PI * u2;
+  spare_ = r * std::sin(theta);
+  has_spare_ = true;
+  return mean + stddev * r * std::cos(theta);
 }
 
 std::string Generator::state() const {
   std::ostringstream os;
-  os << engine_;
+  os.precision(17);
+  os << engine_ << " " << (has_spare_ ? 1 : 0) << " " << spare_;
   return os.str();
 }
 
 void Generator::set_state(const std::string& s) {
   std::istringstream is(s);
   std::mt19937_64 e;
-  is >> e;
-  if (is.fail()) throw Error("random: malformed generator state");
+  int spare_flag = 0;
+  double spare = 0;
+  is >> e >> spare_flag >> spare;
+  if (is.fail() || (spare_flag != 0 && spare_flag != 1))
+    throw Error("random: malformed generator state");
   engine_ = e;
+  has_spare_ = spare_flag == 1;
+  spare_ = spare;
 }
 
 Generator& global_generator() {

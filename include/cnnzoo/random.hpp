@@ -10,7 +10,10 @@ namespace cnnzoo {
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0x5eed) : engine_(seed) {}
-  void seed(uint64_t s) { engine_.seed(s); }
+  void seed(uint64_t s) {
+    engine_.seed(s);
+    has_spare_ = false;
+  }
   uint64_t next_u64() { return engine_(); }
   double uniform() { return std::uniform_real_distribution<double>(0.0, 1.0)(engine_); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
@@ -23,6 +26,10 @@ class Generator {
 
  private:
   std::mt19937_64 engine_;
+  // Box-Muller yields normals in pairs; the second is kept for the next call (and is part
+  // of the saved state, so a restored generator continues identically).
+  bool has_spare_ = false;
+  double spare_ = 0.0;
 };
 
 // Process-wide generator used by init and by stochastic layers in training mode.

@@ -54,18 +54,17 @@ void add_list(CLI::App& app) {
         nn::ModulePtr model = models::build_model(m.name);
         nn::ModelSummary s = nn::summarize(*model, {m.in_channels, m.input_size, m.input_size});
         std::cout << "| `" << m.name << "` | " << m.authors << " " << m.year << ", "
-                  << (m.arxiv.empty() ? m.paper : "[" + m.paper + "](https://arxiv.org/abs/" +
-                                                       m.arxiv + ")")
+                  << (m.arxiv.empty() ? m.paper
+                                      : "[" + m.paper + "](https://arxiv.org/abs/" + m.arxiv + ")")
                   << " | " << input_str(m) << " | " << nn::human_count(s.params) << " | "
                   << nn::human_count(s.macs) << " | "
-                  << (m.paper_cifar10_error.empty() ? "–" : m.paper_cifar10_error + "%")
-                  << " |\n";
+                  << (m.paper_cifar10_error.empty() ? "–" : m.paper_cifar10_error + "%") << " |\n";
       }
       return;
     }
     for (const auto& m : reg)
-      std::printf("%-32s %-9s %-12s %s\n", m.name.c_str(), m.dataset.c_str(),
-                  input_str(m).c_str(), paper_ref(m).c_str());
+      std::printf("%-32s %-9s %-12s %s\n", m.name.c_str(), m.dataset.c_str(), input_str(m).c_str(),
+                  paper_ref(m).c_str());
   });
 }
 
@@ -97,18 +96,22 @@ void add_summary(CLI::App& app) {
     }
     spec = models::resolve_spec(spec);
     nn::ModulePtr model = models::build_model(spec);
-    nn::ModelSummary s = nn::summarize(*model, {spec.in_channels, spec.input_size, spec.input_size});
+    nn::ModelSummary s =
+        nn::summarize(*model, {spec.in_channels, spec.input_size, spec.input_size});
     std::string input = std::to_string(spec.in_channels) + "x" + std::to_string(spec.input_size) +
                         "x" + std::to_string(spec.input_size);
     if (o->as_json) {
-      json j = {{"model", spec.name},     {"params", s.params}, {"macs", s.macs},
-                {"input", input},         {"classes", spec.num_classes},
-                {"output", s.output}};
+      json j = {{"model", spec.name}, {"params", s.params},          {"macs", s.macs},
+                {"input", input},     {"classes", spec.num_classes}, {"output", s.output}};
       if (o->layers) {
         json arr = json::array();
         for (const auto& l : s.layers)
-          arr.push_back({{"name", l.name}, {"type", l.type}, {"config", l.config},
-                         {"output", l.output}, {"params", l.params}, {"macs", l.macs}});
+          arr.push_back({{"name", l.name},
+                         {"type", l.type},
+                         {"config", l.config},
+                         {"output", l.output},
+                         {"params", l.params},
+                         {"macs", l.macs}});
         j["layers"] = arr;
       }
       std::cout << j.dump(2) << "\n";

@@ -58,8 +58,10 @@ LoadedModel load_model(const std::string& name, const std::string& weights,
   }
   for (auto& [k, v] : parse_sets(sets)) lm.spec.options[k] = v;
   lm.classes = json_vector<std::string>(meta, "classes");
-  if (classes_override > 0) lm.spec.num_classes = classes_override;
-  else if (!lm.classes.empty()) lm.spec.num_classes = static_cast<int64_t>(lm.classes.size());
+  if (classes_override > 0)
+    lm.spec.num_classes = classes_override;
+  else if (!lm.classes.empty())
+    lm.spec.num_classes = static_cast<int64_t>(lm.classes.size());
   if (meta.count("in_channels")) lm.spec.in_channels = std::stoll(meta.at("in_channels"));
   if (meta.count("input_size")) lm.spec.input_size = std::stoll(meta.at("input_size"));
   lm.spec = models::resolve_spec(lm.spec);
@@ -127,6 +129,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", c->seed, "Random seed");
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
+  cmd->add_option("--stop-after", c->stop_after,
+                  "Stop after this epoch (a time-boxed session); --resume continues the run")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("!--no-progress", c->progress, "No progress line");
   cmd->callback([c, sets, classes] {
     c->model_options = parse_sets(*sets);
@@ -136,8 +141,15 @@ void add_train(CLI::App& app) {
     const auto& last = hist.back();
     double best = 0;
     for (const auto& m : hist) best = std::max(best, m.test_acc);
-    std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
-                100 * last.test_acc, static_cast<long long>(last.epoch), 100 * best);
+    if (last.epoch < trainer.config().epochs)
+      std::printf(
+          "stopped after epoch %lld of %lld (test accuracy %.2f%%); continue with "
+          "--resume --out %s\n",
+          static_cast<long long>(last.epoch), static_cast<long long>(trainer.config().epochs),
+          100 * last.test_acc, trainer.config().out.c_str());
+    else
+      std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
+                  100 * last.test_acc, static_cast<long long>(last.epoch), 100 * best);
     std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n",
                 train::weights_path(trainer.config().out).c_str(), trainer.config().out.c_str(),
                 trainer.config().out.c_str());
@@ -231,7 +243,8 @@ void add_predict(CLI::App& app) {
     Tensor x = Tensor::empty({static_cast<int64_t>(o->images.size()), c, s, s});
     for (size_t n = 0; n < o->images.size(); ++n) {
       io::Image img = io::read_image(o->images[n], static_cast<int>(c));
-      if (img.height != s || img.width != s) img = io::resize_bilinear(img, static_cast<int>(s), static_cast<int>(s));
+      if (img.height != s || img.width != s)
+        img = io::resize_bilinear(img, static_cast<int>(s), static_cast<int>(s));
       float* dst = x.data() + n * c * s * s;
       for (int64_t ch = 0; ch < c; ++ch)
         for (int64_t i = 0; i < s * s; ++i)
@@ -351,7 +364,8 @@ void add_bench(CLI::App& app) {
     auto step = [&](const Tensor& in) {
       if (o->train) {
         std::vector<int64_t> labels(in.size(0));
-        for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i) % spec.num_classes;
+        for (size_t i = 0; i < labels.size(); ++i)
+          labels[i] = static_cast<int64_t>(i) % spec.num_classes;
         Var loss = cross_entropy(model->forward(Var(in)), labels);
         for (auto& aux : model->take_aux_logits()) (void)aux;
         opt.zero_grad();
@@ -376,8 +390,10 @@ void add_bench(CLI::App& app) {
       std::sort(ts.begin(), ts.end());
       return ts[ts.size() / 2];
     };
-    if (o->train) model->train();
-    else model->eval();
+    if (o->train)
+      model->train();
+    else
+      model->eval();
     double t = time_it(x, o->reps, o->min_seconds);
     // Batch-1 latency of the same kind of step (an inference or a training step).
     double latency = time_it(make_input(1), o->reps, 0.5) * 1000;
@@ -386,14 +402,10 @@ void add_bench(CLI::App& app) {
     double rss_mb = ru.ru_maxrss / 1024.0;
     double ips = o->batch / t;
     if (o->as_json) {
-      json j = {{"model", spec.name},
-                {"batch", o->batch},
-                {"threads", num_threads()},
-                {"mode", o->train ? "train" : "inference"},
-                {"images_per_s", ips},
-                {"step_ms", t * 1000},
-                {"latency_ms", latency},
-                {"peak_rss_mb", rss_mb}};
+      json j = {{"model", spec.name},       {"batch", o->batch},
+                {"threads", num_threads()}, {"mode", o->train ? "train" : "inference"},
+                {"images_per_s", ips},      {"step_ms", t * 1000},
+                {"latency_ms", latency},    {"peak_rss_mb", rss_mb}};
       std::cout << j.dump(2) << "\n";
       return;
     }

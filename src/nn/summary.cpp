@@ -47,10 +47,14 @@ ModelSummary summarize(Module& model, const Shape& input) {
 std::string human_count(int64_t n) {
   char b[32];
   double v = static_cast<double>(n);
-  if (v >= 1e9) std::snprintf(b, sizeof b, "%.2fG", v / 1e9);
-  else if (v >= 1e6) std::snprintf(b, sizeof b, "%.2fM", v / 1e6);
-  else if (v >= 1e3) std::snprintf(b, sizeof b, "%.1fK", v / 1e3);
-  else std::snprintf(b, sizeof b, "%lld", static_cast<long long>(n));
+  if (v >= 1e9)
+    std::snprintf(b, sizeof b, "%.2fG", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(b, sizeof b, "%.2fM", v / 1e6);
+  else if (v >= 1e3)
+    std::snprintf(b, sizeof b, "%.1fK", v / 1e3);
+  else
+    std::snprintf(b, sizeof b, "%lld", static_cast<long long>(n));
   return b;
 }
 

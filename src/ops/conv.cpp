@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 #include <string>
+#include <vector>
 
 #include "ops/conv_kernels.hpp"
 #include "parallel_for.hpp"
@@ -21,8 +22,13 @@ using MapR = Eigen::Map<MatR<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 template <class T>
 using CMapR = Eigen::Map<const MatR<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-// The im2col tile is kept around L2-sized: the GEMM streams it right after it is written.
-constexpr int64_t kColBudgetBytes = 768 * 1024;
+// The im2col tile stays well inside L2 while the GEMM packs it right after it is written;
+// for ResNet-20's 32x32 layers two tiles of 16 rows per image measured faster than one of 32
+// and than smaller ones. Tiles keep at least kMinTileCols output pixels, though: deep layers
+// (K = 512 * 9, 14x14 output) would otherwise become many skinny GEMMs that each re-pack
+// the whole weight.
+constexpr int64_t kColBudgetBytes = 384 * 1024;
+constexpr int64_t kMinTileCols = 256;
 
 // Waking the other threads costs microseconds (much more on a busy machine), so small convs
 // (late layers at batch 1, gradient checks) stay on the calling thread.
@@ -38,11 +44,15 @@ int64_t min_items(const ConvGeom& g, int64_t n) {
   return useful_threads(g) > 1 ? 1 : std::max<int64_t>(n, 1);
 }
 
-// Output rows per im2col tile.
+// Output rows per im2col tile, balanced so the last tile is not a sliver.
 int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   if (g.pointwise()) return g.OH;
   const int64_t row_bytes = g.K() * g.OW * static_cast<int64_t>(elem_size);
-  return std::clamp<int64_t>(kColBudgetBytes / std::max<int64_t>(row_bytes, 1), 1, g.OH);
+  const int64_t budget_rows = kColBudgetBytes / std::max<int64_t>(row_bytes, 1);
+  const int64_t min_rows = (kMinTileCols + g.OW - 1) / g.OW;
+  const int64_t max_rows = std::clamp<int64_t>(std::max(budget_rows, min_rows), 1, g.OH);
+  const int64_t tiles = (g.OH + max_rows - 1) / max_rows;
+  return (g.OH + tiles - 1) / tiles;
 }
 
 // Unrolls output rows [oh0, oh1) of one image-group `x` (Cg planes of H x W) into
@@ -67,12 +77,12 @@ void im2col(const ConvGeom& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
             continue;
           }
           for (int64_t i = 0; i < lo; ++i) dst[i] = T(0);
-          const T* __restrict src = plane + ih * g.W + shift;
+          const T* __restrict src = plane + ih * g.W;
           if (g.sw == 1) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow];
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow + shift];
           } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw];
+            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + shift];
           }
           for (int64_t i = hi; i < OW; ++i) dst[i] = T(0);
         }
@@ -178,7 +188,7 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
 
   parallel_for(chunks, [&](int64_t chunk) {
     T* dwt_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
-    T* db_acc = dwt_acc + wn;
+    T* db_acc = dwt_acc ? dwt_acc + wn : nullptr;
     const int64_t n0 = g.N * chunk / chunks, n1 = g.N * (chunk + 1) / chunks;
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -257,116 +267,227 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
 }
 
 // ---- depthwise: one input channel per group, direct loops over the (small) kernel ----------
+//
+// Each input plane is first copied into a zero-padded Hp x Wp plane, so the tap loops need no
+// bounds checks. With stride 1 an output pixel (oh, ow) stored at q = oh * Wp + ow reads the
+// padded input at q + ki * dh * Wp + kj * dw: every tap is then one long contiguous loop over
+// the whole plane instead of OH short rows (ResNet-sized rows of 32 left the vector units
+// mostly in scalar epilogues). The Wp - OW extra columns per row are computed and dropped.
+
+struct DepthwisePlanes {
+  int64_t Hp, Wp;  // padded input extent actually read by the kernel
+  bool flat;       // stride 1: taps are constant offsets in the padded plane
+  explicit DepthwisePlanes(const ConvGeom& g)
+      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
+        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1),
+        flat(g.sh == 1 && g.sw == 1) {}
+  int64_t flat_len(const ConvGeom& g) const { return (g.OH - 1) * Wp + g.OW; }
+};
+
+// src (H x W) -> dst (Hp x Wp), shifted by the top/left padding, zeros around it.
+template <class T>
+void pad_plane(const ConvGeom& g, const DepthwisePlanes& d, const T* src, T* dst) {
+  const int64_t c0 = std::min(g.pl, d.Wp), c1 = std::min(g.pl + g.W, d.Wp);
+  for (int64_t r = 0; r < d.Hp; ++r) {
+    T* out = dst + r * d.Wp;
+    const int64_t ih = r - g.pt;
+    if (ih < 0 || ih >= g.H) {
+      std::fill(out, out + d.Wp, T(0));
+      continue;
+    }
+    std::fill(out, out + c0, T(0));
+    std::copy(src + ih * g.W + (c0 - g.pl), src + ih * g.W + (c1 - g.pl), out + c0);
+    std::fill(out + c1, out + d.Wp, T(0));
+  }
+}
+
+// dst[q] = (add ? dst[q] : bias) + sum_t w[t] * src[q + off[t]] for q in [0, len). Common
+// kernel sizes are unrolled so all taps accumulate in registers (one store per output).
+template <class T, int Taps>
+void flat_taps_fixed(const T* src, const int64_t* off, const T* w, T* dst, int64_t len, bool add,
+                     T bias) {
+  T wr[Taps];
+  int64_t o[Taps];
+  for (int t = 0; t < Taps; ++t) wr[t] = w[t], o[t] = off[t];
+  if (add) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) {
+      T s = dst[q];
+      for (int t = 0; t < Taps; ++t) s += wr[t] * src[q + o[t]];
+      dst[q] = s;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) {
+      T s = bias;
+      for (int t = 0; t < Taps; ++t) s += wr[t] * src[q + o[t]];
+      dst[q] = s;
+    }
+  }
+}
+
+template <class T>
+void flat_taps(const T* src, const int64_t* off, const T* w, int64_t taps, T* dst, int64_t len,
+               bool add, T bias) {
+  if (taps == 9) return flat_taps_fixed<T, 9>(src, off, w, dst, len, add, bias);
+  if (taps == 25) return flat_taps_fixed<T, 25>(src, off, w, dst, len, add, bias);
+  if (!add) std::fill(dst, dst + len, bias);
+  for (int64_t t = 0; t < taps; ++t) {
+    const T wv = w[t];
+    const T* s = src + off[t];
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) dst[q] += wv * s[q];
+  }
+}
 
 template <class T>
 void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t mult = g.Cout / g.C, P = g.P(), HW = g.H * g.W;
+  const int64_t mult = g.Cout / g.C, P = g.P(), HW = g.H * g.W, KK = g.kh * g.kw;
+  const DepthwisePlanes d(g);
+  std::vector<int64_t> offsets;  // tap (ki, kj) -> offset in the padded plane (stride 1)
+  for (int64_t ki = 0; ki < g.kh; ++ki)
+    for (int64_t kj = 0; kj < g.kw; ++kj) offsets.push_back(ki * g.dh * d.Wp + kj * g.dw);
   parallel_for(
-      g.N * g.Cout,
+      g.N * g.C,
       [&](int64_t item) {
-        const int64_t n = item / g.Cout, oc = item % g.Cout;
-        const T* xp = x + (n * g.C + oc / mult) * HW;
-        T* yp = y + item * P;
-        std::fill(yp, yp + P, b ? b[oc] : T(0));
-        for (int64_t ki = 0; ki < g.kh; ++ki) {
-          int64_t oh_lo, oh_hi;
-          valid_range(g.OH, g.H, g.sh, g.pt, ki * g.dh, oh_lo, oh_hi);
-          for (int64_t kj = 0; kj < g.kw; ++kj) {
-            const T wv = w[(oc * g.kh + ki) * g.kw + kj];
-            int64_t lo, hi;
-            valid_range(g.OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-            const int64_t iw0 = lo * g.sw - g.pl + kj * g.dw, n_ow = hi - lo;
-            for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-              const T* src = xp + (oh * g.sh - g.pt + ki * g.dh) * g.W + iw0;
-              T* dst = yp + oh * g.OW + lo;
-              if (g.sw == 1) {
-#pragma omp simd
-                for (int64_t i = 0; i < n_ow; ++i) dst[i] += wv * src[i];
-              } else {
-                for (int64_t i = 0; i < n_ow; ++i) dst[i] += wv * src[i * g.sw];
+        const int64_t n = item / g.C, ic = item % g.C;
+        T* xp = thread_workspace<T>(static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
+        T* acc = xp + d.Hp * d.Wp;
+        pad_plane(g, d, x + item * HW, xp);
+        for (int64_t m = 0; m < mult; ++m) {
+          const int64_t oc = ic * mult + m;
+          const T* wk = w + oc * KK;
+          T* yp = y + (n * g.Cout + oc) * P;
+          const T bias = b ? b[oc] : T(0);
+          if (d.flat) {
+            flat_taps(xp, offsets.data(), wk, KK, acc, d.flat_len(g), false, bias);
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              const T* src = acc + oh * d.Wp;
+              T* dst = yp + oh * g.OW;
+              for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+            }
+            continue;
+          }
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            T* yrow = yp + oh * g.OW;
+            std::fill(yrow, yrow + g.OW, bias);
+            for (int64_t ki = 0; ki < g.kh; ++ki) {
+              const T* xrow = xp + (oh * g.sh + ki * g.dh) * d.Wp;
+              for (int64_t kj = 0; kj < g.kw; ++kj) {
+                const T wv = wk[ki * g.kw + kj];
+                const T* src = xrow + kj * g.dw;
+                for (int64_t ow = 0; ow < g.OW; ++ow) yrow[ow] += wv * src[ow * g.sw];
               }
             }
           }
         }
       },
-      min_items(g, g.N * g.Cout));
+      min_items(g, g.N * g.C));
 }
 
+// One pass over the input planes computes all three gradients: each thread takes a contiguous
+// range of (n, c) planes and keeps its own (small) weight/bias gradient, summed at the end.
 template <class T>
 void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
                         T* db) {
   const int64_t mult = g.Cout / g.C, P = g.P(), HW = g.H * g.W, KK = g.kh * g.kw;
-  if (dx) {
-    parallel_for(
-        g.N * g.C,
-        [&](int64_t item) {
-          const int64_t n = item / g.C, ic = item % g.C;
-          T* dxp = dx + item * HW;
-          std::fill(dxp, dxp + HW, T(0));
-          for (int64_t m = 0; m < mult; ++m) {
-            const int64_t oc = ic * mult + m;
-            const T* dyp = dy + (n * g.Cout + oc) * P;
-            for (int64_t ki = 0; ki < g.kh; ++ki) {
-              int64_t oh_lo, oh_hi;
-              valid_range(g.OH, g.H, g.sh, g.pt, ki * g.dh, oh_lo, oh_hi);
-              for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T wv = w[oc * KK + ki * g.kw + kj];
-                int64_t lo, hi;
-                valid_range(g.OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-                const int64_t iw0 = lo * g.sw - g.pl + kj * g.dw, n_ow = hi - lo;
-                for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-                  T* dst = dxp + (oh * g.sh - g.pt + ki * g.dh) * g.W + iw0;
-                  const T* src = dyp + oh * g.OW + lo;
-                  if (g.sw == 1) {
-#pragma omp simd
-                    for (int64_t i = 0; i < n_ow; ++i) dst[i] += wv * src[i];
-                  } else {
-                    for (int64_t i = 0; i < n_ow; ++i) dst[i * g.sw] += wv * src[i];
-                  }
-                }
-              }
-            }
+  const DepthwisePlanes d(g);
+  const int64_t planes = g.N * g.C, acc_n = g.Cout * KK + g.Cout;
+  const int64_t chunks = omp_in_parallel() ? 1 : std::min<int64_t>(useful_threads(g), planes);
+  TensorT<T> partial;  // from the storage cache
+  if (dw || db) partial = TensorT<T>::zeros({chunks * acc_n});
+  parallel_for(chunks, [&](int64_t chunk) {
+    T* dw_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
+    T* db_acc = dw_acc ? dw_acc + g.Cout * KK : nullptr;
+    const int64_t plane_n = d.Hp * d.Wp;
+    T* xp = thread_workspace<T>(static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
+    T* dxp = xp + plane_n;
+    T* dyq = dxp + plane_n;
+    const int64_t len = d.flat_len(g);
+    // Columns past OW in each padded-width dy row stay zero, so whole-plane loops are exact.
+    if (d.flat) std::fill(dyq, dyq + g.OH * d.Wp, T(0));
+    for (int64_t item = planes * chunk / chunks; item < planes * (chunk + 1) / chunks; ++item) {
+      const int64_t n = item / g.C, ic = item % g.C;
+      if (dw) pad_plane(g, d, x + item * HW, xp);
+      if (dx) std::fill(dxp, dxp + plane_n, T(0));
+      for (int64_t m = 0; m < mult; ++m) {
+        const int64_t oc = ic * mult + m;
+        const T* dyp = dy + (n * g.Cout + oc) * P;
+        const T* wk = w ? w + oc * KK : nullptr;
+        if (db) db_acc[oc] += row_sum(dyp, P);
+        if (!dw && !dx) continue;
+        if (d.flat) {
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            const T* src = dyp + oh * g.OW;
+            T* dst = dyq + oh * d.Wp;
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
           }
-        },
-        min_items(g, g.N * g.C));
-  }
-  if (dw || db) {
-    // Per output channel (summing over the batch inside) so no reduction across threads.
-    parallel_for(
-        g.Cout,
-        [&](int64_t oc) {
-          if (dw) std::fill(dw + oc * KK, dw + (oc + 1) * KK, T(0));
-          T bias_sum = 0;
-          for (int64_t n = 0; n < g.N; ++n) {
-            const T* dyp = dy + (n * g.Cout + oc) * P;
-            if (db) bias_sum += row_sum(dyp, P);
-            if (!dw) continue;
-            const T* xp = x + (n * g.C + oc / mult) * HW;
-            for (int64_t ki = 0; ki < g.kh; ++ki) {
-              int64_t oh_lo, oh_hi;
-              valid_range(g.OH, g.H, g.sh, g.pt, ki * g.dh, oh_lo, oh_hi);
-              for (int64_t kj = 0; kj < g.kw; ++kj) {
-                int64_t lo, hi;
-                valid_range(g.OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-                const int64_t iw0 = lo * g.sw - g.pl + kj * g.dw, n_ow = hi - lo;
+          for (int64_t ki = 0; ki < g.kh; ++ki) {
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+              const int64_t off = ki * g.dh * d.Wp + kj * g.dw;
+              if (dw) {
+                const T* xs = xp + off;
                 T s = 0;
-                for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
-                  const T* xs = xp + (oh * g.sh - g.pt + ki * g.dh) * g.W + iw0;
-                  const T* ds = dyp + oh * g.OW + lo;
-                  if (g.sw == 1) {
 #pragma omp simd reduction(+ : s)
-                    for (int64_t i = 0; i < n_ow; ++i) s += ds[i] * xs[i];
-                  } else {
-                    for (int64_t i = 0; i < n_ow; ++i) s += ds[i] * xs[i * g.sw];
-                  }
-                }
-                dw[oc * KK + ki * g.kw + kj] += s;
+                for (int64_t q = 0; q < len; ++q) s += dyq[q] * xs[q];
+                dw_acc[oc * KK + ki * g.kw + kj] += s;
+              }
+              if (dx) {
+                const T wv = wk[ki * g.kw + kj];
+                T* dst = dxp + off;
+#pragma omp simd
+                for (int64_t q = 0; q < len; ++q) dst[q] += wv * dyq[q];
               }
             }
           }
-          if (db) db[oc] = bias_sum;
-        },
-        min_items(g, g.Cout));
+          continue;
+        }
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* dyrow = dyp + oh * g.OW;
+          for (int64_t ki = 0; ki < g.kh; ++ki) {
+            const int64_t base = (oh * g.sh + ki * g.dh) * d.Wp;
+            for (int64_t kj = 0; kj < g.kw; ++kj) {
+              const int64_t start = base + kj * g.dw;
+              if (dw) {
+                T s = 0;
+                for (int64_t ow = 0; ow < g.OW; ++ow) s += dyrow[ow] * xp[start + ow * g.sw];
+                dw_acc[oc * KK + ki * g.kw + kj] += s;
+              }
+              if (dx) {
+                const T wv = wk[ki * g.kw + kj];
+                for (int64_t ow = 0; ow < g.OW; ++ow) dxp[start + ow * g.sw] += wv * dyrow[ow];
+              }
+            }
+          }
+        }
+      }
+      if (dx) {
+        // Back from the padded plane; input pixels the kernel never reads get zero.
+        T* out = dx + item * HW;
+        const int64_t c1 = std::clamp<int64_t>(d.Wp - g.pl, 0, g.W);  // columns read
+        for (int64_t ih = 0; ih < g.H; ++ih) {
+          T* orow = out + ih * g.W;
+          const int64_t r = ih + g.pt;
+          const int64_t n_copy = r < d.Hp ? c1 : 0;
+          const T* src = n_copy > 0 ? dxp + r * d.Wp + g.pl : dxp;
+          for (int64_t iw = 0; iw < n_copy; ++iw) orow[iw] = src[iw];
+          for (int64_t iw = n_copy; iw < g.W; ++iw) orow[iw] = T(0);
+        }
+      }
+    }
+  });
+  if (dw || db) {
+    const T* parts = partial.data();
+    T* outs[2] = {dw, db};
+    const int64_t begin[2] = {0, g.Cout * KK}, end[2] = {g.Cout * KK, acc_n};
+    for (int part = 0; part < 2; ++part) {
+      if (!outs[part]) continue;
+      for (int64_t i = begin[part]; i < end[part]; ++i) {
+        T s = parts[i];
+        for (int64_t c = 1; c < chunks; ++c) s += parts[c * acc_n + i];
+        outs[part][i - begin[part]] = s;
+      }
+    }
   }
 }
 

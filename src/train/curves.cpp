@@ -24,10 +24,14 @@ std::string fmt(double v, const char* f = "%.3g") {
 std::string escape(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else
+      o += c;
   }
   return o;
 }
@@ -56,8 +60,8 @@ void panel(std::ostringstream& os, double x0, double y0, double w, double h,
     double v = lo + (hi - lo) * i / 4;
     os << "<text x='" << x0 + 46 << "' y='" << Y(v) + 4 << "' text-anchor='end' font-size='10'>"
        << (percent ? fmt(100 * v, "%.1f%%") : fmt(v)) << "</text>\n";
-    os << "<line x1='" << x0 + 50 << "' x2='" << x0 + w - 10 << "' y1='" << Y(v) << "' y2='"
-       << Y(v) << "' stroke='#eee'/>\n";
+    os << "<line x1='" << x0 + 50 << "' x2='" << x0 + w - 10 << "' y1='" << Y(v) << "' y2='" << Y(v)
+       << "' stroke='#eee'/>\n";
   }
   os << "<text x='" << x0 + w / 2 << "' y='" << y0 + h - 5
      << "' text-anchor='middle' font-size='11'>epoch</text>\n";
@@ -70,8 +74,8 @@ void panel(std::ostringstream& os, double x0, double y0, double w, double h,
     for (size_t i = 0; i < s.y.size(); ++i) os << X(epochs[i]) << "," << Y(s.y[i]) << " ";
     os << "'/>\n";
     for (size_t i = 0; i < s.y.size(); ++i)
-      os << "<circle cx='" << X(epochs[i]) << "' cy='" << Y(s.y[i]) << "' r='2.5' fill='"
-         << s.color << "'/>\n";
+      os << "<circle cx='" << X(epochs[i]) << "' cy='" << Y(s.y[i]) << "' r='2.5' fill='" << s.color
+         << "'/>\n";
     os << "<text x='" << x0 + 60 << "' y='" << y0 + 36 + 14 * li++ << "' font-size='11' fill='"
        << s.color << "'>" << s.label << "</text>\n";
   }
@@ -93,8 +97,7 @@ std::string render_curves_svg(const std::vector<EpochMetrics>& history, const st
   std::ostringstream os;
   os << "<svg xmlns='http://www.w3.org/2000/svg' width='900' height='360' "
         "font-family='sans-serif'>\n<rect width='100%' height='100%' fill='white'/>\n";
-  os << "<text x='450' y='18' text-anchor='middle' font-size='15'>" << escape(title)
-     << "</text>\n";
+  os << "<text x='450' y='18' text-anchor='middle' font-size='15'>" << escape(title) << "</text>\n";
   panel(os, 0, 24, 450, 330, "loss", ep, {trl, tel}, false);
   panel(os, 450, 24, 450, 330, "accuracy", ep, {tra, tea}, true);
   os << "</svg>\n";

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "cnnzoo/data/loader.hpp"
@@ -166,17 +167,30 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
 
 // ---- weights files --------------------------------------------------------------------------
 
+namespace {
+bool is_bn_counter(const std::string& name) {
+  const std::string suffix = "num_batches_tracked";
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
 std::map<std::string, std::string> load_weights(nn::Module& model, const std::string& path) {
   io::SafetensorsFile f = io::load_safetensors(path);
   nn::NamedTensors state;
   for (const auto& e : f.tensors) {
     if (e.name.rfind("optim.", 0) == 0) continue;
-    bool is_counter = e.name.size() >= 19 &&
-                      e.name.compare(e.name.size() - 19, 19, "num_batches_tracked") == 0;
-    check(is_counter || e.dtype == "F32" || e.dtype == "F64" || e.dtype == "F16" ||
+    check(is_bn_counter(e.name) || e.dtype == "F32" || e.dtype == "F64" || e.dtype == "F16" ||
               e.dtype == "BF16",
           path + ": tensor '" + e.name + "' has dtype " + e.dtype + ", expected a float type");
     state.emplace_back(e.name, e.value);
+  }
+  // Files exported from PyTorch without batch-norm counters (they only matter for
+  // momentum=None) load as if they held the model's own counters.
+  std::set<std::string> given;
+  for (const auto& kv : state) given.insert(kv.first);
+  for (const auto& [name, t] : model.state_dict()) {
+    if (is_bn_counter(name) && !given.count(name)) state.emplace_back(name, t.clone());
   }
   try {
     model.load_state_dict(state);
@@ -219,6 +233,7 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
     saved.epochs = std::max(saved.epochs, config_.epochs);
     saved.progress = config_.progress;
     saved.resume = true;
+    saved.stop_after = config_.stop_after;
     if (config_.threads > 0) saved.threads = config_.threads;
     config_ = saved;
   }
@@ -287,9 +302,8 @@ void Trainer::save_checkpoint() {
             {"history", hist},
             {"mean", mean_},
             {"std", std_}};
-  std::map<std::string, std::string> meta = {{"format", "cnnzoo-checkpoint"},
-                                             {"model", config_.model},
-                                             {"trainer", t.dump()}};
+  std::map<std::string, std::string> meta = {
+      {"format", "cnnzoo-checkpoint"}, {"model", config_.model}, {"trainer", t.dump()}};
   io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
   std::map<std::string, std::string> wmeta = {
       {"format", "cnnzoo-weights"},
@@ -353,9 +367,12 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
   lo.std = std_;
   std::stringstream aug(config_.augment);
   for (std::string item; std::getline(aug, item, ',');) {
-    if (item == "crop") lo.pad_crop = config_.crop_padding;
-    else if (item == "flip") lo.hflip = true;
-    else if (item == "cutout") lo.cutout = config_.cutout;
+    if (item == "crop")
+      lo.pad_crop = config_.crop_padding;
+    else if (item == "flip")
+      lo.hflip = true;
+    else if (item == "cutout")
+      lo.cutout = config_.cutout;
     else if (item != "none" && !item.empty())
       throw Error("train: unknown augmentation '" + item + "' (crop, flip, cutout, none)");
   }
@@ -397,9 +414,10 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
     auto now = clock::now();
     double el = std::chrono::duration<double>(now - t0).count();
     double since = std::chrono::duration<double>(now - last_print).count();
-    if (config_.progress && (tty ? since > 0.2 : since > 15.0) ) {
+    if (config_.progress && (tty ? since > 0.2 : since > 15.0)) {
       last_print = now;
-      std::fprintf(stderr, "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
+      std::fprintf(stderr,
+                   "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
                    tty ? "\r" : "", static_cast<long long>(epoch + 1),
                    static_cast<long long>(config_.epochs), static_cast<long long>(step),
                    static_cast<long long>(steps), loss_sum / seen, 100.0 * correct / seen,
@@ -437,8 +455,7 @@ void Trainer::write_reports() const {
     for (const auto& m : history_) {
       std::snprintf(line, sizeof line, "%lld,%lld,%.8g,%.6f,%.6f,%.6f,%.6f,%.3f,%.1f\n",
                     static_cast<long long>(m.epoch), static_cast<long long>(m.step), m.lr,
-                    m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds,
-                    m.images_per_s);
+                    m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.seconds, m.images_per_s);
       os << line;
     }
   });
@@ -448,7 +465,9 @@ void Trainer::write_reports() const {
 }
 
 std::vector<EpochMetrics> Trainer::fit() {
-  for (int64_t e = start_epoch_; e < config_.epochs; ++e) {
+  const int64_t last =
+      config_.stop_after > 0 ? std::min(config_.stop_after, config_.epochs) : config_.epochs;
+  for (int64_t e = start_epoch_; e < last; ++e) {
     EpochMetrics m = run_epoch(e);
     history_.push_back(m);
     start_epoch_ = e + 1;

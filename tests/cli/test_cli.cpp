@@ -12,6 +12,7 @@
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 #include "data_paths.hpp"
 
@@ -23,17 +24,17 @@ namespace {
 const std::string kCli = CNNZOO_BINARY_DIR "/cnnzoo";
 const std::string kFashion = "/usr/share/datasets/fashion-mnist";
 
-struct Run {
+struct CliRun {
   int status;
   std::string out, err;
 };
 
 // Runs the CLI with the given arguments; captures stdout and stderr separately.
-Run cli(const std::string& args, const std::string& dir) {
+CliRun cli(const std::string& args, const std::string& dir) {
   std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
   std::string cmd = kCli + " " + args + " >" + out + " 2>" + err + " </dev/null";
   int raw = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
   std::ifstream o(out), e(err);
   std::stringstream so, se;
@@ -48,7 +49,7 @@ Run cli(const std::string& args, const std::string& dir) {
 
 // A failed command: non-zero exit (not a crash), exactly one line on stderr that mentions
 // `needle`.
-void expect_one_line_error(const Run& r, const std::string& needle) {
+void expect_one_line_error(const CliRun& r, const std::string& needle) {
   EXPECT_NE(r.status, 0) << r.err;
   EXPECT_LT(r.status, 128) << "crashed: " << r.err;
   ASSERT_FALSE(r.err.empty());
@@ -84,10 +85,11 @@ TEST(Cli, FashionMnistLeNetOneEpochReaches85Percent) {
   ASSERT_TRUE(fs::exists(kFashion + "/train-images-idx3-ubyte.gz"))
       << "Debian's dataset-fashion-mnist is required (scripts/setup.sh installs it)";
   TempDir tmp;
-  Run r = cli("train --model lenet5 --set activation=relu --set pool=max --data " + kFashion +
-                  " --dataset fashion-mnist --epochs 1 --batch 64 --lr 0.05 --schedule cosine"
-                  " --augment none --seed 1 --no-progress --out " + tmp / "run",
-              tmp.path());
+  CliRun r = cli("train --model lenet5 --set activation=relu --set pool=max --data " + kFashion +
+                     " --dataset fashion-mnist --epochs 1 --batch 64 --lr 0.05 --schedule cosine"
+                     " --augment none --seed 1 --no-progress --out " +
+                     tmp / "run",
+                 tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   auto rows = read_lines(tmp / "run/metrics.csv");
   ASSERT_EQ(rows.size(), 2u);
@@ -104,9 +106,9 @@ TEST(Cli, FashionMnistLeNetOneEpochReaches85Percent) {
   EXPECT_TRUE(fs::exists(tmp / "run/model.safetensors"));
   EXPECT_TRUE(fs::exists(tmp / "run/checkpoint.safetensors"));
   // eval on the saved weights reproduces the last epoch's test accuracy.
-  Run ev = cli("eval --model lenet5 --weights " + tmp / "run/model.safetensors" + " --data " +
-                   kFashion + " --json",
-               tmp.path());
+  CliRun ev = cli("eval --model lenet5 --weights " + tmp / "run/model.safetensors" + " --data " +
+                      kFashion + " --json",
+                  tmp.path());
   ASSERT_EQ(ev.status, 0) << ev.err;
   EXPECT_NE(ev.out.find("\"confusion\""), std::string::npos);
   EXPECT_NE(ev.out.find("\"per_class\""), std::string::npos);
@@ -120,25 +122,27 @@ TEST(Cli, ResumeIsBitwiseIdentical) {
   TempDir tmp;
   const std::string common =
       "train --model lenet5 --data " + kFashion +
-      " --epochs 2 --batch 32 --lr 0.05 --momentum 0.9 --nesterov --wd 5e-4 --warmup 0.5"
+      " --batch 32 --lr 0.05 --momentum 0.9 --nesterov --wd 5e-4 --warmup 0.5"
       " --schedule cosine --augment crop,flip --limit-train 1500 --limit-test 500 --threads 1"
       " --seed 7 --no-progress --out ";
-  Run straight = cli(common + tmp / "straight", tmp.path());
+  CliRun straight = cli(common + tmp / "straight" + " --epochs 2", tmp.path());
   ASSERT_EQ(straight.status, 0) << straight.err;
   // Epoch 1 alone, then --resume for epoch 2.
-  Run one = cli(common + tmp / "resumed" + " --epochs 1", tmp.path());
+  CliRun one = cli(common + tmp / "resumed" + " --epochs 2 --stop-after 1", tmp.path());
   ASSERT_EQ(one.status, 0) << one.err;
   EXPECT_EQ(read_lines(tmp / "resumed/metrics.csv").size(), 2u);
-  Run resumed = cli("train --model lenet5 --data " + kFashion + " --epochs 2 --resume"
-                    " --no-progress --out " + tmp / "resumed",
-                    tmp.path());
+  CliRun resumed = cli("train --model lenet5 --data " + kFashion +
+                           " --epochs 2 --resume"
+                           " --no-progress --out " +
+                           tmp / "resumed",
+                       tmp.path());
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   EXPECT_EQ(read_bytes(tmp / "straight/model.safetensors"),
             read_bytes(tmp / "resumed/model.safetensors"));
   EXPECT_EQ(metrics_without_time(tmp / "straight/metrics.csv"),
             metrics_without_time(tmp / "resumed/metrics.csv"));
   // A second run into a directory that holds a checkpoint refuses to overwrite it.
-  Run again = cli(common + tmp / "straight", tmp.path());
+  CliRun again = cli(common + tmp / "straight" + " --epochs 2", tmp.path());
   expect_one_line_error(again, "--resume");
 }
 
@@ -160,9 +164,9 @@ TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
   Tensor y2 = loaded->forward(Var(x)).value();
   for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y[i], y2[i]);
   io::save_npy(tmp / "x.npy", x);
-  Run r = cli("forward --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
-                  tmp / "x.npy" + " --output " + tmp / "y.npy",
-              tmp.path());
+  CliRun r = cli("forward --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
+                     tmp / "x.npy" + " --output " + tmp / "y.npy",
+                 tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   Tensor y3 = io::load_npy(tmp / "y.npy");
   ASSERT_EQ(y3.shape(), (Shape{3, 10}));
@@ -171,15 +175,15 @@ TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
 
 TEST(Cli, SummaryListAndBenchJson) {
   TempDir tmp;
-  Run s = cli("summary lenet5 --json", tmp.path());
+  CliRun s = cli("summary lenet5 --json", tmp.path());
   ASSERT_EQ(s.status, 0) << s.err;
   EXPECT_NE(s.out.find("\"params\": 61706"), std::string::npos) << s.out;
   // conv 28*28*6*25 + 10*10*16*6*25 + 400*120 + 120*84 + 84*10
   EXPECT_NE(s.out.find("\"macs\": 416520"), std::string::npos) << s.out;
-  Run l = cli("list", tmp.path());
+  CliRun l = cli("list", tmp.path());
   ASSERT_EQ(l.status, 0);
   EXPECT_NE(l.out.find("lenet5"), std::string::npos);
-  Run b = cli("bench --model lenet5 --batch 8 --reps 2 --min-seconds 0.1 --json", tmp.path());
+  CliRun b = cli("bench --model lenet5 --batch 8 --reps 2 --min-seconds 0.1 --json", tmp.path());
   ASSERT_EQ(b.status, 0) << b.err;
   for (const char* key : {"\"model\"", "\"batch\"", "\"threads\"", "\"images_per_s\"",
                           "\"latency_ms\"", "\"peak_rss_mb\""})
@@ -190,8 +194,8 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   TempDir tmp;
   const std::string out = tmp / "out";
   auto train_on = [&](const std::string& data, const std::string& extra = "") {
-    return cli("train --model lenet5 --data " + data + " --epochs 1 --no-progress --out " +
-                   out + " " + extra,
+    return cli("train --model lenet5 --data " + data + " --epochs 1 --no-progress --out " + out +
+                   " " + extra,
                tmp.path());
   };
   // Truncated CIFAR batch.
@@ -209,14 +213,18 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   for (const char* split : {"train", "test"})
     for (const char* cls : {"a", "b"}) fs::create_directories(tmp / "folder/" + split + "/" + cls);
   write_bytes(tmp / "folder/train/a/0.jpg", {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F'});
+  for (const char* f : {"folder/train/b/1.jpg", "folder/test/a/2.jpg", "folder/test/b/3.jpg"})
+    fs::copy_file(tmp / "folder/train/a/0.jpg", tmp / f);
   expect_one_line_error(train_on(tmp / "folder", "--dataset folder"), "0.jpg");
   EXPECT_FALSE(fs::exists(out));
   // IDX with a wrong magic, and with dimensions whose product overflows.
   fs::create_directories(tmp / "idx");
   for (const char* f : {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"})
     write_bytes(tmp / "idx/" + f, {0, 0, 8, 1, 0, 0, 0, 1, 0});
-  write_bytes(tmp / "idx/t10k-images-idx3-ubyte", {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
-  write_bytes(tmp / "idx/train-images-idx3-ubyte", {0, 0, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  write_bytes(tmp / "idx/t10k-images-idx3-ubyte",
+              {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
+  write_bytes(tmp / "idx/train-images-idx3-ubyte",
+              {0, 0, 8, 9, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 9});
   expect_one_line_error(train_on(tmp / "idx", "--dataset mnist"), "magic");
   write_bytes(tmp / "idx/train-images-idx3-ubyte",
               {0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF});
@@ -237,9 +245,9 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   io::save_npy(tmp / "x.npy", x);
   auto forward_with = [&](const std::string& bytes, const std::string& needle) {
     std::ofstream(tmp / "bad.safetensors", std::ios::binary) << bytes;
-    Run r = cli("forward --model lenet5 --weights " + tmp / "bad.safetensors" + " --input " +
-                    tmp / "x.npy" + " --output " + tmp / "y.npy",
-                tmp.path());
+    CliRun r = cli("forward --model lenet5 --weights " + tmp / "bad.safetensors" + " --input " +
+                       tmp / "x.npy" + " --output " + tmp / "y.npy",
+                   tmp.path());
     expect_one_line_error(r, needle);
     EXPECT_FALSE(fs::exists(tmp / "y.npy"));
   };
@@ -262,9 +270,9 @@ TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {
   // forward with an input of the wrong shape.
   io::save_safetensors(tmp / "ok.safetensors", m->state_dict());
   io::save_npy(tmp / "x3.npy", Tensor::zeros({1, 3, 32, 32}));
-  Run r = cli("forward --model lenet5 --weights " + tmp / "ok.safetensors" + " --input " +
-                  tmp / "x3.npy" + " --output " + tmp / "y.npy",
-              tmp.path());
+  CliRun r = cli("forward --model lenet5 --weights " + tmp / "ok.safetensors" + " --input " +
+                     tmp / "x3.npy" + " --output " + tmp / "y.npy",
+                 tmp.path());
   expect_one_line_error(r, "[1, 3, 32, 32]");
   EXPECT_FALSE(fs::exists(tmp / "y.npy"));
 }

@@ -12,7 +12,7 @@ struct LayerSummary {
   std::string name;  // dotted module name ("layer1.0.conv1")
   std::string type;  // "Conv2d"
   std::string config;
-  Shape output;      // for one image
+  Shape output;  // for one image
   int64_t params = 0;
   int64_t macs = 0;  // for one image
 };

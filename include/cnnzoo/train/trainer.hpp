@@ -12,17 +12,17 @@ namespace cnnzoo::train {
 
 struct TrainConfig {
   // model
-  std::string model;                              // registry name
+  std::string model;                                 // registry name
   std::map<std::string, std::string> model_options;  // --set key=value
-  int64_t num_classes = -1;                       // -1: from the dataset
+  int64_t num_classes = -1;                          // -1: from the dataset
   // data
-  std::string data;               // path
-  std::string dataset = "auto";   // cifar10|cifar100|folder|fashion-mnist|mnist|auto
+  std::string data;                   // path
+  std::string dataset = "auto";       // cifar10|cifar100|folder|fashion-mnist|mnist|auto
   std::string augment = "crop,flip";  // comma list of crop, flip, cutout, none
   int64_t crop_padding = 4;
-  int64_t cutout = 16;            // side of the cutout square when "cutout" is in augment
-  int64_t image_size = 0;         // folder datasets: resize to this (0 = keep)
-  int64_t limit_train = 0;        // use only the first N training images (0 = all)
+  int64_t cutout = 16;      // side of the cutout square when "cutout" is in augment
+  int64_t image_size = 0;   // folder datasets: resize to this (0 = keep)
+  int64_t limit_train = 0;  // use only the first N training images (0 = all)
   int64_t limit_test = 0;
   // optimisation
   int64_t epochs = 1;
@@ -42,7 +42,8 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string out = "runs/run";
   bool resume = false;
-  bool progress = true;  // progress line on stderr
+  int64_t stop_after = 0;  // stop after this epoch (1-based) this run; continue with resume
+  bool progress = true;    // progress line on stderr
 
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);  // Error on malformed input
@@ -57,7 +58,7 @@ struct EpochMetrics {
 
 struct EvalResult {
   double loss = 0, accuracy = 0;
-  std::vector<double> per_class;                 // accuracy per class
+  std::vector<double> per_class;                // accuracy per class
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
 };
 

@@ -1,0 +1,11 @@
+// ImageNet DenseNet-BC as torchvision builds it: Huang et al., "Densely Connected
+// Convolutional Networks" (2016, arXiv:1608.06993).
+#pragma once
+#include "cnnzoo/models.hpp"
+
+namespace cnnzoo::models::imagenet {
+
+// `densenet121` `densenet161` `densenet169` `densenet201`; option drop_rate (0).
+nn::ModulePtr densenet(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models::imagenet

@@ -1,0 +1,13 @@
+// Inception v3 as torchvision builds it: Szegedy et al., "Rethinking the Inception
+// Architecture for Computer Vision" (2015, arXiv:1512.00567).
+#pragma once
+#include "cnnzoo/models.hpp"
+
+namespace cnnzoo::models::imagenet {
+
+// `inception_v3`: 299x299 input (at least 75x75; 299 when the auxiliary head runs); options
+// aux_logits (true), drop_rate (0.5). In training, take_aux_logits() returns the auxiliary
+// classifier's logits with weight 0.4.
+nn::ModulePtr inception_v3(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models::imagenet

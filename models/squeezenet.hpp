@@ -1,0 +1,12 @@
+// SqueezeNet v1.0 and v1.1 as torchvision builds them: Iandola et al., "SqueezeNet:
+// AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size" (2016,
+// arXiv:1602.07360).
+#pragma once
+#include "cnnzoo/models.hpp"
+
+namespace cnnzoo::models::imagenet {
+
+// `squeezenet1_0` `squeezenet1_1`; option drop_rate (0.5).
+nn::ModulePtr squeezenet(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models::imagenet

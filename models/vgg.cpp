@@ -1,0 +1,103 @@
+// VGG, configurations A, B, D and E with and without batch normalisation, as torchvision builds
+// them: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+// Recognition" (2014, arXiv:1409.1556).
+//
+// The convolutional part is the paper's Table 1 (3x3 convolutions, padding 1, 2x2/2 max pools;
+// configuration C with its 1x1 convolutions is not provided, as in torchvision). The three
+// fully connected layers are the paper's fc6/fc7/fc8; torchvision puts an adaptive 7x7 average
+// pool in front of them, so inputs other than 224x224 still meet a 512*7*7 fc6. The `_bn`
+// models (not in the paper) insert BatchNorm between each convolution and its ReLU; the
+// convolutions keep their bias there, exactly as torchvision, for key-for-key compatibility.
+// Parameters: vgg16 138,357,544 (the paper's "138M"), vgg16_bn 138,365,992.
+#include "models/vgg.hpp"
+
+#include "cnnzoo/nn/init.hpp"
+#include "cnnzoo/nn/layers.hpp"
+#include "cnnzoo/ops/shape.hpp"
+
+namespace cnnzoo::models::imagenet {
+
+namespace {
+
+using namespace cnnzoo::nn;
+
+constexpr int64_t M = 0;  // a 2x2/2 max pool in a configuration
+
+// Paper Table 1: output channels of each 3x3 convolution, M for max pooling.
+std::vector<int64_t> configuration(const std::string& letter) {
+  if (letter == "A") return {64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M};
+  if (letter == "B") return {64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M, 512, 512, M};
+  if (letter == "D")
+    return {64, 64, M, 128, 128, M, 256, 256, 256, M, 512, 512, 512, M, 512, 512, 512, M};
+  return {64,  64,  M,   128, 128, M,   256, 256, 256, 256, M,
+          512, 512, 512, 512, M,   512, 512, 512, 512, M};  // E
+}
+
+std::shared_ptr<Sequential> features(const std::vector<int64_t>& cfg, int64_t in_channels,
+                                     bool batch_norm) {
+  auto seq = std::make_shared<Sequential>();
+  int64_t c = in_channels;
+  for (int64_t v : cfg) {
+    if (v == M) {
+      seq->push_back(std::make_shared<MaxPool2d>(2, 2));
+      continue;
+    }
+    Conv2dOptions o;
+    o.padding = 1;
+    seq->push_back(std::make_shared<Conv2d>(c, v, 3, o));
+    if (batch_norm) seq->push_back(std::make_shared<BatchNorm2d>(v));
+    seq->push_back(std::make_shared<ReLU>());
+    c = v;
+  }
+  return seq;
+}
+
+class VGG : public Module {
+ public:
+  VGG(std::shared_ptr<Sequential> conv_layers, int64_t num_classes, double drop_rate) {
+    features = register_module("features", std::move(conv_layers));
+    avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(7));
+    classifier = register_module("classifier", std::make_shared<Sequential>());
+    classifier->push_back(std::make_shared<Linear>(512 * 7 * 7, 4096));  // fc6
+    classifier->push_back(std::make_shared<ReLU>());
+    classifier->push_back(std::make_shared<Dropout>(drop_rate));
+    classifier->push_back(std::make_shared<Linear>(4096, 4096));  // fc7
+    classifier->push_back(std::make_shared<ReLU>());
+    classifier->push_back(std::make_shared<Dropout>(drop_rate));
+    classifier->push_back(std::make_shared<Linear>(4096, num_classes));  // fc8
+    // torchvision's initialisation: He (fan-out) for convolutions, N(0, 0.01) for the fully
+    // connected layers, zero biases (the paper instead trained A first and copied its layers).
+    apply([](Module& m) {
+      if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
+        init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
+        conv->bias.value().zero();
+      } else if (auto* fc = dynamic_cast<Linear*>(&m)) {
+        init::normal(fc->weight.value(), 0.0, 0.01);
+        fc->bias.value().zero();
+      }
+    });
+  }
+  Var forward(const Var& x) override {
+    return classifier->forward(flatten(avgpool->forward(features->forward(x))));
+  }
+  std::string type_name() const override { return "VGG"; }
+
+  std::shared_ptr<Sequential> features, classifier;
+  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
+};
+
+}  // namespace
+
+nn::ModulePtr vgg(const ModelSpec& spec) {
+  const std::string& n = spec.name;
+  bool bn = n.size() > 3 && n.compare(n.size() - 3, 3, "_bn") == 0;
+  std::string depth =
+      n.substr(3, n.find('_') == std::string::npos ? std::string::npos : n.find('_') - 3);
+  std::string letter = depth == "11" ? "A" : depth == "13" ? "B" : depth == "16" ? "D" : "E";
+  check(depth == "11" || depth == "13" || depth == "16" || depth == "19",
+        "vgg: unknown configuration '" + n + "'");
+  return std::make_shared<VGG>(features(configuration(letter), spec.in_channels, bn),
+                               spec.num_classes, spec.get_double("drop_rate", 0.5));
+}
+
+}  // namespace cnnzoo::models::imagenet

@@ -1,0 +1,13 @@
+// VGG, configurations A, B, D and E with and without batch normalisation, as torchvision builds
+// them: Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+// Recognition" (2014, arXiv:1409.1556).
+#pragma once
+#include "cnnzoo/models.hpp"
+
+namespace cnnzoo::models::imagenet {
+
+// `vgg11` `vgg13` `vgg16` `vgg19` and the `_bn` versions (the name selects the configuration);
+// option drop_rate (0.5).
+nn::ModulePtr vgg(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models::imagenet
