@@ -17,6 +17,16 @@
 #include "models/weighted_resnet.hpp"
 #include "models/wide_resnet.hpp"
 // ---- includes: residual family, part B ----
+#include <tuple>
+
+#include "models/densenet_cifar.hpp"
+#include "models/fractalnet.hpp"
+#include "models/highway.hpp"
+#include "models/pyramidnet.hpp"
+#include "models/pyramidsepdrop.hpp"
+#include "models/resnext_cifar.hpp"
+#include "models/rir.hpp"
+#include "models/swapout.hpp"
 // ---- includes: ImageNet designs (torchvision) ----
 #include "models/alexnet.hpp"
 #include "models/densenet_imagenet.hpp"
@@ -110,6 +120,72 @@ std::vector<ModelInfo> make_table() {
           {"se_reduction", "shortcut"}, build_se_resnet110);
   }
   // ---- rows: residual family, part B ----
+  {
+    // Every model of this group is a CIFAR network: 10 classes, 3 x 32 x 32 inputs.
+    auto row = [&t](const std::string& name, const std::string& paper, const std::string& authors,
+                    int year, const std::string& arxiv, const std::string& family,
+                    const std::string& error, std::vector<std::string> keys, Builder build) {
+      t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(build)});
+    };
+    const std::string densenet = "Densely Connected Convolutional Networks";
+    const std::vector<std::string> densenet_keys = {"depth", "growth_rate", "bottleneck",
+                                                    "compression", "drop_rate"};
+    for (const auto& [name, error, config] :
+         std::vector<std::tuple<std::string, std::string, densenet_cifar::Config>>{
+             {"densenet-40-12", "5.24", {40, 12, false, 1.0}},
+             {"densenet-100-12", "4.10", {100, 12, false, 1.0}},
+             {"densenet-100-24", "3.74", {100, 24, false, 1.0}},
+             {"densenet-bc-100-12", "4.51", {100, 12, true, 0.5}},
+             {"densenet-bc-250-24", "3.62", {250, 24, true, 0.5}},
+             {"densenet-bc-190-40", "3.46", {190, 40, true, 0.5}}}) {
+      densenet_cifar::Config c = config;
+      row(name, densenet, "Huang et al.", 2016, "1608.06993", "densenet_cifar", error,
+          densenet_keys, [c](const ModelSpec& s) { return densenet_cifar::build(s, c); });
+    }
+    for (const auto& [name, error, config] :
+         std::vector<std::tuple<std::string, std::string, pyramidnet::Config>>{
+             {"pyramidnet-110-a48", "4.58", {110, 48, false}},
+             {"pyramidnet-110-a84", "4.26", {110, 84, false}},
+             {"pyramidnet-110-a270", "3.77", {110, 270, false}},
+             {"pyramidnet-272-a200-bottleneck", "3.31", {272, 200, true}}}) {
+      pyramidnet::Config c = config;
+      row(name, "Deep Pyramidal Residual Networks", "Han et al.", 2016, "1610.02915", "pyramidnet",
+          error, {"alpha", "depth", "bottleneck"},
+          [c](const ModelSpec& s) { return pyramidnet::build(s, c); });
+    }
+    row("pyramidsepdrop-182-a150",
+        "Deep Pyramidal Residual Networks with Separated Stochastic Depth", "Yamada et al.", 2016,
+        "1612.01230", "pyramidsepdrop", "3.31", {"alpha", "depth", "bottleneck", "p_L"},
+        [](const ModelSpec& s) {
+          return pyramidsepdrop::build(s, {182, 150, false, 0.5});
+        });
+    // The paper shows ResNeXt-29 2x64d only in a figure (no tabulated error).
+    for (const auto& [name, error, cardinality] :
+         std::vector<std::tuple<std::string, std::string, int64_t>>{
+             {"resnext29-2x64d", "", 2},
+             {"resnext29-8x64d", "3.65", 8},
+             {"resnext29-16x64d", "3.58", 16}}) {
+      resnext_cifar::Config c;
+      c.cardinality = cardinality;
+      row(name, "Aggregated Residual Transformations for Deep Neural Networks", "Xie et al.", 2016,
+          "1611.05431", "resnext_cifar", error, {"cardinality", "bottleneck_width", "depth"},
+          [c](const ModelSpec& s) { return resnext_cifar::build(s, c); });
+    }
+    row("fractalnet-20", "FractalNet: Ultra-Deep Neural Networks without Residuals",
+        "Larsson et al.", 2016, "1605.07648", "fractalnet", "4.60",
+        {"columns", "width_scale", "dropout", "drop_path", "local_drop_rate", "global_ratio"},
+        [](const ModelSpec& s) { return fractalnet::build(s, {}); });
+    row("highway-19", "Training Very Deep Networks", "Srivastava et al.", 2015, "1507.06228",
+        "highway", "7.54", {"gate_bias"}, [](const ModelSpec& s) { return highway::build(s, {}); });
+    row("swapout-32-w4", "Swapout: Learning an ensemble of deep architectures", "Singh et al.",
+        2016, "1605.06465", "swapout", "4.76",
+        {"depth", "widen_factor", "theta_L", "stochastic_inference"},
+        [](const ModelSpec& s) { return swapout::build(s, {}); });
+    row("rir-18-wide", "Resnet in Resnet: Generalizing Residual Architectures", "Targ et al.", 2016,
+        "1603.08029", "rir", "5.01", {"width"},
+        [](const ModelSpec& s) { return rir::build(s, {}); });
+  }
   // ---- rows: ImageNet designs (torchvision) ----
   {
     // Names, module structure and state-dict keys are torchvision's (each models/ file says
