@@ -37,6 +37,13 @@
 #include "models/vgg.hpp"
 // ---- includes: classic, Inception family and CIFAR versions ----
 #include "models/lenet.hpp"
+// non-torchvision ImageNet designs and their CIFAR versions (zoo C)
+#include "models/bn_inception.hpp"
+#include "models/inception_v4.hpp"
+#include "models/prelu_net.hpp"
+#include "models/se_resnet.hpp"
+#include "models/xception.hpp"
+#include "models/zfnet.hpp"
 
 namespace cnnzoo::models {
 
@@ -227,6 +234,48 @@ std::vector<ModelInfo> make_table() {
   t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition",
                "LeCun et al.", 1998, "", "lenet", "cifar", 10, 1, 32, "",
                {"activation", "pool"}, lenet5});
+  {
+    // Non-torchvision ImageNet designs (each models/ file states its paper and its choices)
+    // and the CIFAR versions of BN-Inception, Xception and PReLU-net.
+    auto row = [&t](const char* name, const char* paper, const char* authors, int year,
+                    const char* arxiv, const char* family, bool cifar, int64_t size,
+                    std::vector<std::string> keys, Builder b) {
+      t.push_back({name, paper, authors, year, arxiv, family, cifar ? "cifar" : "imagenet",
+                   cifar ? 10 : 1000, 3, size, "", std::move(keys), std::move(b)});
+    };
+    const char* zf = "Visualizing and Understanding Convolutional Networks";
+    const char* bn =
+        "Batch Normalization: Accelerating Deep Network Training by Reducing "
+        "Internal Covariate Shift";
+    const char* v4 =
+        "Inception-v4, Inception-ResNet and the Impact of Residual Connections on "
+        "Learning";
+    const char* xc = "Xception: Deep Learning with Depthwise Separable Convolutions";
+    const char* pr =
+        "Delving Deep into Rectifiers: Surpassing Human-Level Performance on "
+        "ImageNet Classification";
+    const char* se = "Squeeze-and-Excitation Networks";
+    row("zfnet", zf, "Zeiler and Fergus", 2013, "1311.2901", "zfnet", false, 224, {"drop_rate"},
+        zfnet);
+    row("bn-inception", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", false, 224,
+        {"drop_rate"}, bn_inception);
+    row("bn-inception-cifar", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", true, 32,
+        {"drop_rate"}, bn_inception);
+    row("inception-v4", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
+        {"drop_rate"}, inception_v4);
+    row("inception-resnet-v2", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
+        {"drop_rate"}, inception_resnet_v2);
+    row("xception", xc, "Chollet", 2016, "1610.02357", "xception", false, 299, {"drop_rate"},
+        xception);
+    row("xception-cifar", xc, "Chollet", 2016, "1610.02357", "xception", true, 32, {"drop_rate"},
+        xception);
+    row("prelu-net-a", pr, "He et al.", 2015, "1502.01852", "prelu_net", false, 224, {"drop_rate"},
+        prelu_net);
+    row("prelu-net-cifar", pr, "He et al.", 2015, "1502.01852", "prelu_net", true, 32,
+        {"drop_rate"}, prelu_net);
+    row("se-resnet50", se, "Hu et al.", 2017, "1709.01507", "se_resnet", false, 224,
+        {"se_reduction"}, se_resnet);
+  }
   return t;
 }
 

@@ -1,0 +1,174 @@
+// PReLU-net: He, Zhang, Ren & Sun, "Delving Deep into Rectifiers: Surpassing Human-Level
+// Performance on ImageNet Classification" (2015, arXiv:1502.01852).
+//
+// Model A of the paper's Table 3 (19 weight layers), with a channel-wise PReLU (one learned
+// slope per channel, or per unit for the fc layers, initialised to 0.25) after every layer
+// but the classifier; no batch normalisation (the paper's point is that its initialisation
+// trains such nets from scratch):
+//   conv1    7x7/2 conv 96                              224 -> 112
+//   pool1    3x3/3 max pool                             -> 37
+//   conv2_x  2x2 conv 256, then 4 x 3x3 conv 256        -> 36 (the 2x2 takes 37 to 36)
+//   pool2    2x2/2 max pool                             -> 18
+//   conv3_x  5 x 3x3 conv 512
+//   pool3    2x2/2 max pool                             -> 9
+//   conv4_x  5 x 3x3 conv 512
+//   spp      spatial pyramid max pooling, {6, 3, 2, 1} bins -> 50 x 512 = 25,600 features
+//   fc1, fc2 4096 (PReLU, dropout 0.5), fc3 classes
+// The table gives no padding; conv1 pads by 3 and the 3x3 convolutions by 1 here, which
+// gives the grid above (the conv2_1 2x2 is unpadded). The pyramid's bins follow the
+// adaptive-pooling rule (bin i of n covers [floor(i*H/n), ceil((i+1)*H/n)) ), which
+// partitions any grid; the SPP-net formula (window ceil(H/n), stride floor(H/n)) would give
+// 8 instead of 6 bins on the 9x9 grid. Each level is flattened channel-major and the levels
+// concatenated from 6x6 to 1x1.
+// Initialisation (Section 2.2, forward case, Eq. 10 with the PReLU slope): weights
+// N(0, 2 / ((1 + a^2) n)) with a = 0.25 and n = k*k*c the fan-in, biases 0; the classifier,
+// followed by no rectifier, gets N(0, 1 / n).
+//
+// prelu-net-cifar (32x32): the ImageNet stem shrinks 224 by 6 before conv2 (stride-2 conv,
+// 3x3/3 pool). On CIFAR conv1 keeps stride 1 (spec section 2.6) and pool1 becomes 2x2/2, so
+// the stages run at 16/8/4. Dropping pool1 as well (stages at 32/16/8) would cost about
+// 6 GMACs per 32x32 image, four times this version, for a CPU-scale CIFAR run. conv2_1 keeps
+// its 2x2 kernel, padded by one row and column at the bottom/right so 16 stays 16 (the odd
+// grid it fixes on ImageNet does not arise). The SPP becomes a global average pool (its
+// 25,600-feature fc1 would hold 105M weights for a 4x4 grid), so fc1 reads 512 features.
+//
+// Parameters (weights, biases, PReLU slopes): prelu-net-a 150,646,216 for 1000 classes
+// (conv 24,891,520, fc 125,740,008, PReLU 14,688; the paper quotes no count);
+// prelu-net-cifar 43,829,738 for 10 classes.
+#include "models/prelu_net.hpp"
+
+#include "cnnzoo/nn/init.hpp"
+#include "cnnzoo/nn/layers.hpp"
+#include "cnnzoo/ops/pool.hpp"
+#include "cnnzoo/ops/shape.hpp"
+
+namespace cnnzoo::models {
+
+namespace {
+
+using namespace cnnzoo::nn;
+
+constexpr double kSlopeInit = 0.25;  // the paper's initial PReLU slope
+
+// Spatial pyramid max pooling (He et al., SPP-net): for each level n, max over an n x n
+// partition of the grid; [N, C, H, W] -> [N, C * sum(n^2)].
+class SpatialPyramidPool : public Module {
+ public:
+  explicit SpatialPyramidPool(std::vector<int64_t> levels) : levels(std::move(levels)) {}
+  Var forward(const Var& x) override {
+    std::vector<Var> out;
+    for (int64_t n : levels) out.push_back(flatten(level(x, n)));
+    return concat(out);
+  }
+  std::string type_name() const override { return "SpatialPyramidPool"; }
+  std::string extra_repr() const override {
+    std::string s;
+    for (int64_t n : levels) s += (s.empty() ? "" : ", ") + std::to_string(n);
+    return "levels={" + s + "}";
+  }
+  std::vector<int64_t> levels;
+
+ private:
+  static int64_t bin_start(int64_t i, int64_t size, int64_t n) { return i * size / n; }
+  static int64_t bin_end(int64_t i, int64_t size, int64_t n) {
+    return ((i + 1) * size + n - 1) / n;
+  }
+  // n x n bins; one pooling op when the bins tile the grid evenly.
+  static Var level(const Var& x, int64_t n) {
+    const int64_t h = x.size(2), w = x.size(3);
+    check(h >= n && w >= n, "SpatialPyramidPool: a " + std::to_string(h) + "x" + std::to_string(w) +
+                                " grid cannot make " + std::to_string(n) + "x" + std::to_string(n) +
+                                " bins");
+    Pool2dOptions o;
+    if (h % n == 0 && w % n == 0) {
+      o.kernel_size = Size2(h / n, w / n);
+      return max_pool2d(x, o);
+    }
+    std::vector<Var> rows;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t h0 = bin_start(i, h, n), h1 = bin_end(i, h, n);
+      Var band = slice(x, 2, h0, h1);
+      std::vector<Var> cells;
+      for (int64_t j = 0; j < n; ++j) {
+        int64_t w0 = bin_start(j, w, n), w1 = bin_end(j, w, n);
+        o.kernel_size = Size2(h1 - h0, w1 - w0);
+        cells.push_back(max_pool2d(slice(band, 3, w0, w1), o));
+      }
+      rows.push_back(concat(cells, 3));
+    }
+    return concat(rows, 2);
+  }
+};
+
+// conv (with bias) -> channel-wise PReLU.
+void conv_prelu(Sequential& seq, const std::string& name, int64_t in, int64_t out, int64_t kernel,
+                int64_t stride, Padding2d padding) {
+  Conv2dOptions o;
+  o.stride = stride;
+  o.padding = padding;
+  seq.push_back(name, std::make_shared<Conv2d>(in, out, kernel, o));
+  seq.push_back(name + "_prelu", std::make_shared<PReLU>(out, kSlopeInit));
+}
+
+class PReLUNet : public Module {
+ public:
+  PReLUNet(int64_t in_channels, int64_t num_classes, bool cifar, double drop_rate) {
+    features = register_module("features", std::make_shared<Sequential>());
+    Sequential& f = *features;
+    conv_prelu(f, "conv1", in_channels, 96, 7, cifar ? 1 : 2, 3);
+    if (cifar)
+      f.push_back("pool1", std::make_shared<MaxPool2d>(2, 2));
+    else
+      f.push_back("pool1", std::make_shared<MaxPool2d>(3, 3));
+    conv_prelu(f, "conv2_1", 96, 256, 2, 1, cifar ? Padding2d(0, 1, 0, 1) : Padding2d(0));
+    for (int i = 2; i <= 5; ++i) conv_prelu(f, "conv2_" + std::to_string(i), 256, 256, 3, 1, 1);
+    f.push_back("pool2", std::make_shared<MaxPool2d>(2, 2));
+    for (int i = 1; i <= 5; ++i)
+      conv_prelu(f, "conv3_" + std::to_string(i), i == 1 ? 256 : 512, 512, 3, 1, 1);
+    f.push_back("pool3", std::make_shared<MaxPool2d>(2, 2));
+    for (int i = 1; i <= 5; ++i) conv_prelu(f, "conv4_" + std::to_string(i), 512, 512, 3, 1, 1);
+    int64_t features_out = 512;
+    if (cifar) {
+      pool = register_module("pool", std::make_shared<AdaptiveAvgPool2d>(1));
+    } else {
+      pool = register_module(
+          "spp", std::make_shared<SpatialPyramidPool>(std::vector<int64_t>{6, 3, 2, 1}));
+      features_out = 512 * (36 + 9 + 4 + 1);
+    }
+    classifier = register_module("classifier", std::make_shared<Sequential>());
+    classifier->push_back("fc1", std::make_shared<Linear>(features_out, 4096));
+    classifier->push_back("fc1_prelu", std::make_shared<PReLU>(4096, kSlopeInit));
+    classifier->push_back("drop1", std::make_shared<Dropout>(drop_rate));
+    classifier->push_back("fc2", std::make_shared<Linear>(4096, 4096));
+    classifier->push_back("fc2_prelu", std::make_shared<PReLU>(4096, kSlopeInit));
+    classifier->push_back("drop2", std::make_shared<Dropout>(drop_rate));
+    auto fc3 = std::make_shared<Linear>(4096, num_classes);
+    classifier->push_back("fc3", fc3);
+    apply([](Module& m) {
+      Var *w = nullptr, *b = nullptr;
+      if (auto* c = dynamic_cast<Conv2d*>(&m)) w = &c->weight, b = &c->bias;
+      if (auto* l = dynamic_cast<Linear*>(&m)) w = &l->weight, b = &l->bias;
+      if (!w) return;
+      init::kaiming_normal(w->value(), init::FanMode::FanIn, kSlopeInit, "leaky_relu");
+      init::constant(b->value(), 0.0);
+    });
+    init::kaiming_normal(fc3->weight.value(), init::FanMode::FanIn, 0.0, "linear");
+  }
+  Var forward(const Var& x) override {
+    return classifier->forward(flatten(pool->forward(features->forward(x))));
+  }
+  std::string type_name() const override { return "PReLUNet"; }
+
+  std::shared_ptr<Sequential> features, classifier;
+  ModulePtr pool;
+};
+
+}  // namespace
+
+nn::ModulePtr prelu_net(const ModelSpec& spec) {
+  return std::make_shared<PReLUNet>(spec.in_channels, spec.num_classes,
+                                    spec.name == "prelu-net-cifar",
+                                    spec.get_double("drop_rate", 0.5));
+}
+
+}  // namespace cnnzoo::models
