@@ -44,6 +44,10 @@
 #include "models/se_resnet.hpp"
 #include "models/xception.hpp"
 #include "models/zfnet.hpp"
+// CIFAR versions of the classic designs (alexnet, vgg, googlenet, inception_v3, squeezenet
+// headers are included above)
+#include "models/nas_cifar.hpp"
+#include "models/nin.hpp"
 
 namespace cnnzoo::models {
 
@@ -275,6 +279,32 @@ std::vector<ModelInfo> make_table() {
         {"drop_rate"}, prelu_net);
     row("se-resnet50", se, "Hu et al.", 2017, "1709.01507", "se_resnet", false, 224,
         {"se_reduction"}, se_resnet);
+    // CIFAR versions of the classic designs: 32x32x3, 10 classes by default; each models/
+    // file says what it adapted from the paper's ImageNet design and why.
+    auto cifar = [&t](const char* name, const char* paper, const char* authors, int year,
+                      const char* arxiv, const char* family, const char* error,
+                      std::vector<std::string> keys, Builder b) {
+      t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(b)});
+    };
+    cifar("alexnet-cifar", "ImageNet Classification with Deep Convolutional Neural Networks",
+          "Krizhevsky et al.", 2012, "", "alexnet", "", {"drop_rate", "groups"}, alexnet_cifar);
+    for (const char* n : {"nin", "nin-bn"})
+      cifar(n, "Network In Network", "Lin et al.", 2013, "1312.4400", "nin",
+            std::string(n) == "nin" ? "8.81" : "", {"drop_rate"}, nin);
+    for (const char* n : {"vgg11-cifar", "vgg16-cifar", "vgg19-cifar"})
+      cifar(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+            "Simonyan and Zisserman", 2014, "1409.1556", "vgg", "", {}, vgg_cifar);
+    cifar("googlenet-cifar", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
+          "googlenet", "", {"aux_logits", "drop_rate", "aux_drop_rate"}, googlenet_cifar);
+    cifar("inception-v3-cifar", "Rethinking the Inception Architecture for Computer Vision",
+          "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate"},
+          inception_v3_cifar);
+    cifar("squeezenet-cifar",
+          "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+          "Iandola et al.", 2016, "1602.07360", "squeezenet", "", {"drop_rate"}, squeezenet_cifar);
+    cifar("nas-cifar", "Neural Architecture Search with Reinforcement Learning", "Zoph and Le",
+          2016, "1611.01578", "nas_cifar", "5.50", {}, nas_cifar);
   }
   return t;
 }
