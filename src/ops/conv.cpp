@@ -44,6 +44,33 @@ int64_t min_items(const ConvGeom& g, int64_t n) {
   return useful_threads(g) > 1 ? 1 : std::max<int64_t>(n, 1);
 }
 
+// Runs f(i) for i in [0, n), handing out `grain` items at a time to whichever thread is free.
+// Work items here are independent, so dynamic hand-out costs nothing in reproducibility and
+// keeps both cores busy when one of them is also running something else.
+template <class F>
+void parallel_dynamic(int64_t n, int64_t threads, int64_t grain, F&& f) {
+  threads = std::min(threads, n);
+  if (threads <= 1 || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  grain = std::max<int64_t>(grain, 1);
+#pragma omp parallel for num_threads(static_cast <int>(threads)) schedule(dynamic, grain)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Weight gradients are summed per block of images, and the blocks in a fixed order at the end:
+// the count depends only on the problem (never on the thread count or on which thread ran
+// which block), so the result is the same with any number of threads and run to run.
+constexpr int64_t kMaxGradBlocks = 8;
+constexpr double kGradBlockBudgetBytes = 64.0 * 1024 * 1024;
+
+int64_t grad_blocks(int64_t items, int64_t acc_n, size_t elem_size) {
+  const double per_block = double(acc_n) * double(elem_size);
+  const int64_t by_memory = std::max<int64_t>(1, int64_t(kGradBlockBudgetBytes / per_block));
+  return std::max<int64_t>(1, std::min({items, kMaxGradBlocks, by_memory}));
+}
+
 // Output rows per im2col tile, balanced so the last tile is not a sliver.
 int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   if (g.pointwise()) return g.OH;
@@ -144,49 +171,46 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   }
   const int64_t tiles = (g.OH + rows - 1) / rows;
   const int64_t items = g.N * g.G * tiles;
-  parallel_for(
-      items,
-      [&](int64_t item) {
-        const int64_t n = item / (g.G * tiles), grp = item / tiles % g.G, t = item % tiles;
-        const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
-        const T* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
-        T* yg = y + (n * g.Cout + grp * Coutg) * P + oh0 * g.OW;
-        CMapR<T> wg(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K));
-        MapR<T> yt(yg, Coutg, tp, Eigen::OuterStride<>(P));
-        if (g.pointwise()) {
-          yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
-        } else {
-          T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
-          im2col(g, xg, oh0, oh1, col);
-          yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
-        }
-        if (b) {
-          for (int64_t oc = 0; oc < Coutg; ++oc) {
-            T* row = yg + oc * P;
-            const T bv = b[grp * Coutg + oc];
+  parallel_dynamic(items, useful_threads(g), 1, [&](int64_t item) {
+    const int64_t n = item / (g.G * tiles), grp = item / tiles % g.G, t = item % tiles;
+    const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
+    const T* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
+    T* yg = y + (n * g.Cout + grp * Coutg) * P + oh0 * g.OW;
+    CMapR<T> wg(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K));
+    MapR<T> yt(yg, Coutg, tp, Eigen::OuterStride<>(P));
+    if (g.pointwise()) {
+      yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
+    } else {
+      T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
+      im2col(g, xg, oh0, oh1, col);
+      yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
+    }
+    if (b) {
+      for (int64_t oc = 0; oc < Coutg; ++oc) {
+        T* row = yg + oc * P;
+        const T bv = b[grp * Coutg + oc];
 #pragma omp simd
-            for (int64_t i = 0; i < tp; ++i) row[i] += bv;
-          }
-        }
-      },
-      min_items(g, items));
+        for (int64_t i = 0; i < tp; ++i) row[i] += bv;
+      }
+    }
+  });
 }
 
-// Images are split into one contiguous chunk per thread; each chunk accumulates its own
-// weight/bias gradient, summed at the end. The weight part is accumulated transposed, per
-// group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col operand without
-// transposing it (measured 65 -> 41 us per ResNet-20 image).
+// Images are split into grad_blocks() contiguous blocks handed out to the threads; each block
+// accumulates its own weight/bias gradient, summed at the end. The weight part is accumulated
+// transposed, per group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col operand
+// without transposing it (measured 65 -> 41 us per ResNet-20 image).
 template <class T>
 void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
   const int64_t wn = g.Cout * K, acc_n = wn + g.Cout;
   const int64_t rows = rows_per_tile(g, sizeof(T));
   const int64_t tiles = (g.OH + rows - 1) / rows;
-  const int64_t chunks = omp_in_parallel() ? 1 : std::min<int64_t>(useful_threads(g), g.N);
+  const int64_t chunks = dw || db ? grad_blocks(g.N, acc_n, sizeof(T)) : g.N;
   TensorT<T> partial;  // from the storage cache, so steady-state calls do not hit malloc
   if (dw || db) partial = TensorT<T>::empty({chunks * acc_n});
 
-  parallel_for(chunks, [&](int64_t chunk) {
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
     T* dwt_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
     T* db_acc = dwt_acc ? dwt_acc + wn : nullptr;
     const int64_t n0 = g.N * chunk / chunks, n1 = g.N * (chunk + 1) / chunks;
@@ -240,7 +264,7 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
     }
   });
 
-  // Sum the chunks, transposing the weight part back to [Cout, Cg, kh, kw].
+  // Sum the blocks, transposing the weight part back to [Cout, Cg, kh, kw].
   const T* parts = partial.data();
   if (dw) {
     parallel_for(
@@ -347,56 +371,55 @@ void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T*
   std::vector<int64_t> offsets;  // tap (ki, kj) -> offset in the padded plane (stride 1)
   for (int64_t ki = 0; ki < g.kh; ++ki)
     for (int64_t kj = 0; kj < g.kw; ++kj) offsets.push_back(ki * g.dh * d.Wp + kj * g.dw);
-  parallel_for(
-      g.N * g.C,
-      [&](int64_t item) {
-        const int64_t n = item / g.C, ic = item % g.C;
-        T* xp = thread_workspace<T>(static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
-        T* acc = xp + d.Hp * d.Wp;
-        pad_plane(g, d, x + item * HW, xp);
-        for (int64_t m = 0; m < mult; ++m) {
-          const int64_t oc = ic * mult + m;
-          const T* wk = w + oc * KK;
-          T* yp = y + (n * g.Cout + oc) * P;
-          const T bias = b ? b[oc] : T(0);
-          if (d.flat) {
-            flat_taps(xp, offsets.data(), wk, KK, acc, d.flat_len(g), false, bias);
-            for (int64_t oh = 0; oh < g.OH; ++oh) {
-              const T* src = acc + oh * d.Wp;
-              T* dst = yp + oh * g.OW;
-              for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
-            }
-            continue;
-          }
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            T* yrow = yp + oh * g.OW;
-            std::fill(yrow, yrow + g.OW, bias);
-            for (int64_t ki = 0; ki < g.kh; ++ki) {
-              const T* xrow = xp + (oh * g.sh + ki * g.dh) * d.Wp;
-              for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T wv = wk[ki * g.kw + kj];
-                const T* src = xrow + kj * g.dw;
-                for (int64_t ow = 0; ow < g.OW; ++ow) yrow[ow] += wv * src[ow * g.sw];
-              }
-            }
+  const int64_t planes = g.N * g.C, threads = useful_threads(g);
+  parallel_dynamic(planes, threads, planes / (16 * threads), [&](int64_t item) {
+    const int64_t n = item / g.C, ic = item % g.C;
+    T* xp = thread_workspace<T>(static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
+    T* acc = xp + d.Hp * d.Wp;
+    pad_plane(g, d, x + item * HW, xp);
+    for (int64_t m = 0; m < mult; ++m) {
+      const int64_t oc = ic * mult + m;
+      const T* wk = w + oc * KK;
+      T* yp = y + (n * g.Cout + oc) * P;
+      const T bias = b ? b[oc] : T(0);
+      if (d.flat) {
+        flat_taps(xp, offsets.data(), wk, KK, acc, d.flat_len(g), false, bias);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = acc + oh * d.Wp;
+          T* dst = yp + oh * g.OW;
+          for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+        }
+        continue;
+      }
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        T* yrow = yp + oh * g.OW;
+        std::fill(yrow, yrow + g.OW, bias);
+        for (int64_t ki = 0; ki < g.kh; ++ki) {
+          const T* xrow = xp + (oh * g.sh + ki * g.dh) * d.Wp;
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            const T wv = wk[ki * g.kw + kj];
+            const T* src = xrow + kj * g.dw;
+            for (int64_t ow = 0; ow < g.OW; ++ow) yrow[ow] += wv * src[ow * g.sw];
           }
         }
-      },
-      min_items(g, g.N * g.C));
+      }
+    }
+  });
 }
 
-// One pass over the input planes computes all three gradients: each thread takes a contiguous
-// range of (n, c) planes and keeps its own (small) weight/bias gradient, summed at the end.
+// One pass over the input planes computes all three gradients: the (n, c) planes are cut into
+// fixed blocks, each keeping its own (small) weight/bias gradient, summed in order at the end.
 template <class T>
 void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
                         T* db) {
   const int64_t mult = g.Cout / g.C, P = g.P(), HW = g.H * g.W, KK = g.kh * g.kw;
   const DepthwisePlanes d(g);
   const int64_t planes = g.N * g.C, acc_n = g.Cout * KK + g.Cout;
-  const int64_t chunks = omp_in_parallel() ? 1 : std::min<int64_t>(useful_threads(g), planes);
+  // Per-block gradients are tiny here (Cout * (kh * kw + 1)), so use many blocks.
+  const int64_t chunks = std::min<int64_t>(planes, 16 * kMaxGradBlocks);
   TensorT<T> partial;  // from the storage cache
   if (dw || db) partial = TensorT<T>::zeros({chunks * acc_n});
-  parallel_for(chunks, [&](int64_t chunk) {
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
     T* dw_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
     T* db_acc = dw_acc ? dw_acc + g.Cout * KK : nullptr;
     const int64_t plane_n = d.Hp * d.Wp;
