@@ -159,6 +159,9 @@ CONV_CASE(Depthwise, 2, 4, 7, 7, 4, 3, 3, options(1, 1, 1, 4), true)
 CONV_CASE(DepthwiseStride2, 2, 3, 8, 9, 3, 3, 3, options(2, 1, 1, 3), false)
 CONV_CASE(DepthwiseMultiplier2Dilated, 2, 3, 9, 8, 6, 3, 3,
           options(Size2(1, 2), Padding2d(2, 1, 0, 2), 2, 3), true)
+CONV_CASE(DepthwiseDilated2x3, 2, 3, 9, 8, 3, 2, 3, options(1, Padding2d(2, 1, 0, 2), 2, 3), true)
+// Stride 2 without padding never reads the last input row and column: their gradient is zero.
+CONV_CASE(DepthwiseStride2Unread, 1, 2, 8, 8, 2, 3, 3, options(2, 0, 1, 2), false)
 CONV_CASE(Depthwise5x5, 1, 2, 10, 9, 2, 5, 5, options(1, 2, 1, 2), false)
 CONV_CASE(Kernel1x7, 2, 2, 5, 9, 3, 1, 7, options(1, Padding2d(0, 3)), true)
 CONV_CASE(Kernel7x1, 2, 2, 9, 5, 3, 7, 1, options(1, Padding2d(3, 0)), false)
