@@ -82,65 +82,110 @@ int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   return (g.OH + tiles - 1) / tiles;
 }
 
-// Unrolls output rows [oh0, oh1) of one image-group `x` (Cg planes of H x W) into
-// col [K, (oh1 - oh0) * OW], row (c, ki, kj) holding the input pixel each output reads.
+// The input extent the kernel actually reads, after zero padding: rows [0, Hp), cols [0, Wp)
+// of the padded plane (a stride that does not divide evenly leaves the last rows unread).
+struct Padded {
+  int64_t Hp, Wp;
+  explicit Padded(const ConvGeom& g)
+      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
+        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
+};
+
+// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
+// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
 template <class T>
-void im2col(const ConvGeom& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
-  const int64_t OW = g.OW, tp = (oh1 - oh0) * OW;
+void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
+              int64_t r1, T* dst) {
+  const int64_t c0 = std::min(g.pl, pd.Wp), c1 = std::min(g.pl + g.W, pd.Wp);
+  for (int64_t c = 0; c < planes; ++c) {
+    const T* plane = src + c * g.H * g.W;
+    for (int64_t r = r0; r < r1; ++r) {
+      T* out = dst + (c * (r1 - r0) + r - r0) * pd.Wp;
+      const int64_t ih = r - g.pt;
+      if (ih < 0 || ih >= g.H) {
+        for (int64_t i = 0; i < pd.Wp; ++i) out[i] = T(0);
+        continue;
+      }
+      const T* in = plane + ih * g.W - g.pl;  // in[i] is input column i - pl
+      for (int64_t i = 0; i < c0; ++i) out[i] = T(0);
+#pragma omp simd
+      for (int64_t i = c0; i < c1; ++i) out[i] = in[i];
+      for (int64_t i = c1; i < pd.Wp; ++i) out[i] = T(0);
+    }
+  }
+}
+
+// The inverse: the H x W interior of `planes` padded planes (Hp x Wp) -> dst. Input pixels the
+// kernel never reads (past Hp / Wp) get zero.
+template <class T>
+void unpad(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, T* dst) {
+  const int64_t n_cols = std::clamp<int64_t>(pd.Wp - g.pl, 0, g.W);
+  for (int64_t c = 0; c < planes; ++c) {
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* out = dst + (c * g.H + ih) * g.W;
+      const int64_t r = ih + g.pt;
+      const int64_t n = r < pd.Hp ? n_cols : 0;
+      const T* in = n > 0 ? src + (c * pd.Hp + r) * pd.Wp + g.pl : src;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+      for (int64_t i = n; i < g.W; ++i) out[i] = T(0);
+    }
+  }
+}
+
+// Padded input rows needed by output rows [oh0, oh1).
+inline void input_rows(const ConvGeom& g, int64_t oh0, int64_t oh1, int64_t& r0, int64_t& r1) {
+  r0 = oh0 * g.sh;
+  r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+}
+
+// Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW]: row (c, ki, kj) holds the
+// input pixel each output reads. `xp` points at padded row input_rows(oh0, ..).r0 of channel
+// 0; channel c starts plane_rows * Wp further on. Every row is a plain OW-long copy
+// (contiguous for stride 1).
+template <class T>
+void im2col(const ConvGeom& g, const Padded& pd, const T* xp, int64_t plane_rows, int64_t oh0,
+            int64_t oh1, T* col) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
-    const T* plane = x + c * g.H * g.W;
+    const T* plane = xp + c * plane_rows * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + ((c * g.kh + ki) * g.kw + kj) * tp;
-        int64_t lo, hi;
-        valid_range(OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-        const int64_t shift = kj * g.dw - g.pl;  // iw = ow * sw + shift
-        // Rows are short (often 32): plain loops beat memcpy / memset calls here.
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          T* __restrict dst = row + (oh - oh0) * OW;
-          const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-          if (ih < 0 || ih >= g.H) {
-            for (int64_t i = 0; i < OW; ++i) dst[i] = T(0);
-            continue;
-          }
-          for (int64_t i = 0; i < lo; ++i) dst[i] = T(0);
-          const T* __restrict src = plane + ih * g.W;
+        for (int64_t i = 0; i < rows; ++i) {
+          const T* __restrict src = plane + (i * g.sh + ki * g.dh) * pd.Wp + kj * g.dw;
+          T* __restrict dst = row + i * OW;
           if (g.sw == 1) {
 #pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow + shift];
+            for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow];
           } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + shift];
+            for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = src[ow * g.sw];
           }
-          for (int64_t i = hi; i < OW; ++i) dst[i] = T(0);
         }
       }
     }
   }
 }
 
-// The adjoint of im2col: adds every col entry back onto the input pixel it was read from.
+// The adjoint of im2col: adds col [K, (oh1 - oh0) * OW] onto the padded planes `dxp`
+// (Cg x Hp x Wp, the whole image, since neighbouring tiles overlap).
 template <class T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t oh0, int64_t oh1, T* dx) {
-  const int64_t OW = g.OW, tp = (oh1 - oh0) * OW;
+void col2im_add(const ConvGeom& g, const Padded& pd, const T* col, int64_t oh0, int64_t oh1,
+                T* dxp) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
-    T* plane = dx + c * g.H * g.W;
+    T* plane = dxp + c * pd.Hp * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         const T* row = col + ((c * g.kh + ki) * g.kw + kj) * tp;
-        int64_t lo, hi;
-        valid_range(OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-        const int64_t iw0 = lo * g.sw - g.pl + kj * g.dw;
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* src = row + (oh - oh0) * OW;
-          T* dst = plane + ih * g.W + iw0;
+        for (int64_t i = 0; i < rows; ++i) {
+          const T* __restrict src = row + i * OW;
+          T* __restrict dst = plane + ((oh0 + i) * g.sh + ki * g.dh) * pd.Wp + kj * g.dw;
           if (g.sw == 1) {
-            const int64_t n = hi - lo;
 #pragma omp simd
-            for (int64_t i = 0; i < n; ++i) dst[i] += src[lo + i];
+            for (int64_t ow = 0; ow < OW; ++ow) dst[ow] += src[ow];
           } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[(ow - lo) * g.sw] += src[ow];
+            for (int64_t ow = 0; ow < OW; ++ow) dst[ow * g.sw] += src[ow];
           }
         }
       }
@@ -156,11 +201,16 @@ T row_sum(const T* p, int64_t n) {
   return s;
 }
 
+// Workspace slots (see thread_workspace): each kernel uses distinct slots for buffers that
+// are alive at the same time.
+enum Slot { kSlotCol = 0, kSlotPadded = 1, kSlotPaddedGrad = 2 };
+
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
 template <class T>
 void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
+  const Padded pd(g);
   int64_t rows = rows_per_tile(g, sizeof(T));
   // Small batches (inference) would leave threads idle: split images into row tiles too.
   const int64_t per_image = g.G * ((g.OH + rows - 1) / rows);
@@ -171,7 +221,7 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   }
   const int64_t tiles = (g.OH + rows - 1) / rows;
   const int64_t items = g.N * g.G * tiles;
-  parallel_dynamic(items, useful_threads(g), 1, [&](int64_t item) {
+  parallel_dynamic(items, nt, 1, [&](int64_t item) {
     const int64_t n = item / (g.G * tiles), grp = item / tiles % g.G, t = item % tiles;
     const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
     const T* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
@@ -181,8 +231,12 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
     if (g.pointwise()) {
       yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
     } else {
-      T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
-      im2col(g, xg, oh0, oh1, col);
+      int64_t r0, r1;
+      input_rows(g, oh0, oh1, r0, r1);
+      T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(Cg * (r1 - r0) * pd.Wp));
+      pad_rows(g, pd, xg, Cg, r0, r1, xp);
+      T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * tp));
+      im2col(g, pd, xp, r1 - r0, oh0, oh1, col);
       yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
     }
     if (b) {
@@ -198,12 +252,13 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
 
 // Images are split into grad_blocks() contiguous blocks handed out to the threads; each block
 // accumulates its own weight/bias gradient, summed at the end. The weight part is accumulated
-// transposed, per group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col operand
-// without transposing it (measured 65 -> 41 us per ResNet-20 image).
+// transposed, per group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col
+// operand without transposing it (measured 65 -> 41 us per ResNet-20 image).
 template <class T>
 void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
   const int64_t wn = g.Cout * K, acc_n = wn + g.Cout;
+  const Padded pd(g);
   const int64_t rows = rows_per_tile(g, sizeof(T));
   const int64_t tiles = (g.OH + rows - 1) / rows;
   const int64_t chunks = dw || db ? grad_blocks(g.N, acc_n, sizeof(T)) : g.N;
@@ -241,14 +296,24 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
           if (dx) MapR<T>(dxg, Cg, P, Eigen::OuterStride<>(P)).noalias() = wg.transpose() * dyt;
           continue;
         }
-        if (dx) std::fill(dxg, dxg + Cg * g.H * g.W, T(0));
+        T* xp = nullptr;
+        if (dw) {
+          xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(Cg * pd.Hp * pd.Wp));
+          pad_rows(g, pd, xg, Cg, 0, pd.Hp, xp);
+        }
+        T* dxp = nullptr;
+        if (dx) {
+          dxp = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(Cg * pd.Hp * pd.Wp));
+          std::fill(dxp, dxp + Cg * pd.Hp * pd.Wp, T(0));
+        }
         for (int64_t t = 0; t < tiles; ++t) {
           const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
           CMapR<T> dyt(dyg + oh0 * g.OW, Coutg, tp, Eigen::OuterStride<>(P));
-          T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
+          T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * tp));
           MapR<T> colm(col, K, tp, Eigen::OuterStride<>(tp));
           if (dw) {
-            im2col(g, xg, oh0, oh1, col);
+            // xp holds whole padded planes; im2col reads from the tile's first row on.
+            im2col(g, pd, xp + oh0 * g.sh * pd.Wp, pd.Hp, oh0, oh1, col);
             if (n == n0 && t == 0)
               dwt.noalias() = colm * dyt.transpose();
             else
@@ -257,9 +322,10 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
           if (dx) {
             // The same buffer now receives d(col), which col2im folds back onto dx.
             colm.noalias() = wg.transpose() * dyt;
-            col2im_add(g, col, oh0, oh1, dxg);
+            col2im_add(g, pd, col, oh0, oh1, dxp);
           }
         }
+        if (dx) unpad(g, pd, dxp, Cg, dxg);
       }
     }
   });
@@ -298,32 +364,11 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
 // the whole plane instead of OH short rows (ResNet-sized rows of 32 left the vector units
 // mostly in scalar epilogues). The Wp - OW extra columns per row are computed and dropped.
 
-struct DepthwisePlanes {
-  int64_t Hp, Wp;  // padded input extent actually read by the kernel
-  bool flat;       // stride 1: taps are constant offsets in the padded plane
-  explicit DepthwisePlanes(const ConvGeom& g)
-      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
-        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1),
-        flat(g.sh == 1 && g.sw == 1) {}
+struct DepthwisePlanes : Padded {
+  bool flat;  // stride 1: taps are constant offsets in the padded plane
+  explicit DepthwisePlanes(const ConvGeom& g) : Padded(g), flat(g.sh == 1 && g.sw == 1) {}
   int64_t flat_len(const ConvGeom& g) const { return (g.OH - 1) * Wp + g.OW; }
 };
-
-// src (H x W) -> dst (Hp x Wp), shifted by the top/left padding, zeros around it.
-template <class T>
-void pad_plane(const ConvGeom& g, const DepthwisePlanes& d, const T* src, T* dst) {
-  const int64_t c0 = std::min(g.pl, d.Wp), c1 = std::min(g.pl + g.W, d.Wp);
-  for (int64_t r = 0; r < d.Hp; ++r) {
-    T* out = dst + r * d.Wp;
-    const int64_t ih = r - g.pt;
-    if (ih < 0 || ih >= g.H) {
-      std::fill(out, out + d.Wp, T(0));
-      continue;
-    }
-    std::fill(out, out + c0, T(0));
-    std::copy(src + ih * g.W + (c0 - g.pl), src + ih * g.W + (c1 - g.pl), out + c0);
-    std::fill(out + c1, out + d.Wp, T(0));
-  }
-}
 
 // dst[q] = (add ? dst[q] : bias) + sum_t w[t] * src[q + off[t]] for q in [0, len). Common
 // kernel sizes are unrolled so all taps accumulate in registers (one store per output).
@@ -374,9 +419,9 @@ void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T*
   const int64_t planes = g.N * g.C, threads = useful_threads(g);
   parallel_dynamic(planes, threads, planes / (16 * threads), [&](int64_t item) {
     const int64_t n = item / g.C, ic = item % g.C;
-    T* xp = thread_workspace<T>(static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
+    T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
     T* acc = xp + d.Hp * d.Wp;
-    pad_plane(g, d, x + item * HW, xp);
+    pad_rows(g, d, x + item * HW, 1, 0, d.Hp, xp);
     for (int64_t m = 0; m < mult; ++m) {
       const int64_t oc = ic * mult + m;
       const T* wk = w + oc * KK;
@@ -423,7 +468,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
     T* dw_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
     T* db_acc = dw_acc ? dw_acc + g.Cout * KK : nullptr;
     const int64_t plane_n = d.Hp * d.Wp;
-    T* xp = thread_workspace<T>(static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
+    T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
     T* dxp = xp + plane_n;
     T* dyq = dxp + plane_n;
     const int64_t len = d.flat_len(g);
@@ -431,7 +476,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
     if (d.flat) std::fill(dyq, dyq + g.OH * d.Wp, T(0));
     for (int64_t item = planes * chunk / chunks; item < planes * (chunk + 1) / chunks; ++item) {
       const int64_t n = item / g.C, ic = item % g.C;
-      if (dw) pad_plane(g, d, x + item * HW, xp);
+      if (dw) pad_rows(g, d, x + item * HW, 1, 0, d.Hp, xp);
       if (dx) std::fill(dxp, dxp + plane_n, T(0));
       for (int64_t m = 0; m < mult; ++m) {
         const int64_t oc = ic * mult + m;
@@ -485,17 +530,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
         }
       }
       if (dx) {
-        // Back from the padded plane; input pixels the kernel never reads get zero.
-        T* out = dx + item * HW;
-        const int64_t c1 = std::clamp<int64_t>(d.Wp - g.pl, 0, g.W);  // columns read
-        for (int64_t ih = 0; ih < g.H; ++ih) {
-          T* orow = out + ih * g.W;
-          const int64_t r = ih + g.pt;
-          const int64_t n_copy = r < d.Hp ? c1 : 0;
-          const T* src = n_copy > 0 ? dxp + r * d.Wp + g.pl : dxp;
-          for (int64_t iw = 0; iw < n_copy; ++iw) orow[iw] = src[iw];
-          for (int64_t iw = n_copy; iw < g.W; ++iw) orow[iw] = T(0);
-        }
+        unpad(g, d, dxp, 1, dx + item * HW);
       }
     }
   });
