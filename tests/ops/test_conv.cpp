@@ -174,6 +174,11 @@ CONV_CASE(OddSizesBatch3, 3, 3, 11, 5, 2, 3, 3, options(Size2(2, 3), Padding2d(1
 CONV_CASE(Batch3WithBias, 3, 2, 5, 5, 3, 3, 3, options(1, 1), true)
 CONV_CASE(GroupsStrideDilation, 3, 4, 10, 9, 4, 3, 2,
           options(2, Padding2d(1, 2, 0, 1), Size2(2, 1), 2), true)
+// Output widths 8, 16 and 32 take the fixed-length row copies inside im2col / col2im.
+CONV_CASE(Width8, 2, 3, 6, 8, 4, 3, 3, options(1, 1), true)
+CONV_CASE(Width8RowStride2, 2, 2, 9, 8, 3, 3, 3, options(Size2(2, 1), 1), false)
+CONV_CASE(Width16, 1, 2, 4, 16, 3, 3, 3, options(1, 1), false)
+CONV_CASE(Width32Dilated, 1, 2, 5, 36, 2, 3, 3, options(1, Padding2d(2, 0), 2), true)
 CONV_CASE(KernelCoversInput, 2, 2, 3, 4, 3, 3, 4, options(1, 0), true)
 
 // Wide enough that the im2col buffer is split into several row tiles per image.
