@@ -92,12 +92,41 @@ struct Padded {
         Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
 };
 
-// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
-// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
+// dst row r (+)= src row r, for `rows` rows of n elements. Rows of 8, 16 or 32 (CIFAR-sized
+// images) get fixed-length loops that compile to straight vector moves: with a runtime length
+// the loop overhead costs more than the copy itself (im2col of a 64-channel 8x8 image:
+// 9 -> 4 us).
 template <bool Add, class T>
 void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, int64_t src_stride,
-               int64_t rows, int64_t n);
+               int64_t rows, int64_t n) {
+  auto run = [&](auto len) {
+    const int64_t m = decltype(len)::value > 0 ? int64_t(decltype(len)::value) : n;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* d = dst + r * dst_stride;
+      const T* s = src + r * src_stride;
+      if (Add) {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] += s[i];
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] = s[i];
+      }
+    }
+  };
+  switch (n) {
+    case 8:
+      return run(std::integral_constant<int, 8>());
+    case 16:
+      return run(std::integral_constant<int, 16>());
+    case 32:
+      return run(std::integral_constant<int, 32>());
+    default:
+      return run(std::integral_constant<int, 0>());
+  }
+}
 
+// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
+// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
 template <class T>
 void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
               int64_t r1, T* dst) {
@@ -134,39 +163,6 @@ void unpad(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, T*
 inline void input_rows(const ConvGeom& g, int64_t oh0, int64_t oh1, int64_t& r0, int64_t& r1) {
   r0 = oh0 * g.sh;
   r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
-}
-
-// dst row r (+)= src row r, for `rows` rows of n elements. Rows of 8, 16 or 32 (CIFAR-sized
-// images) get fixed-length loops that compile to straight vector moves: with a runtime length
-// the loop overhead costs more than the copy itself (im2col of a 64-channel 8x8 image:
-// 9 -> 4 us).
-template <bool Add, class T>
-void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, int64_t src_stride,
-               int64_t rows, int64_t n) {
-  auto run = [&](auto len) {
-    const int64_t m = decltype(len)::value > 0 ? int64_t(decltype(len)::value) : n;
-    for (int64_t r = 0; r < rows; ++r) {
-      T* d = dst + r * dst_stride;
-      const T* s = src + r * src_stride;
-      if (Add) {
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) d[i] += s[i];
-      } else {
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) d[i] = s[i];
-      }
-    }
-  };
-  switch (n) {
-    case 8:
-      return run(std::integral_constant<int, 8>());
-    case 16:
-      return run(std::integral_constant<int, 16>());
-    case 32:
-      return run(std::integral_constant<int, 32>());
-    default:
-      return run(std::integral_constant<int, 0>());
-  }
 }
 
 // Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW]: row (c, ki, kj) holds the
