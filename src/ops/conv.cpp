@@ -3,6 +3,7 @@
 #include "cnnzoo/ops/conv.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <string>
 #include <type_traits>
 #include <vector>

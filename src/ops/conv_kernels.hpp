@@ -1,7 +1,6 @@
 // Internal: conv2d geometry, the per-thread im2col workspace, and the raw-pointer kernels
 // (im2col + GEMM, direct GEMM for 1x1, direct depthwise) that src/ops/conv.cpp wires into autograd.
 #pragma once
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
