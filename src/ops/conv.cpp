@@ -3,7 +3,9 @@
 #include "cnnzoo/ops/conv.hpp"
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "ops/conv_kernels.hpp"
@@ -44,6 +46,33 @@ int64_t min_items(const ConvGeom& g, int64_t n) {
   return useful_threads(g) > 1 ? 1 : std::max<int64_t>(n, 1);
 }
 
+// Runs f(i) for i in [0, n), handing out `grain` items at a time to whichever thread is free.
+// Work items here are independent, so dynamic hand-out costs nothing in reproducibility and
+// keeps both cores busy when one of them is also running something else.
+template <class F>
+void parallel_dynamic(int64_t n, int64_t threads, int64_t grain, F&& f) {
+  threads = std::min(threads, n);
+  if (threads <= 1 || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  grain = std::max<int64_t>(grain, 1);
+#pragma omp parallel for num_threads(static_cast <int>(threads)) schedule(dynamic, grain)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Weight gradients are summed per block of images, and the blocks in a fixed order at the end:
+// the count depends only on the problem (never on the thread count or on which thread ran
+// which block), so the result is the same with any number of threads and run to run.
+constexpr int64_t kMaxGradBlocks = 8;
+constexpr double kGradBlockBudgetBytes = 64.0 * 1024 * 1024;
+
+int64_t grad_blocks(int64_t items, int64_t acc_n, size_t elem_size) {
+  const double per_block = double(acc_n) * double(elem_size);
+  const int64_t by_memory = std::max<int64_t>(1, int64_t(kGradBlockBudgetBytes / per_block));
+  return std::max<int64_t>(1, std::min({items, kMaxGradBlocks, by_memory}));
+}
+
 // Output rows per im2col tile, balanced so the last tile is not a sliver.
 int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   if (g.pointwise()) return g.OH;
@@ -55,66 +84,136 @@ int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   return (g.OH + tiles - 1) / tiles;
 }
 
-// Unrolls output rows [oh0, oh1) of one image-group `x` (Cg planes of H x W) into
-// col [K, (oh1 - oh0) * OW], row (c, ki, kj) holding the input pixel each output reads.
+// The input extent the kernel actually reads, after zero padding: rows [0, Hp), cols [0, Wp)
+// of the padded plane (a stride that does not divide evenly leaves the last rows unread).
+struct Padded {
+  int64_t Hp, Wp;
+  explicit Padded(const ConvGeom& g)
+      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
+        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
+};
+
+// dst row r (+)= src row r, for `rows` rows of n elements. Rows of 8, 16 or 32 (CIFAR-sized
+// images) get fixed-length loops that compile to straight vector moves: with a runtime length
+// the loop overhead costs more than the copy itself (im2col of a 64-channel 8x8 image:
+// 9 -> 4 us).
+template <bool Add, class T>
+void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, int64_t src_stride,
+               int64_t rows, int64_t n) {
+  auto run = [&](auto len) {
+    const int64_t m = decltype(len)::value > 0 ? int64_t(decltype(len)::value) : n;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* d = dst + r * dst_stride;
+      const T* s = src + r * src_stride;
+      if (Add) {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] += s[i];
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] = s[i];
+      }
+    }
+  };
+  switch (n) {
+    case 8:
+      return run(std::integral_constant<int, 8>());
+    case 16:
+      return run(std::integral_constant<int, 16>());
+    case 32:
+      return run(std::integral_constant<int, 32>());
+    default:
+      return run(std::integral_constant<int, 0>());
+  }
+}
+
+// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
+// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
 template <class T>
-void im2col(const ConvGeom& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
-  const int64_t OW = g.OW, tp = (oh1 - oh0) * OW;
+void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
+              int64_t r1, T* dst) {
+  const int64_t rows = r1 - r0;
+  std::fill(dst, dst + planes * rows * pd.Wp, T(0));
+  // Input rows ih in [ih0, ih1) land in padded rows r = ih + pt within [r0, r1).
+  const int64_t ih0 = std::max<int64_t>(0, r0 - g.pt), ih1 = std::min(g.H, r1 - g.pt);
+  const int64_t c0 = std::min(g.pl, pd.Wp), c1 = std::min(g.pl + g.W, pd.Wp);
+  if (ih0 >= ih1 || c0 >= c1) return;
+  for (int64_t c = 0; c < planes; ++c)
+    move_rows<false>(dst + (c * rows + ih0 + g.pt - r0) * pd.Wp + c0, pd.Wp,
+                     src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, ih1 - ih0, c1 - c0);
+}
+
+// The inverse: the H x W interior of `planes` padded planes (Hp x Wp) -> dst. Input pixels the
+// kernel never reads (past Hp / Wp) get zero.
+template <class T>
+void unpad(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, T* dst) {
+  const int64_t n_cols = std::clamp<int64_t>(pd.Wp - g.pl, 0, g.W);
+  for (int64_t c = 0; c < planes; ++c) {
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* out = dst + (c * g.H + ih) * g.W;
+      const int64_t r = ih + g.pt;
+      const int64_t n = r < pd.Hp ? n_cols : 0;
+      const T* in = n > 0 ? src + (c * pd.Hp + r) * pd.Wp + g.pl : src;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+      for (int64_t i = n; i < g.W; ++i) out[i] = T(0);
+    }
+  }
+}
+
+// Padded input rows needed by output rows [oh0, oh1).
+inline void input_rows(const ConvGeom& g, int64_t oh0, int64_t oh1, int64_t& r0, int64_t& r1) {
+  r0 = oh0 * g.sh;
+  r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+}
+
+// Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW]: row (c, ki, kj) holds the
+// input pixel each output reads. `xp` points at padded row input_rows(oh0, ..).r0 of channel
+// 0; channel c starts plane_rows * Wp further on. Every row is a plain OW-long copy
+// (contiguous for stride 1).
+template <class T>
+void im2col(const ConvGeom& g, const Padded& pd, const T* xp, int64_t plane_rows, int64_t oh0,
+            int64_t oh1, T* col) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
-    const T* plane = x + c * g.H * g.W;
+    const T* plane = xp + c * plane_rows * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         T* row = col + ((c * g.kh + ki) * g.kw + kj) * tp;
-        int64_t lo, hi;
-        valid_range(OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-        const int64_t shift = kj * g.dw - g.pl;  // iw = ow * sw + shift
-        // Rows are short (often 32): plain loops beat memcpy / memset calls here.
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          T* __restrict dst = row + (oh - oh0) * OW;
-          const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-          if (ih < 0 || ih >= g.H) {
-            for (int64_t i = 0; i < OW; ++i) dst[i] = T(0);
-            continue;
-          }
-          for (int64_t i = 0; i < lo; ++i) dst[i] = T(0);
-          const T* __restrict src = plane + ih * g.W;
-          if (g.sw == 1) {
-#pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow + shift];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = src[ow * g.sw + shift];
-          }
-          for (int64_t i = hi; i < OW; ++i) dst[i] = T(0);
+        const T* src = plane + ki * g.dh * pd.Wp + kj * g.dw;
+        if (g.sw == 1) {
+          move_rows<false>(row, OW, src, g.sh * pd.Wp, rows, OW);
+          continue;
+        }
+        for (int64_t i = 0; i < rows; ++i) {
+          const T* s = src + i * g.sh * pd.Wp;
+          T* dst = row + i * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = s[ow * g.sw];
         }
       }
     }
   }
 }
 
-// The adjoint of im2col: adds every col entry back onto the input pixel it was read from.
+// The adjoint of im2col: adds col [K, (oh1 - oh0) * OW] onto the padded planes `dxp`
+// (Cg x Hp x Wp, the whole image, since neighbouring tiles overlap).
 template <class T>
-void col2im_add(const ConvGeom& g, const T* col, int64_t oh0, int64_t oh1, T* dx) {
-  const int64_t OW = g.OW, tp = (oh1 - oh0) * OW;
+void col2im_add(const ConvGeom& g, const Padded& pd, const T* col, int64_t oh0, int64_t oh1,
+                T* dxp) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
-    T* plane = dx + c * g.H * g.W;
+    T* plane = dxp + c * pd.Hp * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
         const T* row = col + ((c * g.kh + ki) * g.kw + kj) * tp;
-        int64_t lo, hi;
-        valid_range(OW, g.W, g.sw, g.pl, kj * g.dw, lo, hi);
-        const int64_t iw0 = lo * g.sw - g.pl + kj * g.dw;
-        for (int64_t oh = oh0; oh < oh1; ++oh) {
-          const int64_t ih = oh * g.sh - g.pt + ki * g.dh;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* src = row + (oh - oh0) * OW;
-          T* dst = plane + ih * g.W + iw0;
-          if (g.sw == 1) {
-            const int64_t n = hi - lo;
-#pragma omp simd
-            for (int64_t i = 0; i < n; ++i) dst[i] += src[lo + i];
-          } else {
-            for (int64_t ow = lo; ow < hi; ++ow) dst[(ow - lo) * g.sw] += src[ow];
-          }
+        T* dst = plane + (oh0 * g.sh + ki * g.dh) * pd.Wp + kj * g.dw;
+        if (g.sw == 1) {
+          move_rows<true>(dst, g.sh * pd.Wp, row, OW, rows, OW);
+          continue;
+        }
+        for (int64_t i = 0; i < rows; ++i) {
+          const T* src = row + i * OW;
+          T* d = dst + i * g.sh * pd.Wp;
+          for (int64_t ow = 0; ow < OW; ++ow) d[ow * g.sw] += src[ow];
         }
       }
     }
@@ -129,11 +228,16 @@ T row_sum(const T* p, int64_t n) {
   return s;
 }
 
+// Workspace slots (see thread_workspace): each kernel uses distinct slots for buffers that
+// are alive at the same time.
+enum Slot { kSlotCol = 0, kSlotPadded = 1, kSlotPaddedGrad = 2 };
+
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
 template <class T>
 void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
+  const Padded pd(g);
   int64_t rows = rows_per_tile(g, sizeof(T));
   // Small batches (inference) would leave threads idle: split images into row tiles too.
   const int64_t per_image = g.G * ((g.OH + rows - 1) / rows);
@@ -144,49 +248,51 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   }
   const int64_t tiles = (g.OH + rows - 1) / rows;
   const int64_t items = g.N * g.G * tiles;
-  parallel_for(
-      items,
-      [&](int64_t item) {
-        const int64_t n = item / (g.G * tiles), grp = item / tiles % g.G, t = item % tiles;
-        const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
-        const T* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
-        T* yg = y + (n * g.Cout + grp * Coutg) * P + oh0 * g.OW;
-        CMapR<T> wg(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K));
-        MapR<T> yt(yg, Coutg, tp, Eigen::OuterStride<>(P));
-        if (g.pointwise()) {
-          yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
-        } else {
-          T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
-          im2col(g, xg, oh0, oh1, col);
-          yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
-        }
-        if (b) {
-          for (int64_t oc = 0; oc < Coutg; ++oc) {
-            T* row = yg + oc * P;
-            const T bv = b[grp * Coutg + oc];
+  parallel_dynamic(items, nt, 1, [&](int64_t item) {
+    const int64_t n = item / (g.G * tiles), grp = item / tiles % g.G, t = item % tiles;
+    const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
+    const T* xg = x + (n * g.C + grp * Cg) * g.H * g.W;
+    T* yg = y + (n * g.Cout + grp * Coutg) * P + oh0 * g.OW;
+    CMapR<T> wg(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K));
+    MapR<T> yt(yg, Coutg, tp, Eigen::OuterStride<>(P));
+    if (g.pointwise()) {
+      yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
+    } else {
+      int64_t r0, r1;
+      input_rows(g, oh0, oh1, r0, r1);
+      T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(Cg * (r1 - r0) * pd.Wp));
+      pad_rows(g, pd, xg, Cg, r0, r1, xp);
+      T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * tp));
+      im2col(g, pd, xp, r1 - r0, oh0, oh1, col);
+      yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
+    }
+    if (b) {
+      for (int64_t oc = 0; oc < Coutg; ++oc) {
+        T* row = yg + oc * P;
+        const T bv = b[grp * Coutg + oc];
 #pragma omp simd
-            for (int64_t i = 0; i < tp; ++i) row[i] += bv;
-          }
-        }
-      },
-      min_items(g, items));
+        for (int64_t i = 0; i < tp; ++i) row[i] += bv;
+      }
+    }
+  });
 }
 
-// Images are split into one contiguous chunk per thread; each chunk accumulates its own
-// weight/bias gradient, summed at the end. The weight part is accumulated transposed, per
-// group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col operand without
-// transposing it (measured 65 -> 41 us per ResNet-20 image).
+// Images are split into grad_blocks() contiguous blocks handed out to the threads; each block
+// accumulates its own weight/bias gradient, summed at the end. The weight part is accumulated
+// transposed, per group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col
+// operand without transposing it (measured 65 -> 41 us per ResNet-20 image).
 template <class T>
 void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
   const int64_t wn = g.Cout * K, acc_n = wn + g.Cout;
+  const Padded pd(g);
   const int64_t rows = rows_per_tile(g, sizeof(T));
   const int64_t tiles = (g.OH + rows - 1) / rows;
-  const int64_t chunks = omp_in_parallel() ? 1 : std::min<int64_t>(useful_threads(g), g.N);
+  const int64_t chunks = dw || db ? grad_blocks(g.N, acc_n, sizeof(T)) : g.N;
   TensorT<T> partial;  // from the storage cache, so steady-state calls do not hit malloc
   if (dw || db) partial = TensorT<T>::empty({chunks * acc_n});
 
-  parallel_for(chunks, [&](int64_t chunk) {
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
     T* dwt_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
     T* db_acc = dwt_acc ? dwt_acc + wn : nullptr;
     const int64_t n0 = g.N * chunk / chunks, n1 = g.N * (chunk + 1) / chunks;
@@ -217,14 +323,24 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
           if (dx) MapR<T>(dxg, Cg, P, Eigen::OuterStride<>(P)).noalias() = wg.transpose() * dyt;
           continue;
         }
-        if (dx) std::fill(dxg, dxg + Cg * g.H * g.W, T(0));
+        T* xp = nullptr;
+        if (dw) {
+          xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(Cg * pd.Hp * pd.Wp));
+          pad_rows(g, pd, xg, Cg, 0, pd.Hp, xp);
+        }
+        T* dxp = nullptr;
+        if (dx) {
+          dxp = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(Cg * pd.Hp * pd.Wp));
+          std::fill(dxp, dxp + Cg * pd.Hp * pd.Wp, T(0));
+        }
         for (int64_t t = 0; t < tiles; ++t) {
           const int64_t oh0 = t * rows, oh1 = std::min(g.OH, oh0 + rows), tp = (oh1 - oh0) * g.OW;
           CMapR<T> dyt(dyg + oh0 * g.OW, Coutg, tp, Eigen::OuterStride<>(P));
-          T* col = thread_workspace<T>(static_cast<size_t>(K * tp));
+          T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * tp));
           MapR<T> colm(col, K, tp, Eigen::OuterStride<>(tp));
           if (dw) {
-            im2col(g, xg, oh0, oh1, col);
+            // xp holds whole padded planes; im2col reads from the tile's first row on.
+            im2col(g, pd, xp + oh0 * g.sh * pd.Wp, pd.Hp, oh0, oh1, col);
             if (n == n0 && t == 0)
               dwt.noalias() = colm * dyt.transpose();
             else
@@ -233,14 +349,15 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
           if (dx) {
             // The same buffer now receives d(col), which col2im folds back onto dx.
             colm.noalias() = wg.transpose() * dyt;
-            col2im_add(g, col, oh0, oh1, dxg);
+            col2im_add(g, pd, col, oh0, oh1, dxp);
           }
         }
+        if (dx) unpad(g, pd, dxp, Cg, dxg);
       }
     }
   });
 
-  // Sum the chunks, transposing the weight part back to [Cout, Cg, kh, kw].
+  // Sum the blocks, transposing the weight part back to [Cout, Cg, kh, kw].
   const T* parts = partial.data();
   if (dw) {
     parallel_for(
@@ -274,32 +391,11 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
 // the whole plane instead of OH short rows (ResNet-sized rows of 32 left the vector units
 // mostly in scalar epilogues). The Wp - OW extra columns per row are computed and dropped.
 
-struct DepthwisePlanes {
-  int64_t Hp, Wp;  // padded input extent actually read by the kernel
-  bool flat;       // stride 1: taps are constant offsets in the padded plane
-  explicit DepthwisePlanes(const ConvGeom& g)
-      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
-        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1),
-        flat(g.sh == 1 && g.sw == 1) {}
+struct DepthwisePlanes : Padded {
+  bool flat;  // stride 1: taps are constant offsets in the padded plane
+  explicit DepthwisePlanes(const ConvGeom& g) : Padded(g), flat(g.sh == 1 && g.sw == 1) {}
   int64_t flat_len(const ConvGeom& g) const { return (g.OH - 1) * Wp + g.OW; }
 };
-
-// src (H x W) -> dst (Hp x Wp), shifted by the top/left padding, zeros around it.
-template <class T>
-void pad_plane(const ConvGeom& g, const DepthwisePlanes& d, const T* src, T* dst) {
-  const int64_t c0 = std::min(g.pl, d.Wp), c1 = std::min(g.pl + g.W, d.Wp);
-  for (int64_t r = 0; r < d.Hp; ++r) {
-    T* out = dst + r * d.Wp;
-    const int64_t ih = r - g.pt;
-    if (ih < 0 || ih >= g.H) {
-      std::fill(out, out + d.Wp, T(0));
-      continue;
-    }
-    std::fill(out, out + c0, T(0));
-    std::copy(src + ih * g.W + (c0 - g.pl), src + ih * g.W + (c1 - g.pl), out + c0);
-    std::fill(out + c1, out + d.Wp, T(0));
-  }
-}
 
 // dst[q] = (add ? dst[q] : bias) + sum_t w[t] * src[q + off[t]] for q in [0, len). Common
 // kernel sizes are unrolled so all taps accumulate in registers (one store per output).
@@ -347,60 +443,59 @@ void depthwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T*
   std::vector<int64_t> offsets;  // tap (ki, kj) -> offset in the padded plane (stride 1)
   for (int64_t ki = 0; ki < g.kh; ++ki)
     for (int64_t kj = 0; kj < g.kw; ++kj) offsets.push_back(ki * g.dh * d.Wp + kj * g.dw);
-  parallel_for(
-      g.N * g.C,
-      [&](int64_t item) {
-        const int64_t n = item / g.C, ic = item % g.C;
-        T* xp = thread_workspace<T>(static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
-        T* acc = xp + d.Hp * d.Wp;
-        pad_plane(g, d, x + item * HW, xp);
-        for (int64_t m = 0; m < mult; ++m) {
-          const int64_t oc = ic * mult + m;
-          const T* wk = w + oc * KK;
-          T* yp = y + (n * g.Cout + oc) * P;
-          const T bias = b ? b[oc] : T(0);
-          if (d.flat) {
-            flat_taps(xp, offsets.data(), wk, KK, acc, d.flat_len(g), false, bias);
-            for (int64_t oh = 0; oh < g.OH; ++oh) {
-              const T* src = acc + oh * d.Wp;
-              T* dst = yp + oh * g.OW;
-              for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
-            }
-            continue;
-          }
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            T* yrow = yp + oh * g.OW;
-            std::fill(yrow, yrow + g.OW, bias);
-            for (int64_t ki = 0; ki < g.kh; ++ki) {
-              const T* xrow = xp + (oh * g.sh + ki * g.dh) * d.Wp;
-              for (int64_t kj = 0; kj < g.kw; ++kj) {
-                const T wv = wk[ki * g.kw + kj];
-                const T* src = xrow + kj * g.dw;
-                for (int64_t ow = 0; ow < g.OW; ++ow) yrow[ow] += wv * src[ow * g.sw];
-              }
-            }
+  const int64_t planes = g.N * g.C, threads = useful_threads(g);
+  parallel_dynamic(planes, threads, planes / (16 * threads), [&](int64_t item) {
+    const int64_t n = item / g.C, ic = item % g.C;
+    T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(d.Hp * d.Wp + g.OH * d.Wp));
+    T* acc = xp + d.Hp * d.Wp;
+    pad_rows(g, d, x + item * HW, 1, 0, d.Hp, xp);
+    for (int64_t m = 0; m < mult; ++m) {
+      const int64_t oc = ic * mult + m;
+      const T* wk = w + oc * KK;
+      T* yp = y + (n * g.Cout + oc) * P;
+      const T bias = b ? b[oc] : T(0);
+      if (d.flat) {
+        flat_taps(xp, offsets.data(), wk, KK, acc, d.flat_len(g), false, bias);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* src = acc + oh * d.Wp;
+          T* dst = yp + oh * g.OW;
+          for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+        }
+        continue;
+      }
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        T* yrow = yp + oh * g.OW;
+        std::fill(yrow, yrow + g.OW, bias);
+        for (int64_t ki = 0; ki < g.kh; ++ki) {
+          const T* xrow = xp + (oh * g.sh + ki * g.dh) * d.Wp;
+          for (int64_t kj = 0; kj < g.kw; ++kj) {
+            const T wv = wk[ki * g.kw + kj];
+            const T* src = xrow + kj * g.dw;
+            for (int64_t ow = 0; ow < g.OW; ++ow) yrow[ow] += wv * src[ow * g.sw];
           }
         }
-      },
-      min_items(g, g.N * g.C));
+      }
+    }
+  });
 }
 
-// One pass over the input planes computes all three gradients: each thread takes a contiguous
-// range of (n, c) planes and keeps its own (small) weight/bias gradient, summed at the end.
+// One pass over the input planes computes all three gradients: the (n, c) planes are cut into
+// fixed blocks, each keeping its own (small) weight/bias gradient, summed in order at the end.
 template <class T>
 void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
                         T* db) {
   const int64_t mult = g.Cout / g.C, P = g.P(), HW = g.H * g.W, KK = g.kh * g.kw;
   const DepthwisePlanes d(g);
   const int64_t planes = g.N * g.C, acc_n = g.Cout * KK + g.Cout;
-  const int64_t chunks = omp_in_parallel() ? 1 : std::min<int64_t>(useful_threads(g), planes);
+  // Per-block gradients are tiny here (Cout * (kh * kw + 1)), so use many blocks.
+  const int64_t chunks = std::min<int64_t>(planes, 16 * kMaxGradBlocks);
   TensorT<T> partial;  // from the storage cache
   if (dw || db) partial = TensorT<T>::zeros({chunks * acc_n});
-  parallel_for(chunks, [&](int64_t chunk) {
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
     T* dw_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
     T* db_acc = dw_acc ? dw_acc + g.Cout * KK : nullptr;
     const int64_t plane_n = d.Hp * d.Wp;
-    T* xp = thread_workspace<T>(static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
+    T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(2 * plane_n + g.OH * d.Wp));
     T* dxp = xp + plane_n;
     T* dyq = dxp + plane_n;
     const int64_t len = d.flat_len(g);
@@ -408,7 +503,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
     if (d.flat) std::fill(dyq, dyq + g.OH * d.Wp, T(0));
     for (int64_t item = planes * chunk / chunks; item < planes * (chunk + 1) / chunks; ++item) {
       const int64_t n = item / g.C, ic = item % g.C;
-      if (dw) pad_plane(g, d, x + item * HW, xp);
+      if (dw) pad_rows(g, d, x + item * HW, 1, 0, d.Hp, xp);
       if (dx) std::fill(dxp, dxp + plane_n, T(0));
       for (int64_t m = 0; m < mult; ++m) {
         const int64_t oc = ic * mult + m;
@@ -462,17 +557,7 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
         }
       }
       if (dx) {
-        // Back from the padded plane; input pixels the kernel never reads get zero.
-        T* out = dx + item * HW;
-        const int64_t c1 = std::clamp<int64_t>(d.Wp - g.pl, 0, g.W);  // columns read
-        for (int64_t ih = 0; ih < g.H; ++ih) {
-          T* orow = out + ih * g.W;
-          const int64_t r = ih + g.pt;
-          const int64_t n_copy = r < d.Hp ? c1 : 0;
-          const T* src = n_copy > 0 ? dxp + r * d.Wp + g.pl : dxp;
-          for (int64_t iw = 0; iw < n_copy; ++iw) orow[iw] = src[iw];
-          for (int64_t iw = n_copy; iw < g.W; ++iw) orow[iw] = T(0);
-        }
+        unpad(g, d, dxp, 1, dx + item * HW);
       }
     }
   });

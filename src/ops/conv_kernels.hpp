@@ -1,7 +1,6 @@
 // Internal: conv2d geometry, the per-thread im2col workspace, and the raw-pointer kernels
 // (im2col + GEMM, direct GEMM for 1x1, direct depthwise) that src/ops/conv.cpp wires into autograd.
 #pragma once
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -28,28 +27,20 @@ struct ConvGeom {
   bool depthwise() const { return G == C && G > 1; }
 };
 
-// Output positions o in [lo, hi) whose input index o * stride - pad + offset lies in [0, n).
-// Lets the kernels split each row into zero / copy / zero runs instead of testing per pixel.
-inline void valid_range(int64_t out_size, int64_t n, int64_t stride, int64_t pad, int64_t offset,
-                        int64_t& lo, int64_t& hi) {
-  const int64_t a = pad - offset;  // need o * stride >= a
-  lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-  const int64_t b = n - 1 + pad - offset;  // need o * stride <= b
-  hi = b < 0 ? 0 : std::min(out_size, b / stride + 1);
-  lo = std::min(lo, out_size);
-  hi = std::max(hi, lo);
-}
+// Per-thread scratch buffers that only grow: OpenMP keeps its worker threads alive, so the
+// im2col buffer (and the padded planes) are allocated once per thread and reused by every
+// conv call after that. `slot` (0 .. kWorkspaceSlots - 1) tells apart buffers in use at once.
+constexpr int kWorkspaceSlots = 3;
 
-// A per-thread scratch buffer that only grows: OpenMP keeps its worker threads alive, so the
-// im2col buffer is allocated once per thread and reused by every conv call after that.
 template <class T>
-T* thread_workspace(size_t count) {
+T* thread_workspace(int slot, size_t count) {
   struct Buffer {
     T* data = nullptr;
     size_t capacity = 0;
     ~Buffer() { std::free(data); }
   };
-  thread_local Buffer buf;
+  thread_local Buffer bufs[kWorkspaceSlots];
+  Buffer& buf = bufs[slot];
   if (buf.capacity < count) {
     std::free(buf.data);
     buf.data = nullptr;

@@ -159,6 +159,9 @@ CONV_CASE(Depthwise, 2, 4, 7, 7, 4, 3, 3, options(1, 1, 1, 4), true)
 CONV_CASE(DepthwiseStride2, 2, 3, 8, 9, 3, 3, 3, options(2, 1, 1, 3), false)
 CONV_CASE(DepthwiseMultiplier2Dilated, 2, 3, 9, 8, 6, 3, 3,
           options(Size2(1, 2), Padding2d(2, 1, 0, 2), 2, 3), true)
+CONV_CASE(DepthwiseDilated2x3, 2, 3, 9, 8, 3, 2, 3, options(1, Padding2d(2, 1, 0, 2), 2, 3), true)
+// Stride 2 without padding never reads the last input row and column: their gradient is zero.
+CONV_CASE(DepthwiseStride2Unread, 1, 2, 8, 8, 2, 3, 3, options(2, 0, 1, 2), false)
 CONV_CASE(Depthwise5x5, 1, 2, 10, 9, 2, 5, 5, options(1, 2, 1, 2), false)
 CONV_CASE(Kernel1x7, 2, 2, 5, 9, 3, 1, 7, options(1, Padding2d(0, 3)), true)
 CONV_CASE(Kernel7x1, 2, 2, 9, 5, 3, 7, 1, options(1, Padding2d(3, 0)), false)
@@ -171,6 +174,11 @@ CONV_CASE(OddSizesBatch3, 3, 3, 11, 5, 2, 3, 3, options(Size2(2, 3), Padding2d(1
 CONV_CASE(Batch3WithBias, 3, 2, 5, 5, 3, 3, 3, options(1, 1), true)
 CONV_CASE(GroupsStrideDilation, 3, 4, 10, 9, 4, 3, 2,
           options(2, Padding2d(1, 2, 0, 1), Size2(2, 1), 2), true)
+// Output widths 8, 16 and 32 take the fixed-length row copies inside im2col / col2im.
+CONV_CASE(Width8, 2, 3, 6, 8, 4, 3, 3, options(1, 1), true)
+CONV_CASE(Width8RowStride2, 2, 2, 9, 8, 3, 3, 3, options(Size2(2, 1), 1), false)
+CONV_CASE(Width16, 1, 2, 4, 16, 3, 3, 3, options(1, 1), false)
+CONV_CASE(Width32Dilated, 1, 2, 5, 36, 2, 3, 3, options(1, Padding2d(2, 0), 2), true)
 CONV_CASE(KernelCoversInput, 2, 2, 3, 4, 3, 3, 4, options(1, 0), true)
 
 // Wide enough that the im2col buffer is split into several row tiles per image.
@@ -306,6 +314,8 @@ TEST(Conv2d, SameResultWithOneAndTwoThreads) {
     expect_same(one.dx, two.dx, "grad input");
     expect_same(one.dw, two.dw, "grad weight");
     expect_same(one.db, two.db, "grad bias");
+    // Weight gradients are summed over fixed image blocks, whatever the thread count.
+    EXPECT_EQ(one.dw.to_vector(), two.dw.to_vector());
   }
   set_num_threads(before);
 }
