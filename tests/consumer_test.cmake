@@ -1,0 +1,30 @@
+# CTest script: installs the built cnnzoo into a scratch prefix, then configures, builds and
+# runs examples/consumer against it with find_package(cnnzoo).
+foreach(v SRC BIN GENERATOR)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "consumer_test: -D${v}= is required")
+  endif()
+endforeach()
+set(prefix ${BIN}/consumer-test/install)
+set(build ${BIN}/consumer-test/build)
+file(REMOVE_RECURSE ${BIN}/consumer-test)
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix}
+                RESULT_VARIABLE rc OUTPUT_QUIET)
+if(rc)
+  message(FATAL_ERROR "cmake --install failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/examples/consumer -B ${build} -G ${GENERATOR}
+                        -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
+                RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the consumer project failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the consumer project failed: ${rc}")
+endif()
+execute_process(COMMAND ${build}/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+message(STATUS "${out}")
+if(rc)
+  message(FATAL_ERROR "the consumer program failed: ${rc}")
+endif()
