@@ -9,3 +9,12 @@ namespace cnnzoo::models::imagenet {
 nn::ModulePtr alexnet(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+// `alexnet-cifar`: the 2012 paper's five convolutions (96-256-384-384-256, LRN) and three
+// fully connected layers on 32x32 inputs; options drop_rate (0.5), groups (1; 2 restores the
+// paper's two-GPU split of conv2, conv4 and conv5).
+nn::ModulePtr alexnet_cifar(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

@@ -10,3 +10,11 @@ namespace cnnzoo::models::imagenet {
 nn::ModulePtr googlenet(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+// `googlenet-cifar`: the same Inception modules on 32x32 inputs (stride-1 stem, no stem
+// pools); options aux_logits (false), drop_rate (0.4), aux_drop_rate (0.7).
+nn::ModulePtr googlenet_cifar(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

@@ -13,6 +13,19 @@
 // 5x5 768, fc) runs only in training, with loss weight 0.4 (the TF-slim recipe's); label
 // smoothing 0.1 belongs to the training recipe (trainer option), not to the model.
 // Parameters (exact, as torchvision): 27,161,264 with the auxiliary head, 23,834,568 without.
+//
+// inception-v3-cifar runs the same eleven modules (Mixed_5b-7c, reference widths) on 32x32
+// images. The ImageNet stem divides 299 by 8.5 before Mixed_5b (two stride-2 steps, two max
+// pools); here its five convolutions keep their widths but run at stride 1 with 'same'
+// padding and without the pools, so the 35x35 modules see a 32x32 map (the recommendation of
+// models-spec.md for CIFAR-native Inception). The two grid reductions are unchanged
+// (valid 3x3/2), giving 32 -> 15 -> 7 where ImageNet has 35 -> 17 -> 8. There is no
+// auxiliary classifier: on a 15x15 grid its 5x5/3 pool and valid 5x5 convolution leave
+// nothing, and the BN network trains without it. Dropout before the classifier is the
+// reference's 0.2 (keep probability 0.8; torchvision uses 0.5); He (fan-out) initialisation.
+// This is a heavy CIFAR model: about 3.4G multiply-adds per image, like WRN-28-10.
+// Parameters (10 classes): 21,806,058 (torchvision's 23,834,568 without the auxiliary head,
+// minus 2048 x 990 + 990 for the smaller classifier).
 #include "models/inception_v3.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -287,6 +300,57 @@ class Inception3 : public Mixed {
   std::vector<std::pair<Var, double>> aux_;
 };
 
+// The eleven modules on 32x32 inputs (see the top of the file).
+class Inception3Cifar : public Mixed {
+ public:
+  Inception3Cifar(int64_t in_channels, int64_t num_classes, double drop_rate) {
+    Conv2d_1a_3x3 = conv("Conv2d_1a_3x3", in_channels, 32, 3, 1, 1);
+    Conv2d_2a_3x3 = conv("Conv2d_2a_3x3", 32, 32, 3, 1, 1);
+    Conv2d_2b_3x3 = conv("Conv2d_2b_3x3", 32, 64, 3, 1, 1);
+    Conv2d_3b_1x1 = conv("Conv2d_3b_1x1", 64, 80, 1);
+    Conv2d_4a_3x3 = conv("Conv2d_4a_3x3", 80, 192, 3, 1, 1);
+    Mixed_5b = register_module("Mixed_5b", std::make_shared<InceptionA>(192, 32));  // 32x32
+    Mixed_5c = register_module("Mixed_5c", std::make_shared<InceptionA>(256, 64));
+    Mixed_5d = register_module("Mixed_5d", std::make_shared<InceptionA>(288, 64));
+    Mixed_6a = register_module("Mixed_6a", std::make_shared<InceptionB>(288));  // -> 15x15
+    Mixed_6b = register_module("Mixed_6b", std::make_shared<InceptionC>(768, 128));
+    Mixed_6c = register_module("Mixed_6c", std::make_shared<InceptionC>(768, 160));
+    Mixed_6d = register_module("Mixed_6d", std::make_shared<InceptionC>(768, 160));
+    Mixed_6e = register_module("Mixed_6e", std::make_shared<InceptionC>(768, 192));
+    Mixed_7a = register_module("Mixed_7a", std::make_shared<InceptionD>(768));  // -> 7x7
+    Mixed_7b = register_module("Mixed_7b", std::make_shared<InceptionE>(1280));
+    Mixed_7c = register_module("Mixed_7c", std::make_shared<InceptionE>(2048));
+    avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
+    dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
+    fc = register_module("fc", std::make_shared<Linear>(2048, num_classes));
+    apply([](Module& m) {
+      if (auto* c = dynamic_cast<Conv2d*>(&m))
+        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
+    });
+  }
+
+  Var forward(const Var& x) override {
+    Var h = Conv2d_2b_3x3->forward(Conv2d_2a_3x3->forward(Conv2d_1a_3x3->forward(x)));
+    h = Conv2d_4a_3x3->forward(Conv2d_3b_1x1->forward(h));
+    h = Mixed_5d->forward(Mixed_5c->forward(Mixed_5b->forward(h)));
+    h = Mixed_6a->forward(h);
+    h = Mixed_6e->forward(Mixed_6d->forward(Mixed_6c->forward(Mixed_6b->forward(h))));
+    h = Mixed_7c->forward(Mixed_7b->forward(Mixed_7a->forward(h)));
+    return fc->forward(flatten(dropout->forward(avgpool->forward(h))));
+  }
+  std::string type_name() const override { return "Inception3"; }
+
+  ConvPtr Conv2d_1a_3x3, Conv2d_2a_3x3, Conv2d_2b_3x3, Conv2d_3b_1x1, Conv2d_4a_3x3;
+  std::shared_ptr<InceptionA> Mixed_5b, Mixed_5c, Mixed_5d;
+  std::shared_ptr<InceptionB> Mixed_6a;
+  std::shared_ptr<InceptionC> Mixed_6b, Mixed_6c, Mixed_6d, Mixed_6e;
+  std::shared_ptr<InceptionD> Mixed_7a;
+  std::shared_ptr<InceptionE> Mixed_7b, Mixed_7c;
+  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
+  std::shared_ptr<Dropout> dropout;
+  std::shared_ptr<Linear> fc;
+};
+
 }  // namespace
 
 nn::ModulePtr inception_v3(const ModelSpec& spec) {
@@ -296,3 +360,12 @@ nn::ModulePtr inception_v3(const ModelSpec& spec) {
 }
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+nn::ModulePtr inception_v3_cifar(const ModelSpec& spec) {
+  return std::make_shared<imagenet::Inception3Cifar>(spec.in_channels, spec.num_classes,
+                                                     spec.get_double("drop_rate", 0.2));
+}
+
+}  // namespace cnnzoo::models

@@ -11,3 +11,11 @@ namespace cnnzoo::models::imagenet {
 nn::ModulePtr inception_v3(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+// `inception-v3-cifar`: the same modules on 32x32 inputs (stride-1 'same' stem, no stem
+// pools, no auxiliary head); option drop_rate (0.2).
+nn::ModulePtr inception_v3_cifar(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

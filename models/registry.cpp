@@ -7,7 +7,26 @@
 #include "cnnzoo/models.hpp"
 
 // ---- includes: residual family, part A ----
+#include <tuple>
+
+#include "models/preact_resnet.hpp"
+#include "models/resnet_cifar.hpp"
+#include "models/ror.hpp"
+#include "models/senet_cifar.hpp"
+#include "models/stochastic_depth.hpp"
+#include "models/weighted_resnet.hpp"
+#include "models/wide_resnet.hpp"
 // ---- includes: residual family, part B ----
+#include <tuple>
+
+#include "models/densenet_cifar.hpp"
+#include "models/fractalnet.hpp"
+#include "models/highway.hpp"
+#include "models/pyramidnet.hpp"
+#include "models/pyramidsepdrop.hpp"
+#include "models/resnext_cifar.hpp"
+#include "models/rir.hpp"
+#include "models/swapout.hpp"
 // ---- includes: ImageNet designs (torchvision) ----
 #include "models/alexnet.hpp"
 #include "models/densenet_imagenet.hpp"
@@ -25,6 +44,10 @@
 #include "models/se_resnet.hpp"
 #include "models/xception.hpp"
 #include "models/zfnet.hpp"
+// CIFAR versions of the classic designs (alexnet, vgg, googlenet, inception_v3, squeezenet
+// headers are included above)
+#include "models/nas_cifar.hpp"
+#include "models/nin.hpp"
 
 namespace cnnzoo::models {
 
@@ -67,7 +90,113 @@ namespace {
 std::vector<ModelInfo> make_table() {
   std::vector<ModelInfo> t;
   // ---- rows: residual family, part A ----
+  {
+    // Every model of this group is a CIFAR net: 3x32x32 input, 10 classes by default.
+    auto cifar = [&t](std::string name, const char* paper, const char* authors, int year,
+                      const char* arxiv, const char* family, const char* error,
+                      std::vector<std::string> keys, Builder build) {
+      t.push_back({std::move(name), paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(build)});
+    };
+    const char* he15 = "Deep Residual Learning for Image Recognition";
+    for (auto [depth, err] : std::vector<std::pair<int64_t, const char*>>{
+             {20, "8.75"}, {32, "7.51"}, {44, "7.17"}, {56, "6.97"}, {110, "6.43"}, {1202, "7.93"}})
+      cifar("resnet" + std::to_string(depth), he15, "He et al.", 2015, "1512.03385", "resnet_cifar",
+            err, {"shortcut"},
+            [d = depth](const ModelSpec& s) { return build_resnet_cifar(s, d); });
+    const char* he16 = "Identity Mappings in Deep Residual Networks";
+    cifar("preact-resnet110", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "6.37", {},
+          [](const ModelSpec& s) { return build_preact_resnet_basic(s, 110); });
+    cifar("preact-resnet164", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "5.46", {},
+          [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 164); });
+    cifar("preact-resnet1001", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "4.62", {},
+          [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 1001); });
+    for (auto [depth, k, err] : std::vector<std::tuple<int64_t, int64_t, const char*>>{
+             {16, 4, "5.02"}, {16, 8, "4.27"}, {28, 10, "4.00"}, {40, 4, "4.53"}, {40, 10, ""}})
+      cifar("wrn-" + std::to_string(depth) + "-" + std::to_string(k), "Wide Residual Networks",
+            "Zagoruyko & Komodakis", 2016, "1605.07146", "wide_resnet", err,
+            {"depth", "widen_factor", "drop_rate"},
+            [d = depth, k = k](const ModelSpec& s) { return build_wide_resnet(s, d, k); });
+    cifar("resnet110-sd", "Deep Networks with Stochastic Depth", "Huang et al.", 2016, "1603.09382",
+          "stochastic_depth", "5.25", {"p_L"}, build_resnet110_sd);
+    cifar("weighted-resnet", "Weighted Residuals for Very Deep Networks", "Shen & Zeng", 2016,
+          "1605.08831", "weighted_resnet", "4.7", {"depth", "p_L"}, build_weighted_resnet);
+    cifar("ror3-wrn58-4", "Residual Networks of Residual Networks: Multilevel Residual Networks",
+          "Zhang et al.", 2016, "1608.02908", "ror", "3.77", {"depth", "widen_factor", "p_L"},
+          [](const ModelSpec& s) { return build_ror3_wrn(s, 58, 4); });
+    const char* hu17 = "Squeeze-and-Excitation Networks";
+    cifar("se-preact-resnet164", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "4.39",
+          {"se_reduction"}, build_se_preact_resnet164);
+    cifar("se-resnet110", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "5.21",
+          {"se_reduction", "shortcut"}, build_se_resnet110);
+  }
   // ---- rows: residual family, part B ----
+  {
+    // Every model of this group is a CIFAR network: 10 classes, 3 x 32 x 32 inputs.
+    auto row = [&t](const std::string& name, const std::string& paper, const std::string& authors,
+                    int year, const std::string& arxiv, const std::string& family,
+                    const std::string& error, std::vector<std::string> keys, Builder build) {
+      t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(build)});
+    };
+    const std::string densenet = "Densely Connected Convolutional Networks";
+    const std::vector<std::string> densenet_keys = {"depth", "growth_rate", "bottleneck",
+                                                    "compression", "drop_rate"};
+    for (const auto& [name, error, config] :
+         std::vector<std::tuple<std::string, std::string, densenet_cifar::Config>>{
+             {"densenet-40-12", "5.24", {40, 12, false, 1.0}},
+             {"densenet-100-12", "4.10", {100, 12, false, 1.0}},
+             {"densenet-100-24", "3.74", {100, 24, false, 1.0}},
+             {"densenet-bc-100-12", "4.51", {100, 12, true, 0.5}},
+             {"densenet-bc-250-24", "3.62", {250, 24, true, 0.5}},
+             {"densenet-bc-190-40", "3.46", {190, 40, true, 0.5}}}) {
+      densenet_cifar::Config c = config;
+      row(name, densenet, "Huang et al.", 2016, "1608.06993", "densenet_cifar", error,
+          densenet_keys, [c](const ModelSpec& s) { return densenet_cifar::build(s, c); });
+    }
+    for (const auto& [name, error, config] :
+         std::vector<std::tuple<std::string, std::string, pyramidnet::Config>>{
+             {"pyramidnet-110-a48", "4.58", {110, 48, false}},
+             {"pyramidnet-110-a84", "4.26", {110, 84, false}},
+             {"pyramidnet-110-a270", "3.77", {110, 270, false}},
+             {"pyramidnet-272-a200-bottleneck", "3.31", {272, 200, true}}}) {
+      pyramidnet::Config c = config;
+      row(name, "Deep Pyramidal Residual Networks", "Han et al.", 2016, "1610.02915", "pyramidnet",
+          error, {"alpha", "depth", "bottleneck"},
+          [c](const ModelSpec& s) { return pyramidnet::build(s, c); });
+    }
+    row("pyramidsepdrop-182-a150",
+        "Deep Pyramidal Residual Networks with Separated Stochastic Depth", "Yamada et al.", 2016,
+        "1612.01230", "pyramidsepdrop", "3.31", {"alpha", "depth", "bottleneck", "p_L"},
+        [](const ModelSpec& s) {
+          return pyramidsepdrop::build(s, {182, 150, false, 0.5});
+        });
+    // The paper shows ResNeXt-29 2x64d only in a figure (no tabulated error).
+    for (const auto& [name, error, cardinality] :
+         std::vector<std::tuple<std::string, std::string, int64_t>>{
+             {"resnext29-2x64d", "", 2},
+             {"resnext29-8x64d", "3.65", 8},
+             {"resnext29-16x64d", "3.58", 16}}) {
+      resnext_cifar::Config c;
+      c.cardinality = cardinality;
+      row(name, "Aggregated Residual Transformations for Deep Neural Networks", "Xie et al.", 2016,
+          "1611.05431", "resnext_cifar", error, {"cardinality", "bottleneck_width", "depth"},
+          [c](const ModelSpec& s) { return resnext_cifar::build(s, c); });
+    }
+    row("fractalnet-20", "FractalNet: Ultra-Deep Neural Networks without Residuals",
+        "Larsson et al.", 2016, "1605.07648", "fractalnet", "4.60",
+        {"columns", "width_scale", "dropout", "drop_path", "local_drop_rate", "global_ratio"},
+        [](const ModelSpec& s) { return fractalnet::build(s, {}); });
+    row("highway-19", "Training Very Deep Networks", "Srivastava et al.", 2015, "1507.06228",
+        "highway", "7.54", {"gate_bias"}, [](const ModelSpec& s) { return highway::build(s, {}); });
+    row("swapout-32-w4", "Swapout: Learning an ensemble of deep architectures", "Singh et al.",
+        2016, "1605.06465", "swapout", "4.76",
+        {"depth", "widen_factor", "theta_L", "stochastic_inference"},
+        [](const ModelSpec& s) { return swapout::build(s, {}); });
+    row("rir-18-wide", "Resnet in Resnet: Generalizing Residual Architectures", "Targ et al.", 2016,
+        "1603.08029", "rir", "5.01", {"width"},
+        [](const ModelSpec& s) { return rir::build(s, {}); });
+  }
   // ---- rows: ImageNet designs (torchvision) ----
   {
     // Names, module structure and state-dict keys are torchvision's (each models/ file says
@@ -150,6 +279,32 @@ std::vector<ModelInfo> make_table() {
         {"drop_rate", "batch_norm"}, prelu_net);
     row("se-resnet50", se, "Hu et al.", 2017, "1709.01507", "se_resnet", false, 224,
         {"se_reduction"}, se_resnet);
+    // CIFAR versions of the classic designs: 32x32x3, 10 classes by default; each models/
+    // file says what it adapted from the paper's ImageNet design and why.
+    auto cifar = [&t](const char* name, const char* paper, const char* authors, int year,
+                      const char* arxiv, const char* family, const char* error,
+                      std::vector<std::string> keys, Builder b) {
+      t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
+                   std::move(keys), std::move(b)});
+    };
+    cifar("alexnet-cifar", "ImageNet Classification with Deep Convolutional Neural Networks",
+          "Krizhevsky et al.", 2012, "", "alexnet", "", {"drop_rate", "groups"}, alexnet_cifar);
+    for (const char* n : {"nin", "nin-bn"})
+      cifar(n, "Network In Network", "Lin et al.", 2013, "1312.4400", "nin",
+            std::string(n) == "nin" ? "8.81" : "", {"drop_rate"}, nin);
+    for (const char* n : {"vgg11-cifar", "vgg16-cifar", "vgg19-cifar"})
+      cifar(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
+            "Simonyan and Zisserman", 2014, "1409.1556", "vgg", "", {}, vgg_cifar);
+    cifar("googlenet-cifar", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
+          "googlenet", "", {"aux_logits", "drop_rate", "aux_drop_rate"}, googlenet_cifar);
+    cifar("inception-v3-cifar", "Rethinking the Inception Architecture for Computer Vision",
+          "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate"},
+          inception_v3_cifar);
+    cifar("squeezenet-cifar",
+          "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+          "Iandola et al.", 2016, "1602.07360", "squeezenet", "", {"drop_rate"}, squeezenet_cifar);
+    cifar("nas-cifar", "Neural Architecture Search with Reinforcement Learning", "Zoph and Le",
+          2016, "1611.01578", "nas_cifar", "5.50", {}, nas_cifar);
   }
   return t;
 }

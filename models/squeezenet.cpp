@@ -11,10 +11,25 @@
 // the network's outputs are non-negative), kept for compatibility with torchvision weights.
 // Convolutions have biases (there is no batch normalisation in SqueezeNet).
 // Parameters (exact, as torchvision): squeezenet1_0 1,248,424; squeezenet1_1 1,235,496.
+//
+// squeezenet-cifar is v1.0 with the paper's simple bypass (its best variant, section 6:
+// identity shortcuts around fire3, fire5, fire7 and fire9, whose input and output widths
+// match) and with batch normalisation, on 32x32 images. Each convolution (conv1, every
+// squeeze and expand layer) is conv (no bias) -> BatchNorm -> ReLU; the bypass adds the fire
+// module's input to its concatenated, activated output. Adapted for 32x32: conv1 is 3x3
+// stride 1 with 96 filters (paper 7x7/2) and the max pool after it is dropped, because the
+// paper's stem divides 224 by 4 before fire2; the pools after fire4 and fire8 stay (3x3/2,
+// ceil mode), so fire2-4 run at 32x32, fire5-8 at 16x16, fire9 at 8x8. The classifier keeps
+// dropout 0.5 after fire9 and conv10 (1x1, with bias) feeding global average pooling, but
+// without the ReLU (and without BN) on the logits. He (fan-out) initialisation, conv10
+// N(0, 0.01) as in the paper's release.
+// Parameters (10 classes): 732,010 (0.73M; the paper's v1.0 has 1.25M at 1000 classes).
 #include "models/squeezenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
+#include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/shape.hpp"
 
 namespace cnnzoo::models::imagenet {
@@ -112,6 +127,82 @@ class SqueezeNet : public Module {
   std::shared_ptr<Sequential> features, classifier;
 };
 
+// conv (no bias) -> BN -> ReLU.
+class ConvBNReLU : public Module {
+ public:
+  ConvBNReLU(int64_t in, int64_t out, int64_t kernel) {
+    Conv2dOptions o;
+    o.padding = kernel / 2;
+    o.bias = false;
+    conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
+    bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
+  }
+  Var forward(const Var& x) override { return relu(bn->forward(conv->forward(x))); }
+  std::string type_name() const override { return "ConvBNReLU"; }
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm2d> bn;
+};
+
+// Fire module with BN in every convolution; with bypass, the input is added to the output.
+class FireBN : public Module {
+ public:
+  FireBN(int64_t in, int64_t squeeze_planes, int64_t expand_planes, bool bypass) : bypass(bypass) {
+    check(!bypass || in == 2 * expand_planes, "FireBN: a simple bypass needs equal widths");
+    squeeze = register_module("squeeze", std::make_shared<ConvBNReLU>(in, squeeze_planes, 1));
+    expand1x1 = register_module("expand1x1",
+                                std::make_shared<ConvBNReLU>(squeeze_planes, expand_planes, 1));
+    expand3x3 = register_module("expand3x3",
+                                std::make_shared<ConvBNReLU>(squeeze_planes, expand_planes, 3));
+  }
+  Var forward(const Var& x) override {
+    Var s = squeeze->forward(x);
+    Var y = concat(std::vector<Var>{expand1x1->forward(s), expand3x3->forward(s)});
+    return bypass ? add(y, x) : y;
+  }
+  std::string type_name() const override { return bypass ? "FireBypass" : "Fire"; }
+  std::shared_ptr<ConvBNReLU> squeeze, expand1x1, expand3x3;
+  bool bypass;
+};
+
+// v1.0 + BN + simple bypass on 32x32 inputs (see the top of the file).
+class SqueezeNetCifar : public Module {
+ public:
+  SqueezeNetCifar(int64_t in_channels, int64_t num_classes, double drop_rate) {
+    features = register_module("features", std::make_shared<Sequential>());
+    auto& f = *features;
+    auto pool = [] { return std::make_shared<MaxPool2d>(3, 2, 0, /*ceil_mode=*/true); };
+    auto fire = [](int64_t in, int64_t s, int64_t e, bool bypass) {
+      return std::make_shared<FireBN>(in, s, e, bypass);
+    };
+    f.push_back(std::make_shared<ConvBNReLU>(in_channels, 96, 3));  // conv1
+    f.push_back(fire(96, 16, 64, false));                           // fire2
+    f.push_back(fire(128, 16, 64, true));                           // fire3
+    f.push_back(fire(128, 32, 128, false));                         // fire4
+    f.push_back(pool());                                            // 32 -> 16
+    f.push_back(fire(256, 32, 128, true));                          // fire5
+    f.push_back(fire(256, 48, 192, false));                         // fire6
+    f.push_back(fire(384, 48, 192, true));                          // fire7
+    f.push_back(fire(384, 64, 256, false));                         // fire8
+    f.push_back(pool());                                            // 16 -> 8
+    f.push_back(fire(512, 64, 256, true));                          // fire9
+    auto conv10 = std::make_shared<Conv2d>(512, num_classes, 1);
+    classifier = register_module("classifier", std::make_shared<Sequential>());
+    classifier->push_back(std::make_shared<Dropout>(drop_rate));
+    classifier->push_back(conv10);
+    classifier->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
+    apply([](Module& m) {
+      if (auto* c = dynamic_cast<Conv2d*>(&m))
+        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
+    });
+    init::normal(conv10->weight.value(), 0.0, 0.01);
+    conv10->bias.value().zero();
+  }
+  Var forward(const Var& x) override { return flatten(classifier->forward(features->forward(x))); }
+  std::string type_name() const override { return "SqueezeNet"; }
+
+  std::shared_ptr<Sequential> features, classifier;
+};
+
 }  // namespace
 
 nn::ModulePtr squeezenet(const ModelSpec& spec) {
@@ -122,3 +213,12 @@ nn::ModulePtr squeezenet(const ModelSpec& spec) {
 }
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+nn::ModulePtr squeezenet_cifar(const ModelSpec& spec) {
+  return std::make_shared<imagenet::SqueezeNetCifar>(spec.in_channels, spec.num_classes,
+                                                     spec.get_double("drop_rate", 0.5));
+}
+
+}  // namespace cnnzoo::models

@@ -10,3 +10,11 @@ namespace cnnzoo::models::imagenet {
 nn::ModulePtr squeezenet(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+// `squeezenet-cifar`: v1.0 with BatchNorm and simple bypass on 32x32 inputs; option
+// drop_rate (0.5).
+nn::ModulePtr squeezenet_cifar(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

@@ -9,6 +9,16 @@
 // models (not in the paper) insert BatchNorm between each convolution and its ReLU; the
 // convolutions keep their bias there, exactly as torchvision, for key-for-key compatibility.
 // Parameters: vgg16 138,357,544 (the paper's "138M"), vgg16_bn 138,365,992.
+//
+// CIFAR versions (vgg11-cifar, vgg16-cifar, vgg19-cifar; the paper has no CIFAR network): the
+// same 3x3 convolution stacks, now conv (no bias) -> BatchNorm -> ReLU, because without BN the
+// deeper configurations do not train from scratch (the paper initialised D and E from a
+// trained A), on the 32x32 image directly. The five 2x2 pools bring 32x32 down to 1x1x512,
+// so the three 4096-wide fully connected layers, sized for a 7x7x512 map and 1.2M images,
+// become one 512 -> classes linear layer (no dropout), the common CIFAR form. A global
+// average pool in front of it is the identity at 32x32 and lets larger inputs through.
+// Parameters (10 classes): vgg11-cifar 9,228,362; vgg16-cifar 14,724,042 (the usual
+// "14.7M"); vgg19-cifar 20,035,018.
 #include "models/vgg.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -86,6 +96,52 @@ class VGG : public Module {
   std::shared_ptr<AdaptiveAvgPool2d> avgpool;
 };
 
+// Configuration letter of a CIFAR name (vgg16-cifar).
+std::string configuration_letter(const std::string& n) {
+  std::string depth = n.size() >= 5 ? n.substr(3, 2) : "";
+  check(depth == "11" || depth == "13" || depth == "16" || depth == "19",
+        "vgg: unknown configuration '" + n + "'");
+  return depth == "11" ? "A" : depth == "13" ? "B" : depth == "16" ? "D" : "E";
+}
+
+// 32x32 inputs: BN after every convolution, one linear classifier on the 1x1x512 map.
+class VGGCifar : public Module {
+ public:
+  VGGCifar(const std::vector<int64_t>& cfg, int64_t in_channels, int64_t num_classes) {
+    features = register_module("features", std::make_shared<Sequential>());
+    int64_t c = in_channels;
+    for (int64_t v : cfg) {
+      if (v == M) {
+        features->push_back(std::make_shared<MaxPool2d>(2, 2));
+        continue;
+      }
+      Conv2dOptions o;
+      o.padding = 1;
+      o.bias = false;
+      features->push_back(std::make_shared<Conv2d>(c, v, 3, o));
+      features->push_back(std::make_shared<BatchNorm2d>(v));
+      features->push_back(std::make_shared<ReLU>());
+      c = v;
+    }
+    avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
+    classifier = register_module("classifier", std::make_shared<Linear>(512, num_classes));
+    apply([](Module& m) {
+      if (auto* conv = dynamic_cast<Conv2d*>(&m))
+        init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
+    });
+    init::normal(classifier->weight.value(), 0.0, 0.01);
+    classifier->bias.value().zero();
+  }
+  Var forward(const Var& x) override {
+    return classifier->forward(flatten(avgpool->forward(features->forward(x))));
+  }
+  std::string type_name() const override { return "VGG"; }
+
+  std::shared_ptr<Sequential> features;
+  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
+  std::shared_ptr<Linear> classifier;
+};
+
 }  // namespace
 
 nn::ModulePtr vgg(const ModelSpec& spec) {
@@ -101,3 +157,15 @@ nn::ModulePtr vgg(const ModelSpec& spec) {
 }
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+nn::ModulePtr vgg_cifar(const ModelSpec& spec) {
+  const std::string letter = imagenet::configuration_letter(spec.name);
+  check(spec.name.size() > 6 && spec.name.compare(spec.name.size() - 6, 6, "-cifar") == 0,
+        "vgg_cifar: not a CIFAR name '" + spec.name + "'");
+  return std::make_shared<imagenet::VGGCifar>(imagenet::configuration(letter), spec.in_channels,
+                                              spec.num_classes);
+}
+
+}  // namespace cnnzoo::models

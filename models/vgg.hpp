@@ -11,3 +11,11 @@ namespace cnnzoo::models::imagenet {
 nn::ModulePtr vgg(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+// `vgg11-cifar` `vgg16-cifar` `vgg19-cifar`: configurations A, D, E on 32x32 inputs with
+// BatchNorm and a single 512 -> classes linear classifier; no options.
+nn::ModulePtr vgg_cifar(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

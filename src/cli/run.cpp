@@ -120,8 +120,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--augment", c->augment, "Comma list: crop, flip, cutout, none");
   cmd->add_option("--cutout", c->cutout, "Cutout square side (with --augment cutout)");
   cmd->add_option("--image-size", c->image_size, "Folder datasets: resize images to this");
-  cmd->add_option("--limit-train", c->limit_train, "Use only the first N training images");
-  cmd->add_option("--limit-test", c->limit_test, "Use only the first N test images");
+  cmd->add_option("--limit-train", c->limit_train,
+                  "Use N training images drawn at random (fixed by --seed)");
+  cmd->add_option("--limit-test", c->limit_test,
+                  "Use N test images drawn at random (fixed by --seed)");
   cmd->add_option("--classes", *classes, "Number of classes (default: the dataset's)");
   cmd->add_option("--set", *sets, "Paper option key=value (repeatable)");
   cmd->add_option("--threads", c->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -203,13 +204,24 @@ std::map<std::string, std::string> load_weights(nn::Module& model, const std::st
 // ---- trainer --------------------------------------------------------------------------------
 
 namespace {
-// The first n images (quick runs and tests); the class list stays complete.
-data::Dataset first_n(const data::Dataset& ds, int64_t n) {
+// n images drawn at random (fixed by seed), in dataset order: a quick run on a subset sees
+// every class even though folders and CIFAR-100 files are sorted by class.
+data::Dataset random_subset(const data::Dataset& ds, int64_t n, uint64_t seed) {
   if (n >= ds.size()) return ds;
+  std::vector<int64_t> idx(ds.size());
+  for (int64_t i = 0; i < ds.size(); ++i) idx[i] = i;
+  Generator g(seed ^ 0x9e3779b97f4a7c15ULL);
+  for (int64_t i = 0; i < n; ++i) std::swap(idx[i], idx[i + g.randint(ds.size() - i)]);
+  idx.resize(n);
+  std::sort(idx.begin(), idx.end());
   data::Dataset out = ds;
   const int64_t per = ds.channels * ds.height * ds.width;
-  out.images.assign(ds.images.begin(), ds.images.begin() + n * per);
-  out.labels.assign(ds.labels.begin(), ds.labels.begin() + n);
+  out.images.resize(n * per);
+  out.labels.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy_n(ds.image(idx[i]), per, out.images.begin() + i * per);
+    out.labels[i] = ds.labels[idx[i]];
+  }
   return out;
 }
 }  // namespace
@@ -241,8 +253,10 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
   data::LoadOptions lo;
   lo.folder.height = lo.folder.width = static_cast<int>(config_.image_size);
   data_ = data::load_dataset(config_.dataset, config_.data, lo);
-  if (config_.limit_train > 0) data_.train = first_n(data_.train, config_.limit_train);
-  if (config_.limit_test > 0) data_.test = first_n(data_.test, config_.limit_test);
+  if (config_.limit_train > 0)
+    data_.train = random_subset(data_.train, config_.limit_train, config_.seed);
+  if (config_.limit_test > 0)
+    data_.test = random_subset(data_.test, config_.limit_test, config_.seed + 1);
   models::ModelSpec spec;
   spec.name = config_.model;
   spec.num_classes = config_.num_classes > 0 ? config_.num_classes

@@ -10,23 +10,12 @@
 #include "cnnzoo/data/dataset.hpp"
 #include "cnnzoo/error.hpp"
 #include "data_paths.hpp"
+#include "expect_error.hpp"
 
 using cnnzoo::Error;
 using namespace cnnzoo::data;
 
 namespace {
-
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected cnnzoo::Error containing '" << needles.front() << "'";
-  } catch (const Error& e) {
-    for (const auto& needle : needles)
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << needle << "'";
-  }
-}
 
 // Pixel k (CHW order) of the record with global id `id`.
 uint8_t pixel(int id, int k) {

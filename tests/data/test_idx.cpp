@@ -9,6 +9,7 @@
 #include "cnnzoo/data/dataset.hpp"
 #include "cnnzoo/error.hpp"
 #include "data_paths.hpp"
+#include "expect_error.hpp"
 
 using cnnzoo::Error;
 using namespace cnnzoo::data;
@@ -49,18 +50,6 @@ void write_gz(const std::string& path, const std::vector<unsigned char>& bytes) 
   ASSERT_NE(f, nullptr);
   ASSERT_EQ(gzwrite(f, bytes.data(), unsigned(bytes.size())), int(bytes.size()));
   gzclose(f);
-}
-
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected cnnzoo::Error containing '" << needles.front() << "'";
-  } catch (const Error& e) {
-    for (const auto& needle : needles)
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << needle << "'";
-  }
 }
 
 // Three 2x3 images with pixel k of image i equal to 10*i + k, labels 2, 0, 1.

@@ -13,6 +13,7 @@
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/io/image.hpp"
 #include "data_paths.hpp"
+#include "expect_error.hpp"
 
 // An independent decoder to check the loader against (static: no clash with the library's).
 #define STB_IMAGE_STATIC
@@ -24,18 +25,6 @@ using cnnzoo::io::Image;
 using namespace cnnzoo::data;
 
 namespace {
-
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected cnnzoo::Error containing '" << needles.front() << "'";
-  } catch (const Error& e) {
-    for (const auto& needle : needles)
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << needle << "'";
-  }
-}
 
 const std::vector<std::string> kCifarClasses = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};

@@ -9,6 +9,7 @@
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/io/image.hpp"
 #include "data_paths.hpp"
+#include "expect_error.hpp"
 
 // An independent encoder for test inputs (static, so it cannot clash with the library's stb).
 #define STB_IMAGE_WRITE_STATIC
@@ -31,18 +32,6 @@ Image make_image(int h, int w, int c) {
 }
 
 // Expects f() to throw cnnzoo::Error whose message contains every one of needles.
-template <class F>
-void expect_error(F&& f, const std::vector<std::string>& needles) {
-  try {
-    f();
-    ADD_FAILURE() << "expected cnnzoo::Error containing '" << needles.front() << "'";
-  } catch (const Error& e) {
-    for (const auto& needle : needles)
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << needle << "'";
-  }
-}
-
 // A JPEG written by stb_image_write: smooth content so it is well-formed and compressible.
 std::vector<unsigned char> encode_jpeg(int h, int w) {
   std::vector<unsigned char> rgb(size_t(h) * w * 3);

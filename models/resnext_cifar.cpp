@@ -1,0 +1,109 @@
+// ResNeXt-29 for CIFAR (Xie et al. 2016, arXiv:1611.05431, Section 5.3 / Table 7): three
+// stages of three bottleneck blocks; in stage m = 1, 2, 4 the grouped 3x3 has C * d * m
+// channels and the block outputs 256 * m.
+//
+// Parameter counts (conv + BN affine + linear, 10 classes) against the paper:
+//   resnext29-2x64d    9,130,314  (paper 9.1M)
+//   resnext29-8x64d   34,426,698  (paper 34.4M)
+//   resnext29-16x64d  68,155,210  (paper 68.1M)
+#include "resnext_cifar.hpp"
+
+#include "cnnzoo/error.hpp"
+#include "cnnzoo/nn/init.hpp"
+#include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/arith.hpp"
+#include "cnnzoo/ops/pool.hpp"
+#include "cnnzoo/ops/shape.hpp"
+
+namespace cnnzoo::models::resnext_cifar {
+
+namespace {
+
+std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
+                                 int64_t groups = 1) {
+  Conv2dOptions o;
+  o.stride = stride;
+  o.padding = kernel / 2;
+  o.groups = groups;
+  o.bias = false;
+  return std::make_shared<nn::Conv2d>(in, out, kernel, o);
+}
+
+std::shared_ptr<nn::BatchNorm2d> bn(int64_t c) {
+  return std::make_shared<nn::BatchNorm2d>(c);
+}
+
+}  // namespace
+
+Bottleneck::Bottleneck(int64_t in_channels, int64_t width, int64_t out_channels,
+                       int64_t cardinality, int64_t stride) {
+  conv1 = register_module("conv1", conv(in_channels, width, 1));
+  bn1 = register_module("bn1", bn(width));
+  conv2 = register_module("conv2", conv(width, width, 3, stride, cardinality));
+  bn2 = register_module("bn2", bn(width));
+  conv3 = register_module("conv3", conv(width, out_channels, 1));
+  bn3 = register_module("bn3", bn(out_channels));
+  if (stride != 1 || in_channels != out_channels) {
+    downsample = register_module("downsample", std::make_shared<nn::Sequential>());
+    downsample->push_back(conv(in_channels, out_channels, 1, stride));
+    downsample->push_back(bn(out_channels));
+  }
+}
+
+Var Bottleneck::forward(const Var& x) {
+  Var h = relu(bn1->forward(conv1->forward(x)));
+  h = relu(bn2->forward(conv2->forward(h)));
+  h = bn3->forward(conv3->forward(h));
+  return relu(add(h, downsample ? downsample->forward(x) : x));
+}
+
+ResNeXt::ResNeXt(const Config& c) {
+  check(c.depth > 2 && (c.depth - 2) % 9 == 0,
+        "resnext: depth must be 9n + 2, got " + std::to_string(c.depth));
+  check(c.cardinality > 0 && c.bottleneck_width > 0,
+        "resnext: cardinality and bottleneck_width must be positive");
+  const int64_t n = (c.depth - 2) / 9;
+  conv1 = register_module("conv1", conv(c.in_channels, 64, 3));
+  bn1 = register_module("bn1", bn(64));
+  int64_t channels = 64;
+  std::shared_ptr<nn::Sequential>* stages[3] = {&layer1, &layer2, &layer3};
+  for (int64_t s = 0; s < 3; ++s) {
+    const int64_t m = int64_t(1) << s;
+    const int64_t width = c.cardinality * c.bottleneck_width * m;
+    const int64_t out = 256 * m;
+    auto stage = std::make_shared<nn::Sequential>();
+    for (int64_t b = 0; b < n; ++b) {
+      const int64_t stride = (s > 0 && b == 0) ? 2 : 1;
+      stage->push_back(std::make_shared<Bottleneck>(channels, width, out, c.cardinality, stride));
+      channels = out;
+    }
+    *stages[s] = register_module("layer" + std::to_string(s + 1), stage);
+  }
+  fc = register_module("fc", std::make_shared<nn::Linear>(channels, c.num_classes));
+
+  // He init, fan_out, as the authors' Torch code; BN 1/0; zero linear bias.
+  apply([](nn::Module& m) {
+    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
+      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
+    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
+      nn::init::constant(l->bias.value(), 0.0);
+  });
+}
+
+Var ResNeXt::forward(const Var& x) {
+  Var h = relu(bn1->forward(conv1->forward(x)));
+  h = layer3->forward(layer2->forward(layer1->forward(h)));
+  return fc->forward(flatten(global_avg_pool2d(h)));
+}
+
+nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
+  Config c = defaults;
+  c.depth = spec.get_int("depth", c.depth);
+  c.cardinality = spec.get_int("cardinality", c.cardinality);
+  c.bottleneck_width = spec.get_int("bottleneck_width", c.bottleneck_width);
+  c.num_classes = spec.num_classes;
+  c.in_channels = spec.in_channels;
+  return std::make_shared<ResNeXt>(c);
+}
+
+}  // namespace cnnzoo::models::resnext_cifar

@@ -1,0 +1,77 @@
+// SE-ResNets on CIFAR (Hu et al. 2017, arXiv 1709.01507).
+//
+// The paper's CIFAR experiments put SE modules into ResNet-110 and ResNet-164 unchanged
+// otherwise: here the option-A ResNet-110 of He 2015 and the pre-activation bottleneck
+// ResNet-164 of He 2016 (projections where the shape changes). Each unit adds
+// 2C^2/r + C/r + C parameters (hidden width C/r, at least 1; for r = 16 the first stage of
+// ResNet-110 has a one-unit bottleneck). Exact counts with r = 16: se-preact-resnet164
+// 1,905,362 (base 1,703,258), se-resnet110 1,742,200 (base 1,727,962).
+#include "models/senet_cifar.hpp"
+
+#include <algorithm>
+
+#include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/arith.hpp"
+
+namespace cnnzoo::models {
+
+SqueezeExcitation::SqueezeExcitation(int64_t channels, int64_t reduction) {
+  check(reduction >= 1, "SqueezeExcitation: reduction must be at least 1");
+  int64_t hidden = std::max<int64_t>(1, channels / reduction);
+  fc1 = register_module("fc1", std::make_shared<nn::Linear>(channels, hidden));
+  fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, channels));
+}
+
+Var SqueezeExcitation::forward(const Var& x) {
+  Var s = sigmoid(fc2->forward(relu(fc1->forward(global_pool(x)))));
+  return mul_channel(x, s);
+}
+
+SEBasicBlock::SEBasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride,
+                           nn::ModulePtr downsample, int64_t reduction)
+    : BasicBlock(in_channels, out_channels, stride, std::move(downsample)) {
+  se = register_module("se", std::make_shared<SqueezeExcitation>(out_channels, reduction));
+}
+
+Var SEBasicBlock::residual(const Var& x) {
+  return se->forward(BasicBlock::residual(x));
+}
+
+SEPreActBottleneck::SEPreActBottleneck(int64_t in_channels, int64_t out_channels, int64_t stride,
+                                       int64_t reduction)
+    : PreActBottleneck(in_channels, out_channels, stride) {
+  se = register_module("se", std::make_shared<SqueezeExcitation>(out_channels, reduction));
+}
+
+Var SEPreActBottleneck::residual(const Var& a) {
+  return se->forward(PreActBottleneck::residual(a));
+}
+
+namespace {
+int64_t reduction_option(const ModelSpec& spec) {
+  int64_t r = spec.get_int("se_reduction", 16);
+  check(r >= 1, spec.name + ": se_reduction must be at least 1");
+  return r;
+}
+}  // namespace
+
+nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec) {
+  int64_t r = reduction_option(spec);
+  auto block = [r](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
+    return std::make_shared<SEPreActBottleneck>(in, out, stride, r);
+  };
+  return std::make_shared<PreActCifarResNet>(
+      spec.in_channels, 16, std::array<int64_t, 3>{64, 128, 256}, 18, spec.num_classes, block);
+}
+
+nn::ModulePtr build_se_resnet110(const ModelSpec& spec) {
+  int64_t r = reduction_option(spec);
+  ShortcutType type = parse_shortcut(spec);
+  auto block = [r, type](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
+    return std::make_shared<SEBasicBlock>(in, out, stride, make_shortcut(type, in, out, stride), r);
+  };
+  return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, 18,
+                                       spec.num_classes, block);
+}
+
+}  // namespace cnnzoo::models

@@ -1,0 +1,43 @@
+// Squeeze-and-Excitation on the CIFAR ResNets (Hu, Shen and Sun, "Squeeze-and-Excitation
+// Networks", 2017, arXiv 1709.01507): an SE block rescales the residual branch's channels
+// before the branch is added to the shortcut.
+#pragma once
+#include "models/preact_resnet.hpp"
+
+namespace cnnzoo::models {
+
+// s = sigmoid(W2 ReLU(W1 GAP(x) + b1) + b2), y = x * s per channel; W1: C -> C/r, W2: C/r -> C,
+// both with biases (the paper's FC layers).
+class SqueezeExcitation : public nn::Module {
+ public:
+  SqueezeExcitation(int64_t channels, int64_t reduction);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "SqueezeExcitation"; }
+  std::shared_ptr<nn::Linear> fc1, fc2;
+};
+
+// Post-activation basic block with SE on its residual (SE-ResNet-110).
+class SEBasicBlock : public BasicBlock {
+ public:
+  SEBasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride, nn::ModulePtr downsample,
+               int64_t reduction);
+  Var residual(const Var& x) override;
+  std::string type_name() const override { return "SEBasicBlock"; }
+  std::shared_ptr<SqueezeExcitation> se;
+};
+
+// Pre-activation bottleneck with SE on its residual (SE-PreResNet-164).
+class SEPreActBottleneck : public PreActBottleneck {
+ public:
+  SEPreActBottleneck(int64_t in_channels, int64_t out_channels, int64_t stride, int64_t reduction);
+  Var residual(const Var& a) override;
+  std::string type_name() const override { return "SEPreActBottleneck"; }
+  std::shared_ptr<SqueezeExcitation> se;
+};
+
+// se-preact-resnet164 (option se_reduction, default 16).
+nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec);
+// se-resnet110 (options se_reduction, default 16, and shortcut A/B/C, default A).
+nn::ModulePtr build_se_resnet110(const ModelSpec& spec);
+
+}  // namespace cnnzoo::models

@@ -1,0 +1,199 @@
+// Swapout v2(32) W x 4 (Singh et al. 2016, arXiv:1605.06465): a 32-layer pre-activation
+// ResNet (n = 5 basic units per stage) four times wider (64, 128, 256), every unit computing
+// Theta1 * X + Theta2 * F(X) instead of X + F(X). Theta1 and Theta2 are independent
+// per-element Bernoulli masks whose keep probability falls linearly over the units, from 1 at
+// the input to 0.5 at the last unit ("Linear(1, 0.5)", the schedule of stochastic depth with
+// l = 1..L). The masks are not rescaled, so deterministic inference multiplies by the keep
+// probabilities (the expectation); stochastic inference averages sampled predictions.
+//
+// Shortcuts are parameter-free (subsample + zero padding): the paper builds on the
+// fb.resnet.torch pre-activation ResNet, whose CIFAR models use that shortcut.
+//
+// Parameters: 7,357,114 (conv + BN affine + linear, 10 classes; conv weights 7,345,584). The
+// paper's table gives no exact figure we could reproduce more closely.
+#include "swapout.hpp"
+
+#include <cmath>
+#include <mutex>
+
+#include "cnnzoo/error.hpp"
+#include "cnnzoo/nn/init.hpp"
+#include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/arith.hpp"
+#include "cnnzoo/ops/loss.hpp"
+#include "cnnzoo/ops/pool.hpp"
+#include "cnnzoo/ops/shape.hpp"
+
+namespace cnnzoo::models::swapout {
+
+namespace {
+
+std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
+  Conv2dOptions o;
+  o.stride = stride;
+  o.padding = 1;
+  o.bias = false;
+  return std::make_shared<nn::Conv2d>(in, out, 3, o);
+}
+
+// 0/1 mask, each element 1 with probability p; two draws per 64-bit random number.
+Tensor bernoulli_mask(const Shape& shape, double p, Generator& gen) {
+  Tensor m = Tensor::empty(shape);
+  const uint64_t threshold = static_cast<uint64_t>(std::llround(p * 4294967296.0));
+  float* d = m.data();
+  const int64_t n = m.numel();
+  int64_t i = 0;
+  for (; i + 1 < n; i += 2) {
+    const uint64_t r = gen.next_u64();
+    d[i] = (r & 0xffffffffu) < threshold ? 1.0f : 0.0f;
+    d[i + 1] = (r >> 32) < threshold ? 1.0f : 0.0f;
+  }
+  if (i < n) d[i] = (gen.next_u64() & 0xffffffffu) < threshold ? 1.0f : 0.0f;
+  return m;
+}
+
+}  // namespace
+
+double keep_probability(int64_t l, int64_t L, double theta_L) {
+  return 1.0 - static_cast<double>(l) / static_cast<double>(L) * (1.0 - theta_L);
+}
+
+Var swapout(const Var& x, const Var& f, double theta1, double theta2, Generator* gen) {
+  check(x.shape() == f.shape(), "swapout: X and F(X) must have the same shape");
+  if (!gen) {
+    if (theta1 == theta2) return scale(add(x, f), theta1);
+    return add(scale(x, theta1), scale(f, theta2));
+  }
+  Var m1(bernoulli_mask(x.shape(), theta1, *gen));
+  Var m2(bernoulli_mask(x.shape(), theta2, *gen));
+  return add(mul(x, m1), mul(f, m2));
+}
+
+Unit::Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool preactivate,
+           double theta)
+    : in_channels(in_channels), out_channels(out_channels), stride(stride), theta(theta) {
+  check(out_channels >= in_channels, "swapout: a unit cannot narrow the network");
+  if (preactivate) bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(in_channels));
+  conv1 = register_module("conv1", conv3x3(in_channels, out_channels, stride));
+  bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(out_channels));
+  conv2 = register_module("conv2", conv3x3(out_channels, out_channels));
+}
+
+Var Unit::preact(const Var& x) {
+  return bn1 ? relu(bn1->forward(x)) : x;
+}
+
+Var Unit::branch(const Var& a) {
+  return conv2->forward(relu(bn2->forward(conv1->forward(a))));
+}
+
+Var Unit::shortcut(const Var& x, const Var& a) const {
+  if (stride == 1 && in_channels == out_channels) return x;  // identity: the raw input
+  Var s = a;
+  if (stride != 1) {
+    Pool2dOptions o;
+    o.kernel_size = 1;
+    o.stride = stride;
+    s = avg_pool2d(s, o);  // a 1x1 window: keeps every stride-th pixel
+  }
+  return pad_channels(s, 0, out_channels - in_channels);
+}
+
+Var Unit::residual(const Var& x) {
+  return branch(preact(x));
+}
+
+Var Unit::skip(const Var& x) {
+  return shortcut(x, preact(x));
+}
+
+Var Unit::forward(const Var& x) {
+  return forward(x, is_training() ? &global_generator() : nullptr);
+}
+
+Var Unit::forward(const Var& x, Generator* gen) {
+  Var a = preact(x);  // once: BN running statistics are updated once per forward
+  return swapout(shortcut(x, a), branch(a), theta, theta, gen);
+}
+
+SwapoutNet::SwapoutNet(const Config& c) : stochastic_inference(c.stochastic_inference) {
+  check(c.depth > 2 && (c.depth - 2) % 6 == 0,
+        "swapout: depth must be 6n + 2, got " + std::to_string(c.depth));
+  check(c.widen_factor > 0, "swapout: widen_factor must be positive");
+  check(c.theta_L > 0.0 && c.theta_L <= 1.0, "swapout: theta_L must be in (0, 1]");
+  check(c.stochastic_inference >= 0, "swapout: stochastic_inference must be >= 0");
+  const int64_t n = (c.depth - 2) / 6;
+  const int64_t L = 3 * n;
+  conv1 = register_module("conv1", conv3x3(c.in_channels, 16));
+  int64_t channels = 16;
+  for (int64_t s = 0; s < 3; ++s) {
+    const int64_t width = (16 << s) * c.widen_factor;
+    auto stage = std::make_shared<nn::Sequential>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t l = s * n + i + 1;
+      const int64_t stride = (s > 0 && i == 0) ? 2 : 1;
+      auto unit = std::make_shared<Unit>(channels, width, stride, /*preactivate=*/l > 1,
+                                         keep_probability(l, L, c.theta_L));
+      stage->push_back(unit);
+      units.push_back(unit);
+      channels = width;
+    }
+    register_module("layer" + std::to_string(s + 1), stage);
+  }
+  bn_final = register_module("bn_final", std::make_shared<nn::BatchNorm2d>(channels));
+  fc = register_module("fc", std::make_shared<nn::Linear>(channels, c.num_classes));
+  // He init (fan_out) as fb.resnet.torch; BN 1/0; zero linear bias.
+  apply([](nn::Module& m) {
+    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
+      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
+    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
+      nn::init::constant(l->bias.value(), 0.0);
+  });
+}
+
+Var SwapoutNet::forward(const Var& x, Generator* gen) {
+  Var h = conv1->forward(x);
+  for (const auto& u : units) h = u->forward(h, gen);
+  h = relu(bn_final->forward(h));
+  return fc->forward(flatten(global_avg_pool2d(h)));
+}
+
+Var SwapoutNet::forward(const Var& x) {
+  if (is_training()) return forward(x, &global_generator());
+  if (stochastic_inference <= 0) return forward(x, nullptr);
+  // A private generator per call keeps concurrent evaluations apart; only its seed comes
+  // from the global generator.
+  uint64_t seed;
+  {
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
+    seed = global_generator().next_u64();
+  }
+  Generator gen(seed);
+  NoGradGuard no_grad;
+  Tensor mean_prob;
+  for (int64_t i = 0; i < stochastic_inference; ++i) {
+    Tensor p = softmax(forward(x, &gen).value());
+    if (i == 0) {
+      mean_prob = p.clone();
+    } else {
+      for (int64_t j = 0; j < p.numel(); ++j) mean_prob[j] += p[j];
+    }
+  }
+  const float inv = 1.0f / static_cast<float>(stochastic_inference);
+  for (auto& v : mean_prob) v = std::log(std::max(v * inv, 1e-30f));
+  return Var(mean_prob);
+}
+
+nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
+  Config c = defaults;
+  c.depth = spec.get_int("depth", c.depth);
+  c.widen_factor = spec.get_int("widen_factor", c.widen_factor);
+  c.theta_L = spec.get_double("theta_L", c.theta_L);
+  c.stochastic_inference = spec.get_int("stochastic_inference", c.stochastic_inference);
+  c.num_classes = spec.num_classes;
+  c.in_channels = spec.in_channels;
+  return std::make_shared<SwapoutNet>(c);
+}
+
+}  // namespace cnnzoo::models::swapout

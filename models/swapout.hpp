@@ -1,0 +1,78 @@
+// Swapout: Singh, Hoiem, Forsyth, "Swapout: Learning an ensemble of deep architectures",
+// 2016, arXiv:1605.06465. Pre-activation ("v2") ResNet units with swapout, v2(32) W x 4.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "cnnzoo/models.hpp"
+#include "cnnzoo/nn/layers.hpp"
+#include "cnnzoo/random.hpp"
+
+namespace cnnzoo::models::swapout {
+
+struct Config {
+  int64_t depth = 32;                // 6n + 2
+  int64_t widen_factor = 4;          // W: stage widths 16W, 32W, 64W
+  double theta_L = 0.5;              // keep probability of the last unit ("Linear(1, 0.5)")
+  int64_t stochastic_inference = 0;  // N > 0: evaluation averages N sampled predictions
+  int64_t num_classes = 10;
+  int64_t in_channels = 3;
+};
+
+// Keep probability of unit l = 1..L: theta_l = 1 - (l / L) (1 - theta_L).
+double keep_probability(int64_t l, int64_t L, double theta_L);
+
+// Y = Theta1 * X + Theta2 * F(X) with independent per-element Bernoulli(theta1), (theta2)
+// masks drawn from `gen`; with gen == nullptr, the expectation theta1 X + theta2 F(X).
+Var swapout(const Var& x, const Var& f, double theta1, double theta2, Generator* gen);
+
+// Pre-activation basic unit: F = conv3x3(ReLU(BN(conv3x3(ReLU(BN(x)))))), stride on the first
+// conv. Where the shape changes, the shortcut subsamples and zero-pads (option A); in the
+// first unit of stages 2 and 3 it takes the pre-activated input, and the unit right after
+// the stem has no pre-activation (the stem output is used directly).
+class Unit : public nn::Module {
+ public:
+  Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool preactivate, double theta);
+  Var forward(const Var& x) override;  // training: masks from the global generator
+  Var forward(const Var& x, Generator* gen);
+  std::string type_name() const override { return "SwapoutUnit"; }
+  // F and the X that swapout mixes in (the shortcut's output), each computed on its own.
+  Var residual(const Var& x);
+  Var skip(const Var& x);
+
+  int64_t in_channels, out_channels, stride;
+  double theta;  // keep probability of both Theta1 and Theta2
+
+ private:
+  Var preact(const Var& x);
+  Var branch(const Var& a);                        // F from the pre-activated input
+  Var shortcut(const Var& x, const Var& a) const;  // identity, or subsample + zero padding
+  std::shared_ptr<nn::BatchNorm2d> bn1, bn2;
+  std::shared_ptr<nn::Conv2d> conv1, conv2;
+};
+
+// conv3x3(16) stem, three stages of n swapout units (16W, 32W, 64W), BN-ReLU, global
+// average pooling, linear classifier. Names: conv1, layerS.U.*, bn_final, fc.
+class SwapoutNet : public nn::Module {
+ public:
+  explicit SwapoutNet(const Config& config);
+  // Training: sampled masks. Evaluation: deterministic (theta-weighted) inference, or, with
+  // stochastic_inference = N > 0, log of the mean softmax of N sampled passes (BN in
+  // inference mode), returned without a gradient graph.
+  Var forward(const Var& x) override;
+  Var forward(const Var& x, Generator* gen);  // one pass with masks from gen (nullptr: mean)
+  std::string type_name() const override { return "SwapoutNet"; }
+
+  std::vector<std::shared_ptr<Unit>> units;
+  int64_t stochastic_inference;
+
+ private:
+  std::shared_ptr<nn::Conv2d> conv1;
+  std::shared_ptr<nn::BatchNorm2d> bn_final;
+  std::shared_ptr<nn::Linear> fc;
+};
+
+// Registry builder: options depth, widen_factor, theta_L, stochastic_inference.
+nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
+
+}  // namespace cnnzoo::models::swapout
