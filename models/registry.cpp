@@ -273,10 +273,10 @@ std::vector<ModelInfo> make_table() {
         xception);
     row("xception-cifar", xc, "Chollet", 2016, "1610.02357", "xception", true, 32, {"drop_rate"},
         xception);
-    row("prelu-net-a", pr, "He et al.", 2015, "1502.01852", "prelu_net", false, 224, {"drop_rate"},
-        prelu_net);
+    row("prelu-net-a", pr, "He et al.", 2015, "1502.01852", "prelu_net", false, 224,
+        {"drop_rate", "batch_norm"}, prelu_net);
     row("prelu-net-cifar", pr, "He et al.", 2015, "1502.01852", "prelu_net", true, 32,
-        {"drop_rate"}, prelu_net);
+        {"drop_rate", "batch_norm"}, prelu_net);
     row("se-resnet50", se, "Hu et al.", 2017, "1709.01507", "se_resnet", false, 224,
         {"se_reduction"}, se_resnet);
     // CIFAR versions of the classic designs: 32x32x3, 10 classes by default; each models/

@@ -37,7 +37,7 @@ const Expected kModels[] = {
     {"xception", 22855952, 22855952, 10},
     {"xception-cifar", 20827442, 0, 4},
     {"prelu-net-a", 150646216, 0, 9},
-    {"prelu-net-cifar", 43829738, 0, 4},
+    {"prelu-net-cifar", 43836234, 0, 4},
     {"se-resnet50", 28088024, 28.1e6, 7},
 };
 
@@ -181,8 +181,8 @@ TEST(ZooExtra, SEReductionOption) {
 }
 
 TEST(ZooExtra, DropRateOptionIsHonoured) {
-  // drop_rate 0 makes training-mode forwards of a BN-free net repeatable; the default (0.5)
-  // does not.
+  // drop_rate 0 makes training-mode forwards repeatable (batch statistics are deterministic);
+  // the default (0.5) does not.
   Tensor x = input_tensor({2, 3, 32, 32}, 1);
   auto repeatable = [&](const std::map<std::string, std::string>& opts) {
     auto m = build("prelu-net-cifar", -1, opts);
@@ -195,6 +195,24 @@ TEST(ZooExtra, DropRateOptionIsHonoured) {
   };
   EXPECT_TRUE(repeatable({{"drop_rate", "0"}}));
   EXPECT_FALSE(repeatable({}));
+}
+
+TEST(ZooExtra, PReLUNetBatchNormOption) {
+  // The CIFAR version has BN by default (conv biases dropped); batch_norm=false is the
+  // paper's BN-free network.
+  auto with_bn = build("prelu-net-cifar");
+  auto without = build("prelu-net-cifar", -1, {{"batch_norm", "false"}});
+  EXPECT_EQ(without->num_parameters(), 43829738);
+  int64_t bn_layers = 0, conv_biases = 0;
+  for (auto& [key, t] : with_bn->state_dict()) {
+    if (key.find("_bn.running_mean") != std::string::npos) ++bn_layers;
+    if (key.find("conv") != std::string::npos && key.find(".bias") != std::string::npos &&
+        key.find("_bn.") == std::string::npos)
+      ++conv_biases;
+  }
+  EXPECT_EQ(bn_layers, 16);
+  EXPECT_EQ(conv_biases, 0);
+  for (auto& [key, t] : without->state_dict()) EXPECT_EQ(key.find("_bn."), std::string::npos);
 }
 
 TEST(ZooExtra, XceptionSeparableConvolutions) {
