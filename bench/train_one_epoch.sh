@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# One epoch of CIFAR-10 (the shared JPEG set) for each model of a group, all with one recipe,
+# then a markdown table read from each run's metrics.csv: the training checks of the model-zoo
+# issues (every run must end well above chance, >= 40% test accuracy).
+#
+#   bench/train_one_epoch.sh residual              # the residual family (issue 4)
+#   bench/train_one_epoch.sh classic               # the CIFAR versions of issue 5
+#   bench/train_one_epoch.sh residual resnet20     # only the entries whose name matches
+#   TABLE_ONLY=1 bench/train_one_epoch.sh residual # only print the table of finished runs
+#
+# Environment: CNNZOO (binary, default build/cnnzoo), DATA (folder with train/ and test/,
+# default /tmp/cnnzoo-data/cifar10-jpg, extracted from ../shared/data/cifar10-jpg.tar.gz if
+# missing), OUT (default runs/one-epoch; an entry whose metrics.csv exists is not run again
+# unless FORCE=1), JOBS (runs at the same time, default 2) and THREADS (threads per run,
+# default 1: two one-thread runs use a 2-core machine better than one two-thread run),
+# LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick check; 0 = all).
+#
+# Recipe, the same for every model: 1 epoch, batch 128, SGD lr 0.05, Nesterov momentum 0.9,
+# weight decay 5e-4, 0.2 epochs of linear warm-up then cosine to 0, pad-4 random crop +
+# horizontal flip, per-channel normalisation, seed 1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CNNZOO="${CNNZOO:-$ROOT/build/cnnzoo}"
+DATA="${DATA:-/tmp/cnnzoo-data/cifar10-jpg}"
+OUT="${OUT:-$ROOT/runs/one-epoch}"
+JOBS="${JOBS:-2}"
+THREADS="${THREADS:-1}"
+LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
+LIMIT_TEST="${LIMIT_TEST:-0}"
+
+# Entries: "run name|model|--set options". Reduced widths are the ones issue 4 allows, chosen
+# so that an epoch takes minutes rather than hours on 2 cores.
+RESIDUAL=(
+  "resnet20|resnet20|"
+  "preact-resnet110|preact-resnet110|"
+  "wrn-16-4|wrn-16-4|"
+  "densenet-40-12|densenet-40-12|"
+  "resnext29-2x16d|resnext29-2x64d|bottleneck_width=16"
+  "pyramidnet-110-a48|pyramidnet-110-a48|"
+  "fractalnet-20-w0.25|fractalnet-20|width_scale=0.25"
+  "fractalnet-20-w0.25-noreg|fractalnet-20|width_scale=0.25 drop_path=false dropout=false"
+  "resnet110-sd|resnet110-sd|"
+  "swapout-32-w1|swapout-32-w4|widen_factor=1"
+)
+CLASSIC=(
+  "lenet5|lenet5|" "alexnet-cifar|alexnet-cifar|" "nin|nin|" "nin-bn|nin-bn|"
+  "vgg11-cifar|vgg11-cifar|" "vgg16-cifar|vgg16-cifar|" "vgg19-cifar|vgg19-cifar|"
+  "googlenet-cifar|googlenet-cifar|" "bn-inception-cifar|bn-inception-cifar|"
+  "inception-v3-cifar|inception-v3-cifar|" "squeezenet-cifar|squeezenet-cifar|"
+  "xception-cifar|xception-cifar|" "prelu-net-cifar|prelu-net-cifar|" "nas-cifar|nas-cifar|"
+)
+
+GROUP="${1:-}"
+case "$GROUP" in
+  residual) ENTRIES=("${RESIDUAL[@]}") ;;
+  classic) ENTRIES=("${CLASSIC[@]}") ;;
+  *) echo "usage: $0 residual|classic [name-filter...]" >&2; exit 2 ;;
+esac
+shift
+if [ "$#" -gt 0 ]; then
+  kept=()
+  for e in "${ENTRIES[@]}"; do
+    for f in "$@"; do [[ "${e%%|*}" == *"$f"* ]] && { kept+=("$e"); break; }; done
+  done
+  ENTRIES=("${kept[@]}")
+fi
+[ -x "$CNNZOO" ] || { echo "no binary at $CNNZOO (run scripts/build.sh)" >&2; exit 1; }
+
+if [ ! -d "$DATA/train" ] && [ -z "${TABLE_ONLY:-}" ]; then
+  tarball="$ROOT/../shared/data/cifar10-jpg.tar.gz"
+  [ -f "$tarball" ] || { echo "no data at $DATA and no $tarball" >&2; exit 1; }
+  mkdir -p "$(dirname "$DATA")"
+  tmp="$(mktemp -d "$(dirname "$DATA")/.extract.XXXXXX")"
+  tar -xzf "$tarball" -C "$tmp"
+  [ -d "$DATA" ] || mv "$tmp/$(basename "$DATA")" "$DATA"
+  rm -rf "$tmp"
+fi
+
+set_flags() {  # "a=1 b=2" -> --set a=1 --set b=2
+  local kv
+  for kv in $1; do printf -- '--set\n%s\n' "$kv"; done
+}
+
+run_one() {
+  local name="$1" model="$2" opts="$3" run="$OUT/$1"
+  local -a sets
+  mapfile -t sets < <(set_flags "$opts")
+  rm -rf "$run"
+  mkdir -p "$run"
+  echo "== $name start $(date +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  if "$CNNZOO" train --model "$model" "${sets[@]}" --data "$DATA" --dataset folder \
+      --epochs 1 --batch 128 --lr 0.05 --momentum 0.9 --nesterov --wd 5e-4 \
+      --schedule cosine --warmup 0.2 --augment crop,flip --threads "$THREADS" --seed 1 \
+      --limit-train "$LIMIT_TRAIN" --limit-test "$LIMIT_TEST" --no-progress \
+      --out "$run/train" >"$run/log.txt" 2>&1; then
+    echo "== $name done $(date +%H:%M:%S): $(tail -n 1 "$run/log.txt")"
+  else
+    echo "== $name FAILED: $(tail -n 1 "$run/log.txt")"
+  fi
+}
+
+if [ -z "${TABLE_ONLY:-}" ]; then
+  mkdir -p "$OUT"
+  for e in "${ENTRIES[@]}"; do
+    IFS='|' read -r name model opts <<<"$e"
+    if [ -f "$OUT/$name/train/metrics.csv" ] && [ -z "${FORCE:-}" ]; then
+      echo "== $name: done before"
+      continue
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    run_one "$name" "$model" "$opts" &
+  done
+  wait
+fi
+
+echo
+echo "| model | options | parameters | multiply-adds | test accuracy | s / epoch | train images/s |"
+echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+for e in "${ENTRIES[@]}"; do
+  IFS='|' read -r name model opts <<<"$e"
+  csv="$OUT/$name/train/metrics.csv"
+  if [ ! -f "$csv" ]; then
+    echo "| $model | $opts | | | not run | | |"
+    continue
+  fi
+  mapfile -t sets < <(set_flags "$opts")
+  read -r params macs < <("$CNNZOO" summary "$model" "${sets[@]}" --json |
+    /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["params"], d["macs"])')
+  # metrics.csv: epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s
+  tail -n 1 "$csv" | awk -F, -v m="$model" -v o="$opts" -v p="$params" -v q="$macs" '
+    function commas(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+    { printf "| %s | %s | %s | %.1fM | %.2f%% | %.0f | %.1f |\n", m, o, commas(p), q / 1e6, 100 * $7, $8, $9 }'
+done
