@@ -12,9 +12,10 @@ nn::ModulePtr alexnet(const ModelSpec& spec);
 
 namespace cnnzoo::models {
 
-// `alexnet-cifar`: the 2012 paper's five convolutions (96-256-384-384-256, LRN) and three
-// fully connected layers on 32x32 inputs; options drop_rate (0.5), groups (1; 2 restores the
-// paper's two-GPU split of conv2, conv4 and conv5).
+// `alexnet-cifar`: the 2012 paper's five convolutions (96-256-384-384-256) and three fully
+// connected layers on 32x32 inputs, with BatchNorm; options drop_rate (0.5), groups (1; 2
+// restores the paper's two-GPU split of conv2, conv4 and conv5), batch_norm (true; false
+// gives the paper's BN-free network with local response normalisation).
 nn::ModulePtr alexnet_cifar(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models

@@ -12,8 +12,8 @@
 // nin-bn, no BatchNorm either. Dropout follows the first two mlpconv layers, as in the paper.
 // nin-bn (no paper number; a later common variant) puts BatchNorm between every other
 // convolution and its ReLU (those convolutions drop their bias), post-activation, with no
-// activation on the raw image. Initialisation: He normal (fan-in) with zero biases, where
-// the paper's Caffe model used hand-tuned Gaussians.
+// activation on the raw image. Initialisation: He normal (fan-in) with zero biases, and
+// N(0, 0.01) for the class-map layer, where the paper's Caffe model used hand-tuned Gaussians.
 // Parameters (10 classes): nin 966,986 (the paper's "0.97M" is this count), nin-bn 968,394.
 #include "models/nin.hpp"
 
@@ -59,6 +59,7 @@ class MlpConv : public Module {
     return h;
   }
   std::string type_name() const override { return "MlpConv"; }
+  Conv2d& last_conv() const { return *convs_.back(); }
 
  private:
   std::vector<std::shared_ptr<Conv2d>> convs_;
@@ -85,6 +86,9 @@ class NIN : public Module {
         if (c->bias.defined()) c->bias.value().zero();
       }
     });
+    // The class maps start small, so the first steps see a loss near log(classes) rather
+    // than the large, noisy gradients of He-scaled logits.
+    init::normal(mlpconv3->last_conv().weight.value(), 0.0, 0.01);
   }
   Var forward(const Var& x) override {
     Var h = drop1->forward(pool1->forward(mlpconv1->forward(x)));

@@ -288,7 +288,8 @@ std::vector<ModelInfo> make_table() {
                    std::move(keys), std::move(b)});
     };
     cifar("alexnet-cifar", "ImageNet Classification with Deep Convolutional Neural Networks",
-          "Krizhevsky et al.", 2012, "", "alexnet", "", {"drop_rate", "groups"}, alexnet_cifar);
+          "Krizhevsky et al.", 2012, "", "alexnet", "", {"drop_rate", "groups", "batch_norm"},
+          alexnet_cifar);
     for (const char* n : {"nin", "nin-bn"})
       cifar(n, "Network In Network", "Lin et al.", 2013, "1312.4400", "nin",
             std::string(n) == "nin" ? "8.81" : "", {"drop_rate"}, nin);

@@ -30,7 +30,7 @@ struct Expected {
 // Worked out layer by layer from the plans at the top of each models/ file (weights, biases
 // where no BN follows, BN gamma and beta; multiply-adds = weights x output positions).
 const Expected kModels[] = {
-    {"alexnet-cifar", 29983114, 30351844, 323600384},
+    {"alexnet-cifar", 29984490, 30353220, 323600384},
     {"nin", 966986, 984356, 222486528},  // the paper's "0.97M"
     {"nin-bn", 968394, 985764, 222486528},
     {"vgg11-cifar", 9228362, 9274532, 152769536},
@@ -180,7 +180,7 @@ TEST(CifarClassic, NasLayerInputWidths) {
 }
 
 // The paper's auxiliary classifiers, optional on the CIFAR GoogLeNet, and AlexNet's
-// two-tower split.
+// two-tower split and BN-free form.
 TEST(CifarClassic, Options) {
   auto g = build("googlenet-cifar", -1, {{"aux_logits", "true"}});
   EXPECT_EQ(g->num_parameters(), 10333886);
@@ -190,7 +190,18 @@ TEST(CifarClassic, Options) {
   for (auto& [a, w] : g->take_aux_logits()) EXPECT_DOUBLE_EQ(w, 0.3);
 
   auto a = build("alexnet-cifar", 100, {{"groups", "2"}});
-  EXPECT_EQ(a->num_parameters(), 28938724);
+  EXPECT_EQ(a->num_parameters(), 28940100);
   EXPECT_EQ(nn::summarize(*a, {3, 32, 32}).macs, 200658944);
+  // The paper's BN-free network: biased convolutions, LRN after conv1 and conv2.
+  auto plain = build("alexnet-cifar", -1, {{"batch_norm", "false"}});
+  EXPECT_EQ(plain->num_parameters(), 29983114);
+  int lrn = 0, bn = 0;
+  for (auto& [n, m] : plain->named_modules()) {
+    lrn += m->type_name() == "LocalResponseNorm";
+    bn += m->type_name() == "BatchNorm";
+  }
+  EXPECT_EQ(lrn, 2);
+  EXPECT_EQ(bn, 0);
+  training_step(*plain, "alexnet-cifar batch_norm=false", 10);
   EXPECT_THROW(build("alexnet-cifar", -1, {{"groups", "3"}}), Error);
 }
