@@ -1,0 +1,141 @@
+// Single-precision GEMM peak probe: N threads each multiply their own Eigen matrices (a large
+// square product and shapes typical of conv im2col GEMMs); prints GFLOP/s, N threads and 1.
+#define EIGEN_DONT_PARALLELIZE  // one GEMM per thread; Eigen must not add its own threads
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// y (m x n) = w (m x k) * col (k x n), row-major like cnnzoo's conv kernels.
+struct Shape {
+  const char* what;
+  int m, k, n;
+};
+
+const Shape kShapes[] = {
+    {"square 1024", 1024, 1024, 1024},
+    {"3x3 16->16 at 32x32 (resnet stage 1)", 16, 144, 1024},
+    {"3x3 64->64 at 8x8 (resnet stage 3)", 64, 576, 64},
+    {"3x3 64->64 at 32x32 (wrn-16-4 stage 1)", 64, 576, 1024},
+    {"3x3 256->256 at 8x8 (vgg16)", 256, 2304, 64},
+    {"1x1 256->64 at 8x8 (bottleneck)", 64, 256, 64},
+};
+
+struct Args {
+  int threads = 2, reps = 5;
+  double gflop_per_rep = 2.0;  // work per thread per timed repetition
+  bool json = false;
+};
+
+// Median GFLOP/s over `reps` repetitions; in each, every thread does `inner` products.
+double measure(const Shape& s, int threads, const Args& a) {
+  const double flop = 2.0 * s.m * s.n * s.k;
+  const int inner = std::max(1, static_cast<int>(a.gflop_per_rep * 1e9 / flop));
+  struct Work {
+    Mat w, col, y;
+  };
+  std::vector<Work> work(threads);
+  for (auto& t : work) {
+    t.w = Mat::Random(s.m, s.k);
+    t.col = Mat::Random(s.k, s.n);
+    t.y = Mat::Zero(s.m, s.n);
+  }
+  auto run = [&](Work& t) {
+    for (int i = 0; i < inner; ++i) t.y.noalias() = t.w * t.col;
+  };
+  for (auto& t : work) run(t);  // warm-up: page in the matrices and Eigen's blocking buffers
+  std::vector<double> rates;
+  for (int r = 0; r < a.reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (int i = 1; i < threads; ++i) pool.emplace_back(run, std::ref(work[i]));
+    run(work[0]);
+    for (auto& th : pool) th.join();
+    double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(threads * inner * flop / sec / 1e9);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+[[noreturn]] void usage(int status) {
+  std::fprintf(status ? stderr : stdout,
+               "usage: bench_gemm_peak [--threads N] [--reps R] [--gflop-per-rep G] [--json]\n"
+               "  float GEMM GFLOP/s (2*M*N*K per product, summed over threads, median of R),\n"
+               "  with N threads (default 2) and with 1 thread\n");
+  std::exit(status);
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string key = argv[i];
+    auto value = [&]() -> const char* {
+      if (i + 1 >= argc) usage(2);
+      return argv[++i];
+    };
+    if (key == "--help" || key == "-h") usage(0);
+    if (key == "--threads") {
+      a.threads = std::atoi(value());
+    } else if (key == "--reps") {
+      a.reps = std::atoi(value());
+    } else if (key == "--gflop-per-rep") {
+      a.gflop_per_rep = std::atof(value());
+    } else if (key == "--json") {
+      a.json = true;
+    } else {
+      usage(2);
+    }
+  }
+  if (a.threads < 1 || a.reps < 1 || a.gflop_per_rep < 0) usage(2);
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args a = parse(argc, argv);
+  double peak_n = 0, peak_1 = 0;
+  std::string rows;
+  if (!a.json)
+    std::printf("%-40s %16s %12s %12s\n", "shape", "m x k x n", "1 thread",
+                (std::to_string(a.threads) + " threads").c_str());
+  for (const Shape& s : kShapes) {
+    const double g1 = measure(s, 1, a);
+    const double gn = a.threads == 1 ? g1 : measure(s, a.threads, a);
+    peak_1 = std::max(peak_1, g1);
+    peak_n = std::max(peak_n, gn);
+    if (a.json) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "%s    {\"shape\": \"%s\", \"m\": %d, \"k\": %d, \"n\": %d, "
+                    "\"gflops_1\": %.2f, \"gflops\": %.2f}",
+                    rows.empty() ? "" : ",\n", s.what, s.m, s.k, s.n, g1, gn);
+      rows += buf;
+    } else {
+      std::printf(
+          "%-40s %16s %7.1f GF/s %7.1f GF/s\n", s.what,
+          (std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n)).c_str(), g1,
+          gn);
+    }
+  }
+  if (a.json) {
+    std::printf(
+        "{\n  \"threads\": %d,\n  \"peak_gflops\": %.2f,\n  \"peak_gflops_1\": %.2f,\n"
+        "  \"shapes\": [\n%s\n  ]\n}\n",
+        a.threads, peak_n, peak_1, rows.c_str());
+  } else {
+    std::printf("peak: %.1f GFLOP/s with %d threads, %.1f GFLOP/s with 1 thread\n", peak_n,
+                a.threads, peak_1);
+  }
+  return 0;
+}
