@@ -93,7 +93,7 @@ run_one() {
       --schedule cosine --warmup 0.2 --augment crop,flip --threads "$THREADS" --seed 1 \
       --limit-train "$LIMIT_TRAIN" --limit-test "$LIMIT_TEST" --no-progress \
       --out "$run/train" >"$run/log.txt" 2>&1; then
-    echo "== $name done $(date +%H:%M:%S): $(tail -n 1 "$run/log.txt")"
+    echo "== $name done $(date +%H:%M:%S): $(grep -m1 'final test accuracy' "$run/log.txt")"
   else
     echo "== $name FAILED: $(tail -n 1 "$run/log.txt")"
   fi
