@@ -124,7 +124,7 @@ for e in "${ENTRIES[@]}"; do
     continue
   fi
   mapfile -t sets < <(set_flags "$opts")
-  read -r params macs < <("$CNNZOO" summary "$model" "${sets[@]}" --json |
+  read -r params macs < <("$CNNZOO" summary "$model" "${sets[@]}" --input 3x32x32 --json |
     /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["params"], d["macs"])')
   # metrics.csv: epoch,step,lr,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s
   tail -n 1 "$csv" | awk -F, -v m="$model" -v o="$opts" -v p="$params" -v q="$macs" '
