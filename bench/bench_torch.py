@@ -1,5 +1,6 @@
 # PyTorch counterpart of `cnnzoo bench`: images/s of training steps or inference for a model
-# from torch_models.py, timed the same way, printing the same JSON keys.
+# from torch_models.py (CIFAR) or torchvision (ImageNet names), timed the same way, printing the
+# same JSON keys.
 import argparse
 import json
 import os
@@ -19,7 +20,7 @@ p.add_argument("--model", required=True)
 p.add_argument("--batch", type=int, default=128)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--train", action="store_true", help="time training steps (fwd, bwd, SGD)")
-p.add_argument("--classes", type=int, default=10)
+p.add_argument("--classes", type=int, help="default: 10 (CIFAR models), 1000 (torchvision)")
 p.add_argument("--reps", type=int, default=10, help="minimum timed repetitions")
 p.add_argument("--min-seconds", type=float, default=3.0, help="minimum timed seconds")
 p.add_argument("--json", action="store_true")
@@ -27,7 +28,15 @@ a = p.parse_args()
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(1)
-model = torch_models.build(a.model, a.classes)
+if a.model in torch_models.MODELS:
+    size, classes = 32, a.classes or 10
+    model = torch_models.build(a.model, classes)
+else:
+    import torchvision
+
+    size, classes = (299 if a.model == "inception_v3" else 224), a.classes or 1000
+    extra = {"init_weights": False} if a.model in ("inception_v3", "googlenet") else {}
+    model = getattr(torchvision.models, a.model)(num_classes=classes, **extra)
 model.train(a.train)
 # The same optimiser settings as `cnnzoo bench --train`.
 opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
@@ -47,8 +56,8 @@ def step(x, labels):
 def time_it(batch, min_reps, min_seconds):
     """Median seconds per step: two warm-up steps, then at least min_reps steps and
     min_seconds, as cnnzoo's bench."""
-    x = torch.randn(batch, 3, 32, 32)
-    labels = torch.arange(batch) % a.classes
+    x = torch.randn(batch, 3, size, size)
+    labels = torch.arange(batch) % classes
     step(x, labels)
     step(x, labels)
     ts = []

@@ -18,7 +18,8 @@ for m in "${MODELS[@]}"; do
     --reps 5 --min-seconds 3 --json)"
   theirs="$(MALLOC_MMAP_THRESHOLD_=34359738368 MALLOC_TRIM_THRESHOLD_=68719476736 \
     MALLOC_TOP_PAD_=1073741824 OMP_NUM_THREADS="$THREADS" /usr/bin/python3 \
-    "$ROOT/bench/infer_torch.py" --model "$m" --batch "$BATCH" --threads "$THREADS")"
+    "$ROOT/bench/bench_torch.py" --model "$m" --batch "$BATCH" --threads "$THREADS" \
+    --reps 5 --min-seconds 3 --json)"
   oi=$(echo "$ours" | field images_per_s); ti=$(echo "$theirs" | field images_per_s)
   ol=$(echo "$ours" | field latency_ms); tl=$(echo "$theirs" | field latency_ms)
   awk -v m="$m" -v b="$BATCH" -v oi="$oi" -v ti="$ti" -v ol="$ol" -v tl="$tl" \
