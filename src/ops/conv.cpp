@@ -166,14 +166,14 @@ inline void input_rows(const ConvGeom& g, int64_t oh0, int64_t oh1, int64_t& r0,
   r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
 }
 
-// Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW]: row (c, ki, kj) holds the
-// input pixel each output reads. `xp` points at padded row input_rows(oh0, ..).r0 of channel
-// 0; channel c starts plane_rows * Wp further on. Every row is a plain OW-long copy
-// (contiguous for stride 1).
+// Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW] (rows ld apart, default
+// packed): row (c, ki, kj) holds the input pixel each output reads. `xp` points at padded row
+// input_rows(oh0, ..).r0 of channel 0; channel c starts plane_rows * Wp further on. Every row
+// is a plain OW-long copy (contiguous for stride 1).
 template <class T>
 void im2col(const ConvGeom& g, const Padded& pd, const T* xp, int64_t plane_rows, int64_t oh0,
-            int64_t oh1, T* col) {
-  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
+            int64_t oh1, T* col, int64_t ld = 0) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = ld > 0 ? ld : rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
     const T* plane = xp + c * plane_rows * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
@@ -197,9 +197,9 @@ void im2col(const ConvGeom& g, const Padded& pd, const T* xp, int64_t plane_rows
 // The adjoint of im2col: adds col [K, (oh1 - oh0) * OW] onto the padded planes `dxp`
 // (Cg x Hp x Wp, the whole image, since neighbouring tiles overlap).
 template <class T>
-void col2im_add(const ConvGeom& g, const Padded& pd, const T* col, int64_t oh0, int64_t oh1,
-                T* dxp) {
-  const int64_t OW = g.OW, rows = oh1 - oh0, tp = rows * OW;
+void col2im_add(const ConvGeom& g, const Padded& pd, const T* col, int64_t oh0, int64_t oh1, T* dxp,
+                int64_t ld = 0) {
+  const int64_t OW = g.OW, rows = oh1 - oh0, tp = ld > 0 ? ld : rows * OW;
   for (int64_t c = 0; c < g.Cg(); ++c) {
     T* plane = dxp + c * pd.Hp * pd.Wp;
     for (int64_t ki = 0; ki < g.kh; ++ki) {
@@ -230,7 +230,7 @@ T row_sum(const T* p, int64_t n) {
 
 // Workspace slots (see thread_workspace): each kernel uses distinct slots for buffers that
 // are alive at the same time.
-enum Slot { kSlotCol = 0, kSlotPadded = 1, kSlotPaddedGrad = 2 };
+enum Slot { kSlotCol = 0, kSlotPadded = 1, kSlotPaddedGrad = 2, kSlotBatch = 3 };
 
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
@@ -358,6 +358,151 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
   });
 
   // Sum the blocks, transposing the weight part back to [Cout, Cg, kh, kw].
+  const T* parts = partial.data();
+  if (dw) {
+    parallel_for(
+        g.Cout,
+        [&](int64_t oc) {
+          const int64_t grp = oc / Coutg, o = oc % Coutg;
+          T* dst = dw + oc * K;
+          for (int64_t k = 0; k < K; ++k) {
+            const T* src = parts + grp * K * Coutg + k * Coutg + o;
+            T s = src[0];
+            for (int64_t c = 1; c < chunks; ++c) s += src[c * acc_n];
+            dst[k] = s;
+          }
+        },
+        min_items(g, g.Cout));
+  }
+  if (db) {
+    for (int64_t oc = 0; oc < g.Cout; ++oc) {
+      T s = parts[wn + oc];
+      for (int64_t c = 1; c < chunks; ++c) s += parts[c * acc_n + wn + oc];
+      db[oc] = s;
+    }
+  }
+}
+
+// ---- small planes: several images side by side in one GEMM --------------------------------
+// Deep layers of CIFAR networks have tiny planes (VGG's 2x2, ResNet's 8x8): one GEMM per image
+// would be [Cout x K] times [K x P] with P = 4..64, re-reading the whole weight for a few
+// columns. Here `nb` images are unrolled next to each other into col [K, nb * P] (image i in
+// columns [i P, (i + 1) P)), so the GEMM has at least kMinTileCols columns.
+
+// At most half the batch, so two threads have work; the count depends on the shape only,
+// which keeps results identical for any thread count.
+int64_t images_per_gemm(const ConvGeom& g) {
+  if (g.P() >= kMinTileCols || g.N < 2) return 1;
+  return std::min<int64_t>((g.N + 1) / 2, (kMinTileCols + g.P() - 1) / g.P());
+}
+
+// Image n's Cg x (H x W) input planes of group grp -> im2col columns [0, P) of col (row
+// stride ld); pointwise convs copy the planes themselves.
+template <class T>
+void unroll_image(const ConvGeom& g, const Padded& pd, const T* xg, T* col, int64_t ld) {
+  if (g.pointwise()) {
+    move_rows<false>(col, ld, xg, g.P(), g.Cg(), g.P());
+    return;
+  }
+  T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(g.Cg() * pd.Hp * pd.Wp));
+  pad_rows(g, pd, xg, g.Cg(), 0, pd.Hp, xp);
+  im2col(g, pd, xp, pd.Hp, 0, g.OH, col, ld);
+}
+
+template <class T>
+void batched_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
+  const Padded pd(g);
+  const int64_t nt = useful_threads(g), nb = images_per_gemm(g);
+  const int64_t blocks = (g.N + nb - 1) / nb, items = blocks * g.G;
+  parallel_dynamic(items, nt, 1, [&](int64_t item) {
+    const int64_t blk = item / g.G, grp = item % g.G;
+    const int64_t n0 = blk * nb, m = std::min(g.N, n0 + nb) - n0, cols = m * P;
+    T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * cols));
+    for (int64_t i = 0; i < m; ++i)
+      unroll_image(g, pd, x + ((n0 + i) * g.C + grp * Cg) * g.H * g.W, col + i * P, cols);
+    T* out = thread_workspace<T>(kSlotBatch, static_cast<size_t>(Coutg * cols));
+    MapR<T>(out, Coutg, cols, Eigen::OuterStride<>(cols)).noalias() =
+        CMapR<T>(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K)) *
+        CMapR<T>(col, K, cols, Eigen::OuterStride<>(cols));
+    for (int64_t i = 0; i < m; ++i) {
+      T* yi = y + ((n0 + i) * g.Cout + grp * Coutg) * P;
+      move_rows<false>(yi, P, out + i * P, cols, Coutg, P);
+      if (b) {
+        for (int64_t oc = 0; oc < Coutg; ++oc) {
+          const T bv = b[grp * Coutg + oc];
+#pragma omp simd
+          for (int64_t j = 0; j < P; ++j) yi[oc * P + j] += bv;
+        }
+      }
+    }
+  });
+}
+
+// Images are cut into a fixed number of blocks (shape-dependent only, as in gemm_backward),
+// each accumulating its own weight/bias gradient; within a block, nb images per GEMM.
+template <class T>
+void batched_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db) {
+  const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
+  const int64_t wn = g.Cout * K, acc_n = wn + g.Cout;
+  const Padded pd(g);
+  const int64_t nb = images_per_gemm(g);
+  const int64_t chunks =
+      std::max<int64_t>(1, std::min(grad_blocks(g.N, acc_n, sizeof(T)), g.N / nb));
+  TensorT<T> partial;
+  if (dw || db) partial = TensorT<T>::empty({chunks * acc_n});
+
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
+    T* dwt_acc = dw || db ? partial.data() + chunk * acc_n : nullptr;
+    T* db_acc = dwt_acc ? dwt_acc + wn : nullptr;
+    const int64_t c0 = g.N * chunk / chunks, c1 = g.N * (chunk + 1) / chunks;
+    for (int64_t grp = 0; grp < g.G; ++grp) {
+      MapR<T> dwt(dwt_acc ? dwt_acc + grp * K * Coutg : nullptr, K, Coutg,
+                  Eigen::OuterStride<>(Coutg));
+      CMapR<T> wg(w ? w + grp * Coutg * K : nullptr, Coutg, K, Eigen::OuterStride<>(K));
+      for (int64_t n0 = c0; n0 < c1; n0 += nb) {
+        const int64_t m = std::min(c1, n0 + nb) - n0, cols = m * P;
+        const bool first = n0 == c0;
+        // dy of the m images side by side: [Coutg, cols].
+        T* dyb = thread_workspace<T>(kSlotBatch, static_cast<size_t>(Coutg * cols));
+        for (int64_t i = 0; i < m; ++i)
+          move_rows<false>(dyb + i * P, cols, dy + ((n0 + i) * g.Cout + grp * Coutg) * P, P, Coutg,
+                           P);
+        CMapR<T> dyt(dyb, Coutg, cols, Eigen::OuterStride<>(cols));
+        if (db) {
+          for (int64_t oc = 0; oc < Coutg; ++oc) {
+            const T s = row_sum(dyb + oc * cols, cols);
+            T& acc = db_acc[grp * Coutg + oc];
+            acc = first ? s : acc + s;
+          }
+        }
+        T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * cols));
+        MapR<T> colm(col, K, cols, Eigen::OuterStride<>(cols));
+        if (dw) {
+          for (int64_t i = 0; i < m; ++i)
+            unroll_image(g, pd, x + ((n0 + i) * g.C + grp * Cg) * g.H * g.W, col + i * P, cols);
+          if (first)
+            dwt.noalias() = colm * dyt.transpose();
+          else
+            dwt.noalias() += colm * dyt.transpose();
+        }
+        if (!dx) continue;
+        colm.noalias() = wg.transpose() * dyt;  // d(col), folded back image by image
+        for (int64_t i = 0; i < m; ++i) {
+          T* dxg = dx + ((n0 + i) * g.C + grp * Cg) * g.H * g.W;
+          if (g.pointwise()) {
+            move_rows<false>(dxg, P, col + i * P, cols, Cg, P);
+            continue;
+          }
+          T* dxp = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(Cg * pd.Hp * pd.Wp));
+          std::fill(dxp, dxp + Cg * pd.Hp * pd.Wp, T(0));
+          col2im_add(g, pd, col + i * P, 0, g.OH, dxp, cols);
+          unpad(g, pd, dxp, Cg, dxg);
+        }
+      }
+    }
+  });
+
   const T* parts = partial.data();
   if (dw) {
     parallel_for(
@@ -583,6 +728,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
   if (g.N == 0) return;
   if (g.depthwise())
     depthwise_forward(g, x, w, b, y);
+  else if (images_per_gemm(g) > 1)
+    batched_forward(g, x, w, b, y);
   else
     gemm_forward(g, x, w, b, y);
 }
@@ -596,6 +743,8 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
   }
   if (g.depthwise())
     depthwise_backward(g, x, w, dy, dx, dw, db);
+  else if (images_per_gemm(g) > 1)
+    batched_backward(g, x, w, dy, dx, dw, db);
   else
     gemm_backward(g, x, w, dy, dx, dw, db);
 }

@@ -30,7 +30,7 @@ struct ConvGeom {
 // Per-thread scratch buffers that only grow: OpenMP keeps its worker threads alive, so the
 // im2col buffer (and the padded planes) are allocated once per thread and reused by every
 // conv call after that. `slot` (0 .. kWorkspaceSlots - 1) tells apart buffers in use at once.
-constexpr int kWorkspaceSlots = 3;
+constexpr int kWorkspaceSlots = 4;
 
 template <class T>
 T* thread_workspace(int slot, size_t count) {

@@ -180,6 +180,11 @@ CONV_CASE(Width8RowStride2, 2, 2, 9, 8, 3, 3, 3, options(Size2(2, 1), 1), false)
 CONV_CASE(Width16, 1, 2, 4, 16, 3, 3, 3, options(1, 1), false)
 CONV_CASE(Width32Dilated, 1, 2, 5, 36, 2, 3, 3, options(1, Padding2d(2, 0), 2), true)
 CONV_CASE(KernelCoversInput, 2, 2, 3, 4, 3, 3, 4, options(1, 0), true)
+// Small planes put several images side by side in one GEMM (8x8: 4 per GEMM, so 7 images
+// make a block of 4 and one of 3); with groups, stride and 1x1 too.
+CONV_CASE(SmallPlanesBatch7, 7, 3, 8, 8, 5, 3, 3, options(1, 1), true)
+CONV_CASE(SmallPlanesGroupsStride2, 5, 4, 9, 9, 6, 3, 3, options(2, 1, 1, 2), false)
+CONV_CASE(SmallPlanesPointwiseBatch9, 9, 6, 5, 5, 4, 1, 1, options(1, 0), true)
 
 // Wide enough that the im2col buffer is split into several row tiles per image.
 TEST(Conv2d, Reference_TiledIm2col) {
@@ -306,6 +311,8 @@ TEST(Conv2d, SameResultWithOneAndTwoThreads) {
       Case{4, 32, 16, 16, 32, 1, 1, options(1, 0), true},                  // 1x1 direct GEMM
       Case{4, 32, 40, 40, 64, 3, 3, options(2, 1, 1, 32), true},           // depthwise
       Case{4, 16, 20, 15, 16, 3, 5, options(Size2(1, 2), 2, 2, 2), true},  // groups
+      Case{16, 32, 8, 8, 32, 3, 3, options(1, 1), true},                   // images side by side
+      Case{12, 64, 4, 4, 48, 1, 1, options(1, 0), false},                  // ... and 1x1
   };
   for (const Case& c : cases) {
     Result one = run_with_threads(1, c);
