@@ -131,15 +131,27 @@ void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, i
 template <class T>
 void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
               int64_t r1, T* dst) {
-  const int64_t rows = r1 - r0;
-  std::fill(dst, dst + planes * rows * pd.Wp, T(0));
+  const int64_t rows = r1 - r0, Wp = pd.Wp;
   // Input rows ih in [ih0, ih1) land in padded rows r = ih + pt within [r0, r1).
   const int64_t ih0 = std::max<int64_t>(0, r0 - g.pt), ih1 = std::min(g.H, r1 - g.pt);
-  const int64_t c0 = std::min(g.pl, pd.Wp), c1 = std::min(g.pl + g.W, pd.Wp);
-  if (ih0 >= ih1 || c0 >= c1) return;
-  for (int64_t c = 0; c < planes; ++c)
-    move_rows<false>(dst + (c * rows + ih0 + g.pt - r0) * pd.Wp + c0, pd.Wp,
-                     src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, ih1 - ih0, c1 - c0);
+  const int64_t c0 = std::min(g.pl, Wp), c1 = std::min(g.pl + g.W, Wp);
+  if (ih0 >= ih1 || c0 >= c1) {
+    std::fill(dst, dst + planes * rows * Wp, T(0));
+    return;
+  }
+  // Only the border is zeroed: the interior is overwritten right after.
+  const int64_t top = ih0 + g.pt - r0, mid = ih1 - ih0, bottom = rows - top - mid;
+  for (int64_t c = 0; c < planes; ++c) {
+    T* plane = dst + c * rows * Wp;
+    std::fill(plane, plane + top * Wp, T(0));
+    for (int64_t r = top; r < top + mid; ++r) {
+      std::fill(plane + r * Wp, plane + r * Wp + c0, T(0));
+      std::fill(plane + r * Wp + c1, plane + (r + 1) * Wp, T(0));
+    }
+    std::fill(plane + (top + mid) * Wp, plane + (top + mid + bottom) * Wp, T(0));
+    move_rows<false>(plane + top * Wp + c0, Wp, src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, mid,
+                     c1 - c0);
+  }
 }
 
 // The inverse: the H x W interior of `planes` padded planes (Hp x Wp) -> dst. Input pixels the
