@@ -1,11 +1,15 @@
-// Tensor storage (with the size-bucketed cache) and basic tensor methods.
+// Tensor storage (malloc, configured not to hand memory back between steps) and basic tensor
+// methods.
 #include "cnnzoo/tensor.hpp"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
-#include <unordered_map>
+#include <limits>
+#include <string>
 
 namespace cnnzoo {
 
@@ -31,67 +35,48 @@ namespace {
 
 constexpr size_t kAlign = 64;
 
-// Blocks are cached by exact rounded size: a training step asks for the same sizes every
-// iteration, so after the first step every request is served from the cache.
-struct StorageCache {
-  std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;
-  size_t cached = 0;
-  ~StorageCache() { release(); }
-  void release() {
-    std::lock_guard<std::mutex> lock(mu);
-    for (auto& kv : free_blocks)
-      for (void* p : kv.second) std::free(p);
-    free_blocks.clear();
-    cached = 0;
-  }
-};
-
-StorageCache& cache() {
-  static StorageCache* c = new StorageCache();  // never destroyed: tensors may outlive main
-  return *c;
-}
-
 size_t rounded(size_t bytes) {
   return (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
 }
 
+// glibc's defaults hand large blocks (> 128 KB, adaptively up to 32 MB) to mmap and give
+// freed heap tops back to the OS, so every training step would fault its activations in
+// again. Keeping everything on the heap and never trimming it lets malloc reuse (and
+// coalesce) freed activations for the next step; unlike a cache keyed by exact size, a
+// freed block serves requests of other sizes too (DenseNet's growing concatenations).
+void configure_heap() {
+  static const bool done = [] {
+    const char* keep = std::getenv("CNNZOO_SYSTEM_MALLOC");
+    if (keep && *keep && std::string(keep) != "0") return true;
+    mallopt(M_MMAP_THRESHOLD, std::numeric_limits<int>::max());
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    mallopt(M_TOP_PAD, 1 << 30);
+    return true;
+  }();
+  (void)done;
+}
+
 }  // namespace
 
+// 64-byte aligned blocks carved out of plain malloc blocks (the malloc pointer is kept just
+// before the aligned one): aligned_alloc splits its blocks so that a freed block is not
+// reused at the same place, and each training step would fault part of its memory in again.
 void* storage_alloc(size_t bytes) {
-  size_t n = rounded(bytes);
-  StorageCache& c = cache();
-  {
-    std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(n);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      c.cached -= n;
-      return p;
-    }
-  }
-  void* p = std::aligned_alloc(kAlign, n);
-  if (!p) throw Error("tensor: out of memory allocating " + std::to_string(bytes) + " bytes");
+  configure_heap();
+  char* raw = static_cast<char*>(std::malloc(rounded(bytes) + kAlign));
+  if (!raw) throw Error("tensor: out of memory allocating " + std::to_string(bytes) + " bytes");
+  const uintptr_t aligned = (reinterpret_cast<uintptr_t>(raw) + kAlign) & ~uintptr_t(kAlign - 1);
+  void* p = reinterpret_cast<void*>(aligned);
+  static_cast<void**>(p)[-1] = raw;
   return p;
 }
 
-void storage_free(void* p, size_t bytes) {
-  if (!p) return;
-  size_t n = rounded(bytes);
-  StorageCache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mu);
-  c.free_blocks[n].push_back(p);
-  c.cached += n;
+void storage_free(void* p, size_t /*bytes*/) {
+  if (p) std::free(static_cast<void**>(p)[-1]);
 }
 
-size_t storage_cached_bytes() {
-  std::lock_guard<std::mutex> lock(cache().mu);
-  return cache().cached;
-}
-
-void storage_release_cache() {
-  cache().release();
+void storage_release_memory() {
+  malloc_trim(0);
 }
 
 template <class T>

@@ -15,12 +15,13 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& shape);
 
-// Storage comes from a size-bucketed cache, so a training step that allocates the same
-// activations every iteration reuses them instead of faulting fresh pages from the OS.
+// Storage comes from malloc, which the first allocation configures (glibc mallopt) to keep
+// every block on the heap and never trim it: a training step then reuses the memory the
+// previous step freed instead of faulting fresh pages in from the OS. Set the environment
+// variable CNNZOO_SYSTEM_MALLOC=1 to leave the process's malloc settings alone.
 void* storage_alloc(size_t bytes);
 void storage_free(void* p, size_t bytes);
-size_t storage_cached_bytes();  // bytes held in the cache, not in use
-void storage_release_cache();   // give cached blocks back to the system
+void storage_release_memory();  // give free heap memory back to the OS (malloc_trim)
 
 template <class T>
 class TensorT {
