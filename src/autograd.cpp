@@ -32,11 +32,11 @@ Node<T>::~Node() {
 
 template <class T>
 void Node<T>::accumulate(TensorT<T>&& g) {
-  check(g.numel() == value.numel(), std::string("backward of ") + op + ": gradient " +
-                                        g.shape_str() + " does not match value " +
-                                        value.shape_str());
+  const Shape& vs = value.defined() ? value.shape() : shape;
+  check(g.numel() == shape_numel(vs), std::string("backward of ") + op + ": gradient " +
+                                          g.shape_str() + " does not match value " + shape_str(vs));
   if (!grad.defined()) {
-    grad = g.shape() == value.shape() ? std::move(g) : g.reshape(value.shape());
+    grad = g.shape() == vs ? std::move(g) : g.reshape(vs);
     return;
   }
   T* dst = grad.data();
@@ -47,6 +47,8 @@ void Node<T>::accumulate(TensorT<T>&& g) {
 
 template <class T>
 VarT<T>::VarT(TensorT<T> value, bool requires_grad) : node_(std::make_shared<Node<T>>()) {
+  retain();
+  node_->shape = value.shape();
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
 }
@@ -62,6 +64,7 @@ template <class T>
 VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
                     std::function<void(Node<T>&)> backward_fn) {
   auto node = std::make_shared<Node<T>>();
+  node->shape = value.shape();
   node->value = std::move(value);
   node->op = op;
   if (grad_enabled() && any_requires_grad(inputs)) {

@@ -1,6 +1,7 @@
 // Define-by-run reverse-mode autograd: every op returns a Var whose node records its inputs
 // and a backward function; backward(loss) walks the graph in reverse topological order.
 #pragma once
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -20,6 +21,12 @@ struct Node {
   // Reads this node's grad and accumulates into the inputs' grads. Captured state (saved
   // activations) is released right after it runs.
   std::function<void(Node&)> backward_fn;
+  // Var handles on this node. When the last one goes, a graph node drops its value (unless
+  // keep_value: its backward reads it), as PyTorch frees an activation nobody saved: the
+  // backward closures hold what they need.
+  std::atomic<int> handles{0};
+  bool keep_value = false;
+  Shape shape;  // value's shape, kept when the value is dropped
 
   Node() = default;
   Node(const Node&) = delete;
@@ -37,7 +44,22 @@ class VarT {
  public:
   VarT() = default;
   explicit VarT(TensorT<T> value, bool requires_grad = false);
-  explicit VarT(std::shared_ptr<Node<T>> node) : node_(std::move(node)) {}
+  explicit VarT(std::shared_ptr<Node<T>> node) : node_(std::move(node)) { retain(); }
+  VarT(const VarT& o) : node_(o.node_) { retain(); }
+  VarT(VarT&& o) noexcept : node_(std::move(o.node_)) {}
+  VarT& operator=(const VarT& o) {
+    VarT copy(o);
+    std::swap(node_, copy.node_);
+    return *this;
+  }
+  VarT& operator=(VarT&& o) noexcept {
+    if (this != &o) {
+      release();
+      node_ = std::move(o.node_);
+    }
+    return *this;
+  }
+  ~VarT() { release(); }
 
   bool defined() const { return static_cast<bool>(node_); }
   const TensorT<T>& value() const { return node_->value; }
@@ -53,6 +75,16 @@ class VarT {
   const std::shared_ptr<Node<T>>& node() const { return node_; }
 
  private:
+  void retain() {
+    if (node_) node_->handles.fetch_add(1, std::memory_order_relaxed);
+  }
+  void release() {
+    if (node_ && node_->handles.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+        node_->backward_fn && !node_->keep_value && node_->value.defined()) {
+      node_->value = TensorT<T>();
+    }
+    node_.reset();
+  }
   std::shared_ptr<Node<T>> node_;
 };
 

@@ -43,7 +43,7 @@ VarT<T> relu(const VarT<T>& x) {
       },
       kMinPerThread);
   // The output alone tells where x > 0, so nothing needs to be captured.
-  return make_result<T>(std::move(y), {x}, "relu", [](Node<T>& n) {
+  VarT<T> out = make_result<T>(std::move(y), {x}, "relu", [](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> g = TensorT<T>::empty(n.value.shape());
     const T* py = n.value.data();
@@ -62,6 +62,8 @@ VarT<T> relu(const VarT<T>& x) {
         kMinPerThread);
     n.inputs[0]->accumulate(std::move(g));
   });
+  out.node()->keep_value = true;  // the backward reads the output
+  return out;
 }
 
 template <class T>
@@ -185,7 +187,7 @@ VarT<T> sigmoid(const VarT<T>& x) {
         ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).logistic();
       },
       kMinPerThread);
-  return make_result<T>(std::move(y), {x}, "sigmoid", [](Node<T>& n) {
+  VarT<T> out = make_result<T>(std::move(y), {x}, "sigmoid", [](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> g = TensorT<T>::empty(n.value.shape());
     const T* py = n.value.data();
@@ -199,6 +201,8 @@ VarT<T> sigmoid(const VarT<T>& x) {
         kMinPerThread);
     n.inputs[0]->accumulate(std::move(g));
   });
+  out.node()->keep_value = true;  // the backward reads the output
+  return out;
 }
 
 template <class T>
@@ -214,7 +218,7 @@ VarT<T> tanh(const VarT<T>& x) {
         ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).tanh();
       },
       kMinPerThread);
-  return make_result<T>(std::move(y), {x}, "tanh", [](Node<T>& n) {
+  VarT<T> out = make_result<T>(std::move(y), {x}, "tanh", [](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> g = TensorT<T>::empty(n.value.shape());
     const T* py = n.value.data();
@@ -228,6 +232,8 @@ VarT<T> tanh(const VarT<T>& x) {
         kMinPerThread);
     n.inputs[0]->accumulate(std::move(g));
   });
+  out.node()->keep_value = true;  // the backward reads the output
+  return out;
 }
 
 #define CNNZOO_INSTANTIATE(T)                                \

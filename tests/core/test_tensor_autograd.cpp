@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "cnnzoo/autograd.hpp"
+#include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/parallel.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/tensor.hpp"
@@ -121,6 +122,29 @@ TEST(Autograd, SavedStateFreedAfterBackward) {
   EXPECT_TRUE(y.node()->inputs.empty());
   EXPECT_FALSE(y.grad().defined());  // non-leaf grads are released
   EXPECT_TRUE(x.grad().defined());
+}
+
+// An activation nobody holds any more is freed during the forward pass: its consumers'
+// backward closures keep what they need (here mul_inline's copies), and the node keeps
+// only its shape for the gradient. Leaves, and ops whose backward reads their own output
+// (relu), keep their values.
+TEST(Autograd, IntermediateValuesAreDroppedWithTheirLastVar) {
+  VarD x(TensorD::from_vector({3}, {1, -2, 3}), true);
+  VarD y, z;
+  {
+    VarD a = mul_inline(x, x);  // x^2
+    EXPECT_TRUE(a.node()->value.defined());
+    VarD copy = a;
+    y = mul_inline(copy, a);  // x^4
+    VarD r = relu(mul_inline(x, x));
+    z = mul_inline(r, r);
+  }
+  EXPECT_FALSE(y.node()->inputs[0]->value.defined());
+  EXPECT_EQ(y.node()->inputs[0]->shape, (Shape{3}));
+  EXPECT_TRUE(z.node()->inputs[0]->value.defined());  // relu's output
+  EXPECT_TRUE(x.value().defined());
+  backward(y, TensorD::ones({3}));
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{4, -32, 108}));
 }
 
 TEST(Autograd, BackwardNeedsScalarRoot) {
