@@ -49,7 +49,7 @@ void configure_heap() {
     const char* keep = std::getenv("CNNZOO_SYSTEM_MALLOC");
     if (keep && *keep && std::string(keep) != "0") return true;
     mallopt(M_MMAP_THRESHOLD, std::numeric_limits<int>::max());
-    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+    mallopt(M_TRIM_THRESHOLD, -1);  // -1: never trim (INT_MAX would trim above 2 GB)
     mallopt(M_TOP_PAD, 1 << 30);
     return true;
   }();
