@@ -289,6 +289,35 @@ void gemm_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   });
 }
 
+// Sums the per-block gradients (each block: the weight part transposed per group, [K, Coutg],
+// then the bias), in block order, transposing the weight back to [Cout, Cg, kh, kw].
+template <class T>
+void sum_grad_blocks(const ConvGeom& g, const T* parts, int64_t chunks, T* dw, T* db) {
+  const int64_t K = g.K(), Coutg = g.Coutg(), wn = g.Cout * K, acc_n = wn + g.Cout;
+  if (dw) {
+    parallel_for(
+        g.Cout,
+        [&](int64_t oc) {
+          const int64_t grp = oc / Coutg, o = oc % Coutg;
+          T* dst = dw + oc * K;
+          for (int64_t k = 0; k < K; ++k) {
+            const T* src = parts + grp * K * Coutg + k * Coutg + o;
+            T s = src[0];
+            for (int64_t c = 1; c < chunks; ++c) s += src[c * acc_n];
+            dst[k] = s;
+          }
+        },
+        min_items(g, g.Cout));
+  }
+  if (db) {
+    for (int64_t oc = 0; oc < g.Cout; ++oc) {
+      T s = parts[wn + oc];
+      for (int64_t c = 1; c < chunks; ++c) s += parts[c * acc_n + wn + oc];
+      db[oc] = s;
+    }
+  }
+}
+
 // Images are split into grad_blocks() contiguous blocks handed out to the threads; each block
 // accumulates its own weight/bias gradient, summed at the end. The weight part is accumulated
 // transposed, per group [K, Coutg] instead of [Coutg, K]: Eigen then packs the large im2col
@@ -369,30 +398,7 @@ void gemm_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx
     }
   });
 
-  // Sum the blocks, transposing the weight part back to [Cout, Cg, kh, kw].
-  const T* parts = partial.data();
-  if (dw) {
-    parallel_for(
-        g.Cout,
-        [&](int64_t oc) {
-          const int64_t grp = oc / Coutg, o = oc % Coutg;
-          T* dst = dw + oc * K;
-          for (int64_t k = 0; k < K; ++k) {
-            const T* src = parts + grp * K * Coutg + k * Coutg + o;
-            T s = src[0];
-            for (int64_t c = 1; c < chunks; ++c) s += src[c * acc_n];
-            dst[k] = s;
-          }
-        },
-        min_items(g, g.Cout));
-  }
-  if (db) {
-    for (int64_t oc = 0; oc < g.Cout; ++oc) {
-      T s = parts[wn + oc];
-      for (int64_t c = 1; c < chunks; ++c) s += parts[c * acc_n + wn + oc];
-      db[oc] = s;
-    }
-  }
+  sum_grad_blocks(g, partial.data(), chunks, dw, db);
 }
 
 // ---- small planes: several images side by side in one GEMM --------------------------------
@@ -515,29 +521,7 @@ void batched_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T*
     }
   });
 
-  const T* parts = partial.data();
-  if (dw) {
-    parallel_for(
-        g.Cout,
-        [&](int64_t oc) {
-          const int64_t grp = oc / Coutg, o = oc % Coutg;
-          T* dst = dw + oc * K;
-          for (int64_t k = 0; k < K; ++k) {
-            const T* src = parts + grp * K * Coutg + k * Coutg + o;
-            T s = src[0];
-            for (int64_t c = 1; c < chunks; ++c) s += src[c * acc_n];
-            dst[k] = s;
-          }
-        },
-        min_items(g, g.Cout));
-  }
-  if (db) {
-    for (int64_t oc = 0; oc < g.Cout; ++oc) {
-      T s = parts[wn + oc];
-      for (int64_t c = 1; c < chunks; ++c) s += parts[c * acc_n + wn + oc];
-      db[oc] = s;
-    }
-  }
+  sum_grad_blocks(g, partial.data(), chunks, dw, db);
 }
 
 // ---- depthwise: one input channel per group, direct loops over the (small) kernel ----------
