@@ -62,11 +62,12 @@ bool any_requires_grad(const std::vector<VarT<T>>& inputs) {
 
 template <class T>
 VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
-                    std::function<void(Node<T>&)> backward_fn) {
+                    std::function<void(Node<T>&)> backward_fn, bool keep_value) {
   auto node = std::make_shared<Node<T>>();
   node->shape = value.shape();
   node->value = std::move(value);
   node->op = op;
+  node->keep_value = keep_value;
   if (grad_enabled() && any_requires_grad(inputs)) {
     node->requires_grad = true;
     node->inputs.reserve(inputs.size());
@@ -129,9 +130,9 @@ template class VarT<double>;
 template bool any_requires_grad(const std::vector<VarT<float>>&);
 template bool any_requires_grad(const std::vector<VarT<double>>&);
 template VarT<float> make_result(TensorT<float>, const std::vector<VarT<float>>&, const char*,
-                                 std::function<void(Node<float>&)>);
+                                 std::function<void(Node<float>&)>, bool);
 template VarT<double> make_result(TensorT<double>, const std::vector<VarT<double>>&, const char*,
-                                  std::function<void(Node<double>&)>);
+                                  std::function<void(Node<double>&)>, bool);
 template void backward(const VarT<float>&);
 template void backward(const VarT<double>&);
 template void backward(const VarT<float>&, const TensorT<float>&);

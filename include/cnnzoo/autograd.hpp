@@ -106,10 +106,11 @@ class NoGradGuard {
 };
 
 // Wraps an op's output. Records inputs and backward only when grad mode is on and some
-// input requires grad; otherwise the result is a plain constant.
+// input requires grad; otherwise the result is a plain constant. keep_value: the backward
+// reads the node's own value, so it is not dropped with the last Var (Node::keep_value).
 template <class T>
 VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
-                    std::function<void(Node<T>&)> backward_fn);
+                    std::function<void(Node<T>&)> backward_fn, bool keep_value = false);
 
 // True when an op on these inputs would record a graph node.
 template <class T>

@@ -43,27 +43,28 @@ VarT<T> relu(const VarT<T>& x) {
       },
       kMinPerThread);
   // The output alone tells where x > 0, so nothing needs to be captured.
-  VarT<T> out = make_result<T>(std::move(y), {x}, "relu", [](Node<T>& n) {
-    if (!n.input_needs_grad(0)) return;
-    TensorT<T> g = TensorT<T>::empty(n.value.shape());
-    const T* py = n.value.data();
-    const T* pdy = n.grad.data();
-    T* pg = g.data();
-    parallel_chunks(
-        g.numel(),
-        [&](int64_t b, int64_t e) {
-          // dy is loaded unconditionally so the select vectorises instead of branching on
-          // the (random) sign.
-          for (int64_t i = b; i < e; ++i) {
-            const T dy = pdy[i];
-            pg[i] = py[i] > T(0) ? dy : T(0);
-          }
-        },
-        kMinPerThread);
-    n.inputs[0]->accumulate(std::move(g));
-  });
-  out.node()->keep_value = true;  // the backward reads the output
-  return out;
+  return make_result<T>(
+      std::move(y), {x}, "relu",
+      [](Node<T>& n) {
+        if (!n.input_needs_grad(0)) return;
+        TensorT<T> g = TensorT<T>::empty(n.value.shape());
+        const T* py = n.value.data();
+        const T* pdy = n.grad.data();
+        T* pg = g.data();
+        parallel_chunks(
+            g.numel(),
+            [&](int64_t b, int64_t e) {
+              // dy is loaded unconditionally so the select vectorises instead of branching on
+              // the (random) sign.
+              for (int64_t i = b; i < e; ++i) {
+                const T dy = pdy[i];
+                pg[i] = py[i] > T(0) ? dy : T(0);
+              }
+            },
+            kMinPerThread);
+        n.inputs[0]->accumulate(std::move(g));
+      },
+      /*keep_value=*/true);  // the backward reads the output
 }
 
 template <class T>
@@ -187,22 +188,23 @@ VarT<T> sigmoid(const VarT<T>& x) {
         ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).logistic();
       },
       kMinPerThread);
-  VarT<T> out = make_result<T>(std::move(y), {x}, "sigmoid", [](Node<T>& n) {
-    if (!n.input_needs_grad(0)) return;
-    TensorT<T> g = TensorT<T>::empty(n.value.shape());
-    const T* py = n.value.data();
-    const T* pdy = n.grad.data();
-    T* pg = g.data();
-    parallel_chunks(
-        g.numel(),
-        [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * py[i] * (T(1) - py[i]);
-        },
-        kMinPerThread);
-    n.inputs[0]->accumulate(std::move(g));
-  });
-  out.node()->keep_value = true;  // the backward reads the output
-  return out;
+  return make_result<T>(
+      std::move(y), {x}, "sigmoid",
+      [](Node<T>& n) {
+        if (!n.input_needs_grad(0)) return;
+        TensorT<T> g = TensorT<T>::empty(n.value.shape());
+        const T* py = n.value.data();
+        const T* pdy = n.grad.data();
+        T* pg = g.data();
+        parallel_chunks(
+            g.numel(),
+            [&](int64_t b, int64_t e) {
+              for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * py[i] * (T(1) - py[i]);
+            },
+            kMinPerThread);
+        n.inputs[0]->accumulate(std::move(g));
+      },
+      /*keep_value=*/true);  // the backward reads the output
 }
 
 template <class T>
@@ -218,22 +220,23 @@ VarT<T> tanh(const VarT<T>& x) {
         ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).tanh();
       },
       kMinPerThread);
-  VarT<T> out = make_result<T>(std::move(y), {x}, "tanh", [](Node<T>& n) {
-    if (!n.input_needs_grad(0)) return;
-    TensorT<T> g = TensorT<T>::empty(n.value.shape());
-    const T* py = n.value.data();
-    const T* pdy = n.grad.data();
-    T* pg = g.data();
-    parallel_chunks(
-        g.numel(),
-        [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * (T(1) - py[i] * py[i]);
-        },
-        kMinPerThread);
-    n.inputs[0]->accumulate(std::move(g));
-  });
-  out.node()->keep_value = true;  // the backward reads the output
-  return out;
+  return make_result<T>(
+      std::move(y), {x}, "tanh",
+      [](Node<T>& n) {
+        if (!n.input_needs_grad(0)) return;
+        TensorT<T> g = TensorT<T>::empty(n.value.shape());
+        const T* py = n.value.data();
+        const T* pdy = n.grad.data();
+        T* pg = g.data();
+        parallel_chunks(
+            g.numel(),
+            [&](int64_t b, int64_t e) {
+              for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * (T(1) - py[i] * py[i]);
+            },
+            kMinPerThread);
+        n.inputs[0]->accumulate(std::move(g));
+      },
+      /*keep_value=*/true);  // the backward reads the output
 }
 
 #define CNNZOO_INSTANTIATE(T)                                \

@@ -264,8 +264,9 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
     for (int64_t i = 0; i < l.inner; ++i) yp[i] *= xp[i];
   });
 
-  VarT<T> out = make_result<T>(
-      std::move(y), {x}, "local_response_norm", [xv, scale, l, win, coef, beta](Node<T>& n) {
+  return make_result<T>(
+      std::move(y), {x}, "local_response_norm",
+      [xv, scale, l, win, coef, beta](Node<T>& n) {
         if (!n.input_needs_grad(0)) return;
         // dx_j = dy_j * s_j^-beta - 2 beta alpha/size * x_j * sum_c t_c over the channels c
         // whose window holds j, i.e. c in [j - after, j + before]; t_c = dy_c * y_c / s_c.
@@ -298,9 +299,8 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
           }
         });
         n.inputs[0]->accumulate(std::move(gx));
-      });
-  out.node()->keep_value = true;  // the backward reads the output
-  return out;
+      },
+      /*keep_value=*/true);  // the backward reads the output
 }
 
 #define CNNZOO_INSTANTIATE(T)                                                                \
