@@ -15,9 +15,9 @@
 # default 1: two one-thread runs use a 2-core machine better than one two-thread run),
 # LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick check; 0 = all).
 #
-# Recipe, the same for every model unless its entry names a change: 1 epoch, batch 128, SGD lr 0.05, Nesterov momentum 0.9,
-# weight decay 5e-4, 0.2 epochs of linear warm-up then cosine to 0, pad-4 random crop +
-# horizontal flip, per-channel normalisation, seed 1.
+# Recipe, the same for every model unless its entry names a change: 1 epoch, batch 128, SGD
+# lr 0.05, Nesterov momentum 0.9, weight decay 5e-4, 0.2 epochs of linear warm-up then cosine
+# to 0, pad-4 random crop + horizontal flip, per-channel normalisation, seed 1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CNNZOO="${CNNZOO:-$ROOT/build/cnnzoo}"

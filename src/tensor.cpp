@@ -71,12 +71,8 @@ void* storage_alloc(size_t bytes) {
   return p;
 }
 
-void storage_free(void* p, size_t /*bytes*/) {
+void storage_free(void* p) {
   if (p) std::free(static_cast<void**>(p)[-1]);
-}
-
-void storage_release_memory() {
-  malloc_trim(0);
 }
 
 template <class T>
@@ -86,7 +82,7 @@ TensorT<T> TensorT<T>::empty(Shape shape) {
   t.shape_ = std::move(shape);
   size_t bytes = static_cast<size_t>(t.numel_) * sizeof(T);
   T* p = static_cast<T*>(storage_alloc(bytes));
-  t.data_ = std::shared_ptr<T>(p, [bytes](T* q) { storage_free(q, bytes); });
+  t.data_ = std::shared_ptr<T>(p, [](T* q) { storage_free(q); });
   return t;
 }
 

@@ -20,8 +20,7 @@ int64_t shape_numel(const Shape& shape);
 // previous step freed instead of faulting fresh pages in from the OS. Set the environment
 // variable CNNZOO_SYSTEM_MALLOC=1 to leave the process's malloc settings alone.
 void* storage_alloc(size_t bytes);
-void storage_free(void* p, size_t bytes);
-void storage_release_memory();  // give free heap memory back to the OS (malloc_trim)
+void storage_free(void* p);
 
 template <class T>
 class TensorT {

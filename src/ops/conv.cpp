@@ -140,7 +140,7 @@ void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes,
     return;
   }
   // Only the border is zeroed: the interior is overwritten right after.
-  const int64_t top = ih0 + g.pt - r0, mid = ih1 - ih0, bottom = rows - top - mid;
+  const int64_t top = ih0 + g.pt - r0, mid = ih1 - ih0;
   for (int64_t c = 0; c < planes; ++c) {
     T* plane = dst + c * rows * Wp;
     std::fill(plane, plane + top * Wp, T(0));
@@ -148,7 +148,7 @@ void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes,
       std::fill(plane + r * Wp, plane + r * Wp + c0, T(0));
       std::fill(plane + r * Wp + c1, plane + (r + 1) * Wp, T(0));
     }
-    std::fill(plane + (top + mid) * Wp, plane + (top + mid + bottom) * Wp, T(0));
+    std::fill(plane + (top + mid) * Wp, plane + rows * Wp, T(0));
     move_rows<false>(plane + top * Wp + c0, Wp, src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, mid,
                      c1 - c0);
   }

@@ -21,7 +21,7 @@ VarT<T> dropout(const VarT<T>& x, double p, bool training, Generator& gen) {
   // One byte per element, from the tensor storage cache like every other activation.
   const size_t bytes = static_cast<size_t>(count);
   std::shared_ptr<uint8_t> mask(static_cast<uint8_t*>(storage_alloc(bytes)),
-                                [bytes](uint8_t* q) { storage_free(q, bytes); });
+                                [](uint8_t* q) { storage_free(q); });
   // Two decisions per 64-bit draw: an element is kept when its 32-bit half is at least
   // p * 2^32, i.e. with probability 1 - p (to within 2^-32). Drawn serially so the mask
   // depends only on the generator's state.

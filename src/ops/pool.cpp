@@ -71,7 +71,7 @@ void check_4d(const char* op, const Shape& x) {
 std::shared_ptr<int32_t> alloc_indices(int64_t n) {
   const size_t bytes = static_cast<size_t>(n) * sizeof(int32_t);
   return std::shared_ptr<int32_t>(static_cast<int32_t*>(storage_alloc(bytes)),
-                                  [bytes](int32_t* p) { storage_free(p, bytes); });
+                                  [](int32_t* p) { storage_free(p); });
 }
 
 }  // namespace
