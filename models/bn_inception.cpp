@@ -45,7 +45,8 @@
 // Parameters (conv weights, BN gamma/beta, fc with bias): bn-inception 11,285,224 for 1000
 // classes, 0.1% from the ~11.3M of the common reimplementations (giving every convolution a
 // bias as well, as the Caffe BN-Inception does, makes it 11,295,240; the paper quotes no
-// total). bn-inception-cifar 10,262,794 for 10 classes.
+// total). bn-inception-cifar 10,262,794 for 10 classes. Its width_scale option (not the
+// paper's) multiplies every width, for the one-epoch training check.
 #include "models/bn_inception.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -88,6 +89,10 @@ struct ModuleSpec {
   int64_t pool_proj;  // 0: pass-through (the stride-2 modules)
   int64_t stride;
   int64_t out(int64_t in) const { return ch1x1 + ch3x3 + dbl3x3 + (pool_proj ? pool_proj : in); }
+  ModuleSpec scaled(const ModelSpec& m) const {
+    auto w = [&m](int64_t c) { return c ? m.scale_width(c) : 0; };
+    return {w(ch1x1), w(ch3x3red), w(ch3x3), w(dbl3x3red), w(dbl3x3), pool, w(pool_proj), stride};
+  }
 };
 
 // Four branches concatenated: 1x1 | 1x1 -> 3x3 | 1x1 -> 3x3 -> 3x3 (the factorised 5x5) |
@@ -144,26 +149,28 @@ const std::pair<const char*, ModuleSpec> kModules[] = {
 
 class BNInception : public Module {
  public:
-  BNInception(int64_t in_channels, int64_t num_classes, bool cifar, double drop_rate) {
+  BNInception(const ModelSpec& spec, bool cifar, double drop_rate) {
+    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
     stem = register_module("stem", std::make_shared<Sequential>());
     if (cifar) {
-      stem->push_back("conv1", std::make_shared<BasicConv2d>(in_channels, 64, 3, 1, 1));
+      stem->push_back("conv1", std::make_shared<BasicConv2d>(spec.in_channels, w(64), 3, 1, 1));
     } else {
-      stem->push_back("conv1", std::make_shared<BasicConv2d>(in_channels, 64, 7, 2, 3));
+      stem->push_back("conv1", std::make_shared<BasicConv2d>(spec.in_channels, w(64), 7, 2, 3));
       stem->push_back("pool1", std::make_shared<MaxPool2d>(3, 2, 1));
     }
-    stem->push_back("conv2_reduce", std::make_shared<BasicConv2d>(64, 64, 1));
-    stem->push_back("conv2", std::make_shared<BasicConv2d>(64, 192, 3, 1, 1));
+    stem->push_back("conv2_reduce", std::make_shared<BasicConv2d>(w(64), w(64), 1));
+    stem->push_back("conv2", std::make_shared<BasicConv2d>(w(64), w(192), 3, 1, 1));
     if (!cifar) stem->push_back("pool2", std::make_shared<MaxPool2d>(3, 2, 1));
     inception = register_module("inception", std::make_shared<Sequential>());
-    int64_t c = 192;
-    for (const auto& [name, s] : kModules) {
+    int64_t c = w(192);
+    for (const auto& [name, table_row] : kModules) {
+      ModuleSpec s = table_row.scaled(spec);
       inception->push_back(name, std::make_shared<Inception>(c, s));
       c = s.out(c);
     }
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
     dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(c, num_classes));
+    fc = register_module("fc", std::make_shared<Linear>(c, spec.num_classes));
     // He initialisation (fan-out) for the convolutions; fc keeps the default; BN 1/0.
     apply([](Module& m) {
       if (auto* conv = dynamic_cast<Conv2d*>(&m))
@@ -185,8 +192,7 @@ class BNInception : public Module {
 }  // namespace
 
 nn::ModulePtr bn_inception(const ModelSpec& spec) {
-  return std::make_shared<BNInception>(spec.in_channels, spec.num_classes,
-                                       spec.name == "bn-inception-cifar",
+  return std::make_shared<BNInception>(spec, spec.name == "bn-inception-cifar",
                                        spec.get_double("drop_rate", 0.0));
 }
 

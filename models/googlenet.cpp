@@ -29,6 +29,8 @@
 // weight 0.3): they were the paper's remedy for vanishing gradients in a 22-layer network
 // without BN, and would add 4.4M parameters to a 6M one.
 // Parameters (10 classes): googlenet-cifar 5,983,402 (10,333,886 with aux_logits).
+// width_scale (not the paper's) multiplies every width of the stem and the modules, for the
+// one-epoch training check (bench/train_one_epoch.sh).
 #include "models/googlenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -196,35 +198,45 @@ class GoogLeNet : public Module {
 // The nine modules on 32x32 inputs (see the top of the file).
 class GoogLeNetCifar : public Module {
  public:
-  GoogLeNetCifar(int64_t in_channels, int64_t num_classes, bool aux_logits, double drop_rate,
-                 double aux_drop_rate) {
-    conv1 = register_module("conv1", std::make_shared<BasicConv2d>(in_channels, 64, 3, 1, 1));
-    conv2 = register_module("conv2", std::make_shared<BasicConv2d>(64, 64, 1));
-    conv3 = register_module("conv3", std::make_shared<BasicConv2d>(64, 192, 3, 1, 1));
-    auto inception = [this](const char* name, int64_t in, int64_t a, int64_t b, int64_t c,
-                            int64_t d, int64_t e, int64_t f) {
-      return register_module(name, std::make_shared<Inception>(in, a, b, c, d, e, f, 5));
+  explicit GoogLeNetCifar(const ModelSpec& spec) {
+    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
+    int64_t num_classes = spec.num_classes;
+    conv1 =
+        register_module("conv1", std::make_shared<BasicConv2d>(spec.in_channels, w(64), 3, 1, 1));
+    conv2 = register_module("conv2", std::make_shared<BasicConv2d>(w(64), w(64), 1));
+    conv3 = register_module("conv3", std::make_shared<BasicConv2d>(w(64), w(192), 3, 1, 1));
+    int64_t c = w(192);
+    auto inception = [this, &w, &c](const char* name, int64_t a, int64_t b, int64_t d3, int64_t d,
+                                    int64_t d5, int64_t f) {
+      auto m = register_module(
+          name, std::make_shared<Inception>(c, w(a), w(b), w(d3), w(d), w(d5), w(f), 5));
+      c = w(a) + w(d3) + w(d5) + w(f);
+      return m;
     };
-    inception3a = inception("inception3a", 192, 64, 96, 128, 16, 32, 32);  // 32x32
-    inception3b = inception("inception3b", 256, 128, 128, 192, 32, 96, 64);
+    inception3a = inception("inception3a", 64, 96, 128, 16, 32, 32);  // 32x32
+    inception3b = inception("inception3b", 128, 128, 192, 32, 96, 64);
     maxpool3 = register_module("maxpool3", ceil_pool(3, 2));  // 32 -> 16
-    inception4a = inception("inception4a", 480, 192, 96, 208, 16, 48, 64);
-    inception4b = inception("inception4b", 512, 160, 112, 224, 24, 64, 64);
-    inception4c = inception("inception4c", 512, 128, 128, 256, 24, 64, 64);
-    inception4d = inception("inception4d", 512, 112, 144, 288, 32, 64, 64);
-    inception4e = inception("inception4e", 528, 256, 160, 320, 32, 128, 128);
+    inception4a = inception("inception4a", 192, 96, 208, 16, 48, 64);
+    int64_t aux1_in = c;
+    inception4b = inception("inception4b", 160, 112, 224, 24, 64, 64);
+    inception4c = inception("inception4c", 128, 128, 256, 24, 64, 64);
+    inception4d = inception("inception4d", 112, 144, 288, 32, 64, 64);
+    int64_t aux2_in = c;
+    inception4e = inception("inception4e", 256, 160, 320, 32, 128, 128);
     maxpool4 = register_module("maxpool4", ceil_pool(3, 2));  // 16 -> 8
-    inception5a = inception("inception5a", 832, 256, 160, 320, 32, 128, 128);
-    inception5b = inception("inception5b", 832, 384, 192, 384, 48, 128, 128);
-    if (aux_logits) {
-      aux1 =
-          register_module("aux1", std::make_shared<InceptionAux>(512, num_classes, aux_drop_rate));
-      aux2 =
-          register_module("aux2", std::make_shared<InceptionAux>(528, num_classes, aux_drop_rate));
+    inception5a = inception("inception5a", 256, 160, 320, 32, 128, 128);
+    inception5b = inception("inception5b", 384, 192, 384, 48, 128, 128);
+    double aux_drop_rate = spec.get_double("aux_drop_rate", 0.7);
+    if (spec.get_bool("aux_logits", false)) {
+      aux1 = register_module("aux1",
+                             std::make_shared<InceptionAux>(aux1_in, num_classes, aux_drop_rate));
+      aux2 = register_module("aux2",
+                             std::make_shared<InceptionAux>(aux2_in, num_classes, aux_drop_rate));
     }
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
-    dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(1024, num_classes));
+    dropout =
+        register_module("dropout", std::make_shared<Dropout>(spec.get_double("drop_rate", 0.4)));
+    fc = register_module("fc", std::make_shared<Linear>(c, num_classes));
     apply([](Module& m) {
       if (auto* conv = dynamic_cast<Conv2d*>(&m))
         init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
@@ -278,9 +290,7 @@ nn::ModulePtr googlenet(const ModelSpec& spec) {
 namespace cnnzoo::models {
 
 nn::ModulePtr googlenet_cifar(const ModelSpec& spec) {
-  return std::make_shared<imagenet::GoogLeNetCifar>(
-      spec.in_channels, spec.num_classes, spec.get_bool("aux_logits", false),
-      spec.get_double("drop_rate", 0.4), spec.get_double("aux_drop_rate", 0.7));
+  return std::make_shared<imagenet::GoogLeNetCifar>(spec);
 }
 
 }  // namespace cnnzoo::models

@@ -25,8 +25,11 @@
 // reference's 0.2 (keep probability 0.8; torchvision uses 0.5); He (fan-out) initialisation.
 // This is a heavy CIFAR model: about 3.4G multiply-adds per image, like WRN-28-10.
 // Parameters (10 classes): 21,806,058 (torchvision's 23,834,568 without the auxiliary head,
-// minus 2048 x 990 + 990 for the smaller classifier).
+// minus 2048 x 990 + 990 for the smaller classifier). Its width_scale option (not the
+// paper's) multiplies every width, for the one-epoch training check.
 #include "models/inception_v3.hpp"
+
+#include <functional>
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -78,8 +81,18 @@ Var max_pool_3x3_s2(const Var& x) {
   return max_pool2d(x, o);
 }
 
-// Base with a helper that creates and registers a BasicConv2d in one line.
+// A reference width -> the width built: identity, or inception-v3-cifar's width_scale.
+using Width = std::function<int64_t(int64_t)>;
+int64_t reference_width(int64_t c) {
+  return c;
+}
+
+// Base with a helper that creates and registers a BasicConv2d in one line; `out` is the
+// module's output width.
 class Mixed : public Module {
+ public:
+  int64_t out = 0;
+
  protected:
   ConvPtr conv(const std::string& name, int64_t in, int64_t out, Size2 kernel, int64_t stride = 1,
                Size2 padding = 0) {
@@ -90,14 +103,15 @@ class Mixed : public Module {
 // 35x35 module (Fig. 5 with the reference's 5x5 branch): 64 + 64 + 96 + pool_features.
 class InceptionA : public Mixed {
  public:
-  InceptionA(int64_t in, int64_t pool_features) {
-    branch1x1 = conv("branch1x1", in, 64, 1);
-    branch5x5_1 = conv("branch5x5_1", in, 48, 1);
-    branch5x5_2 = conv("branch5x5_2", 48, 64, 5, 1, 2);
-    branch3x3dbl_1 = conv("branch3x3dbl_1", in, 64, 1);
-    branch3x3dbl_2 = conv("branch3x3dbl_2", 64, 96, 3, 1, 1);
-    branch3x3dbl_3 = conv("branch3x3dbl_3", 96, 96, 3, 1, 1);
-    branch_pool = conv("branch_pool", in, pool_features, 1);
+  InceptionA(int64_t in, int64_t pool_features, const Width& w = reference_width) {
+    branch1x1 = conv("branch1x1", in, w(64), 1);
+    branch5x5_1 = conv("branch5x5_1", in, w(48), 1);
+    branch5x5_2 = conv("branch5x5_2", w(48), w(64), 5, 1, 2);
+    branch3x3dbl_1 = conv("branch3x3dbl_1", in, w(64), 1);
+    branch3x3dbl_2 = conv("branch3x3dbl_2", w(64), w(96), 3, 1, 1);
+    branch3x3dbl_3 = conv("branch3x3dbl_3", w(96), w(96), 3, 1, 1);
+    branch_pool = conv("branch_pool", in, w(pool_features), 1);
+    out = w(64) + w(64) + w(96) + w(pool_features);
   }
   Var forward(const Var& x) override {
     Var b5 = branch5x5_2->forward(branch5x5_1->forward(x));
@@ -113,11 +127,12 @@ class InceptionA : public Mixed {
 // Grid reduction 35 -> 17 (Fig. 10): 384 + 96 + in channels.
 class InceptionB : public Mixed {
  public:
-  explicit InceptionB(int64_t in) {
-    branch3x3 = conv("branch3x3", in, 384, 3, 2);
-    branch3x3dbl_1 = conv("branch3x3dbl_1", in, 64, 1);
-    branch3x3dbl_2 = conv("branch3x3dbl_2", 64, 96, 3, 1, 1);
-    branch3x3dbl_3 = conv("branch3x3dbl_3", 96, 96, 3, 2);
+  explicit InceptionB(int64_t in, const Width& w = reference_width) {
+    branch3x3 = conv("branch3x3", in, w(384), 3, 2);
+    branch3x3dbl_1 = conv("branch3x3dbl_1", in, w(64), 1);
+    branch3x3dbl_2 = conv("branch3x3dbl_2", w(64), w(96), 3, 1, 1);
+    branch3x3dbl_3 = conv("branch3x3dbl_3", w(96), w(96), 3, 2);
+    out = w(384) + w(96) + in;
   }
   Var forward(const Var& x) override {
     Var b3 = branch3x3dbl_3->forward(branch3x3dbl_2->forward(branch3x3dbl_1->forward(x)));
@@ -130,17 +145,19 @@ class InceptionB : public Mixed {
 // 17x17 module with 7x7 convolutions factorised into 1x7 and 7x1 (Fig. 6): 4 x 192 channels.
 class InceptionC : public Mixed {
  public:
-  InceptionC(int64_t in, int64_t c7) {
-    branch1x1 = conv("branch1x1", in, 192, 1);
+  InceptionC(int64_t in, int64_t c7_reference, const Width& w = reference_width) {
+    const int64_t c7 = w(c7_reference), c192 = w(192);
+    branch1x1 = conv("branch1x1", in, c192, 1);
     branch7x7_1 = conv("branch7x7_1", in, c7, 1);
     branch7x7_2 = conv("branch7x7_2", c7, c7, {1, 7}, 1, {0, 3});
-    branch7x7_3 = conv("branch7x7_3", c7, 192, {7, 1}, 1, {3, 0});
+    branch7x7_3 = conv("branch7x7_3", c7, c192, {7, 1}, 1, {3, 0});
     branch7x7dbl_1 = conv("branch7x7dbl_1", in, c7, 1);
     branch7x7dbl_2 = conv("branch7x7dbl_2", c7, c7, {7, 1}, 1, {3, 0});
     branch7x7dbl_3 = conv("branch7x7dbl_3", c7, c7, {1, 7}, 1, {0, 3});
     branch7x7dbl_4 = conv("branch7x7dbl_4", c7, c7, {7, 1}, 1, {3, 0});
-    branch7x7dbl_5 = conv("branch7x7dbl_5", c7, 192, {1, 7}, 1, {0, 3});
-    branch_pool = conv("branch_pool", in, 192, 1);
+    branch7x7dbl_5 = conv("branch7x7dbl_5", c7, c192, {1, 7}, 1, {0, 3});
+    branch_pool = conv("branch_pool", in, c192, 1);
+    out = 4 * c192;
   }
   Var forward(const Var& x) override {
     Var b7 = branch7x7_3->forward(branch7x7_2->forward(branch7x7_1->forward(x)));
@@ -158,13 +175,15 @@ class InceptionC : public Mixed {
 // Grid reduction 17 -> 8: 320 + 192 + in channels.
 class InceptionD : public Mixed {
  public:
-  explicit InceptionD(int64_t in) {
-    branch3x3_1 = conv("branch3x3_1", in, 192, 1);
-    branch3x3_2 = conv("branch3x3_2", 192, 320, 3, 2);
-    branch7x7x3_1 = conv("branch7x7x3_1", in, 192, 1);
-    branch7x7x3_2 = conv("branch7x7x3_2", 192, 192, {1, 7}, 1, {0, 3});
-    branch7x7x3_3 = conv("branch7x7x3_3", 192, 192, {7, 1}, 1, {3, 0});
-    branch7x7x3_4 = conv("branch7x7x3_4", 192, 192, 3, 2);
+  explicit InceptionD(int64_t in, const Width& w = reference_width) {
+    const int64_t c192 = w(192);
+    branch3x3_1 = conv("branch3x3_1", in, c192, 1);
+    branch3x3_2 = conv("branch3x3_2", c192, w(320), 3, 2);
+    branch7x7x3_1 = conv("branch7x7x3_1", in, c192, 1);
+    branch7x7x3_2 = conv("branch7x7x3_2", c192, c192, {1, 7}, 1, {0, 3});
+    branch7x7x3_3 = conv("branch7x7x3_3", c192, c192, {7, 1}, 1, {3, 0});
+    branch7x7x3_4 = conv("branch7x7x3_4", c192, c192, 3, 2);
+    out = w(320) + c192 + in;
   }
   Var forward(const Var& x) override {
     Var b3 = branch3x3_2->forward(branch3x3_1->forward(x));
@@ -179,16 +198,18 @@ class InceptionD : public Mixed {
 // 8x8 module with expanded filter banks (Fig. 7): 320 + 2x384 + 2x384 + 192 = 2048 channels.
 class InceptionE : public Mixed {
  public:
-  explicit InceptionE(int64_t in) {
-    branch1x1 = conv("branch1x1", in, 320, 1);
-    branch3x3_1 = conv("branch3x3_1", in, 384, 1);
-    branch3x3_2a = conv("branch3x3_2a", 384, 384, {1, 3}, 1, {0, 1});
-    branch3x3_2b = conv("branch3x3_2b", 384, 384, {3, 1}, 1, {1, 0});
-    branch3x3dbl_1 = conv("branch3x3dbl_1", in, 448, 1);
-    branch3x3dbl_2 = conv("branch3x3dbl_2", 448, 384, 3, 1, 1);
-    branch3x3dbl_3a = conv("branch3x3dbl_3a", 384, 384, {1, 3}, 1, {0, 1});
-    branch3x3dbl_3b = conv("branch3x3dbl_3b", 384, 384, {3, 1}, 1, {1, 0});
-    branch_pool = conv("branch_pool", in, 192, 1);
+  explicit InceptionE(int64_t in, const Width& w = reference_width) {
+    const int64_t c384 = w(384);
+    branch1x1 = conv("branch1x1", in, w(320), 1);
+    branch3x3_1 = conv("branch3x3_1", in, c384, 1);
+    branch3x3_2a = conv("branch3x3_2a", c384, c384, {1, 3}, 1, {0, 1});
+    branch3x3_2b = conv("branch3x3_2b", c384, c384, {3, 1}, 1, {1, 0});
+    branch3x3dbl_1 = conv("branch3x3dbl_1", in, w(448), 1);
+    branch3x3dbl_2 = conv("branch3x3dbl_2", w(448), c384, 3, 1, 1);
+    branch3x3dbl_3a = conv("branch3x3dbl_3a", c384, c384, {1, 3}, 1, {0, 1});
+    branch3x3dbl_3b = conv("branch3x3dbl_3b", c384, c384, {3, 1}, 1, {1, 0});
+    branch_pool = conv("branch_pool", in, w(192), 1);
+    out = w(320) + 4 * c384 + w(192);
   }
   Var forward(const Var& x) override {
     Var b3 = branch3x3_1->forward(x);
@@ -303,26 +324,32 @@ class Inception3 : public Mixed {
 // The eleven modules on 32x32 inputs (see the top of the file).
 class Inception3Cifar : public Mixed {
  public:
-  Inception3Cifar(int64_t in_channels, int64_t num_classes, double drop_rate) {
-    Conv2d_1a_3x3 = conv("Conv2d_1a_3x3", in_channels, 32, 3, 1, 1);
-    Conv2d_2a_3x3 = conv("Conv2d_2a_3x3", 32, 32, 3, 1, 1);
-    Conv2d_2b_3x3 = conv("Conv2d_2b_3x3", 32, 64, 3, 1, 1);
-    Conv2d_3b_1x1 = conv("Conv2d_3b_1x1", 64, 80, 1);
-    Conv2d_4a_3x3 = conv("Conv2d_4a_3x3", 80, 192, 3, 1, 1);
-    Mixed_5b = register_module("Mixed_5b", std::make_shared<InceptionA>(192, 32));  // 32x32
-    Mixed_5c = register_module("Mixed_5c", std::make_shared<InceptionA>(256, 64));
-    Mixed_5d = register_module("Mixed_5d", std::make_shared<InceptionA>(288, 64));
-    Mixed_6a = register_module("Mixed_6a", std::make_shared<InceptionB>(288));  // -> 15x15
-    Mixed_6b = register_module("Mixed_6b", std::make_shared<InceptionC>(768, 128));
-    Mixed_6c = register_module("Mixed_6c", std::make_shared<InceptionC>(768, 160));
-    Mixed_6d = register_module("Mixed_6d", std::make_shared<InceptionC>(768, 160));
-    Mixed_6e = register_module("Mixed_6e", std::make_shared<InceptionC>(768, 192));
-    Mixed_7a = register_module("Mixed_7a", std::make_shared<InceptionD>(768));  // -> 7x7
-    Mixed_7b = register_module("Mixed_7b", std::make_shared<InceptionE>(1280));
-    Mixed_7c = register_module("Mixed_7c", std::make_shared<InceptionE>(2048));
+  explicit Inception3Cifar(const ModelSpec& spec) {
+    Width w = [&spec](int64_t c) { return spec.scale_width(c); };
+    Conv2d_1a_3x3 = conv("Conv2d_1a_3x3", spec.in_channels, w(32), 3, 1, 1);
+    Conv2d_2a_3x3 = conv("Conv2d_2a_3x3", w(32), w(32), 3, 1, 1);
+    Conv2d_2b_3x3 = conv("Conv2d_2b_3x3", w(32), w(64), 3, 1, 1);
+    Conv2d_3b_1x1 = conv("Conv2d_3b_1x1", w(64), w(80), 1);
+    Conv2d_4a_3x3 = conv("Conv2d_4a_3x3", w(80), w(192), 3, 1, 1);
+    auto mixed = [this](const char* name, auto module) {
+      return register_module(name, std::move(module));
+    };
+    using std::make_shared;
+    Mixed_5b = mixed("Mixed_5b", make_shared<InceptionA>(w(192), 32, w));  // 32x32
+    Mixed_5c = mixed("Mixed_5c", make_shared<InceptionA>(Mixed_5b->out, 64, w));
+    Mixed_5d = mixed("Mixed_5d", make_shared<InceptionA>(Mixed_5c->out, 64, w));
+    Mixed_6a = mixed("Mixed_6a", make_shared<InceptionB>(Mixed_5d->out, w));  // -> 15x15
+    Mixed_6b = mixed("Mixed_6b", make_shared<InceptionC>(Mixed_6a->out, 128, w));
+    Mixed_6c = mixed("Mixed_6c", make_shared<InceptionC>(Mixed_6b->out, 160, w));
+    Mixed_6d = mixed("Mixed_6d", make_shared<InceptionC>(Mixed_6c->out, 160, w));
+    Mixed_6e = mixed("Mixed_6e", make_shared<InceptionC>(Mixed_6d->out, 192, w));
+    Mixed_7a = mixed("Mixed_7a", make_shared<InceptionD>(Mixed_6e->out, w));  // -> 7x7
+    Mixed_7b = mixed("Mixed_7b", make_shared<InceptionE>(Mixed_7a->out, w));
+    Mixed_7c = mixed("Mixed_7c", make_shared<InceptionE>(Mixed_7b->out, w));
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
-    dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(2048, num_classes));
+    dropout =
+        register_module("dropout", std::make_shared<Dropout>(spec.get_double("drop_rate", 0.2)));
+    fc = register_module("fc", std::make_shared<Linear>(Mixed_7c->out, spec.num_classes));
     apply([](Module& m) {
       if (auto* c = dynamic_cast<Conv2d*>(&m))
         init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
@@ -364,8 +391,7 @@ nn::ModulePtr inception_v3(const ModelSpec& spec) {
 namespace cnnzoo::models {
 
 nn::ModulePtr inception_v3_cifar(const ModelSpec& spec) {
-  return std::make_shared<imagenet::Inception3Cifar>(spec.in_channels, spec.num_classes,
-                                                     spec.get_double("drop_rate", 0.2));
+  return std::make_shared<imagenet::Inception3Cifar>(spec);
 }
 
 }  // namespace cnnzoo::models

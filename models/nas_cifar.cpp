@@ -23,6 +23,7 @@
 // He (fan-out) initialisation. About 4.2G multiply-adds per image (every weight is applied at
 // all 1024 positions).
 // Parameters (10 classes): 4,120,990 = 4,119,228 conv + 1,272 BN + 490 linear.
+// width_scale (not the paper's) multiplies every N, for the one-epoch training check.
 #include "models/nas_cifar.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -67,14 +68,14 @@ const std::vector<LayerSpec>& figure7() {
 // conv FHxFW (stride 1, 'same') -> BN -> ReLU.
 class SearchedLayer : public Module {
  public:
-  SearchedLayer(int64_t in, const LayerSpec& s) {
+  // out: the layer's N, or N times the width_scale option.
+  SearchedLayer(int64_t in, int64_t out, const LayerSpec& s) {
     Conv2dOptions o;
     o.padding = Padding2d((s.filter_height - 1) / 2, (s.filter_width - 1) / 2);
     o.bias = false;
     conv = register_module(
-        "conv",
-        std::make_shared<Conv2d>(in, s.num_filters, Size2(s.filter_height, s.filter_width), o));
-    bn = register_module("bn", std::make_shared<BatchNorm2d>(s.num_filters));
+        "conv", std::make_shared<Conv2d>(in, out, Size2(s.filter_height, s.filter_width), o));
+    bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
   }
   Var forward(const Var& x) override { return relu(bn->forward(conv->forward(x))); }
   std::string type_name() const override { return "SearchedLayer"; }
@@ -84,8 +85,9 @@ class SearchedLayer : public Module {
 
 class NASNetworkA : public Module {
  public:
-  NASNetworkA(int64_t in_channels, int64_t num_classes) : spec_(figure7()) {
-    std::vector<int64_t> width = {in_channels};  // width[l]: channels out of layer l (0: image)
+  explicit NASNetworkA(const ModelSpec& model) : spec_(figure7()) {
+    std::vector<int64_t> width = {
+        model.in_channels};  // width[l]: channels out of layer l (0: image)
     std::vector<bool> consumed(spec_.size() + 1, false);
     for (size_t l = 1; l <= spec_.size(); ++l) {
       int64_t in = 0;
@@ -94,9 +96,10 @@ class NASNetworkA : public Module {
         in += width[j];
         consumed[j] = true;
       }
+      const int64_t out = model.scale_width(spec_[l - 1].num_filters);
       layers_.push_back(register_module("layer" + std::to_string(l),
-                                        std::make_shared<SearchedLayer>(in, spec_[l - 1])));
-      width.push_back(spec_[l - 1].num_filters);
+                                        std::make_shared<SearchedLayer>(in, out, spec_[l - 1])));
+      width.push_back(out);
     }
     int64_t features = 0;
     for (size_t l = 1; l <= spec_.size(); ++l)
@@ -104,7 +107,7 @@ class NASNetworkA : public Module {
         outputs_.push_back(static_cast<int>(l));
         features += width[l];
       }
-    fc = register_module("fc", std::make_shared<Linear>(features, num_classes));
+    fc = register_module("fc", std::make_shared<Linear>(features, model.num_classes));
     apply([](Module& m) {
       if (auto* c = dynamic_cast<Conv2d*>(&m))
         init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
@@ -136,7 +139,7 @@ class NASNetworkA : public Module {
 }  // namespace
 
 nn::ModulePtr nas_cifar(const ModelSpec& spec) {
-  return std::make_shared<NASNetworkA>(spec.in_channels, spec.num_classes);
+  return std::make_shared<NASNetworkA>(spec);
 }
 
 }  // namespace cnnzoo::models

@@ -41,7 +41,8 @@
 // Parameters (weights, biases, PReLU slopes, BN gamma/beta): prelu-net-a 150,646,216 for
 // 1000 classes (conv 24,891,520, fc 125,740,008, PReLU 14,688; the paper quotes no count);
 // prelu-net-cifar 43,836,234 for 10 classes (43,829,738 with batch_norm=false: the 6,496
-// conv biases give way to 2 x 6,496 BN parameters).
+// conv biases give way to 2 x 6,496 BN parameters). Its width_scale option (not the paper's)
+// multiplies every width, for the one-epoch training check.
 #include "models/prelu_net.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -109,37 +110,39 @@ class SpatialPyramidPool : public Module {
 
 class PReLUNet : public Module {
  public:
-  PReLUNet(int64_t in_channels, int64_t num_classes, bool cifar, bool batch_norm, double drop_rate)
+  PReLUNet(const ModelSpec& spec, bool cifar, bool batch_norm, double drop_rate)
       : batch_norm_(batch_norm) {
+    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
+    const int64_t c96 = w(96), c256 = w(256), c512 = w(512), fc = w(4096);
     features = register_module("features", std::make_shared<Sequential>());
-    conv_prelu("conv1", in_channels, 96, 7, cifar ? 1 : 2, 3);
+    conv_prelu("conv1", spec.in_channels, c96, 7, cifar ? 1 : 2, 3);
     if (cifar)
       features->push_back("pool1", std::make_shared<MaxPool2d>(2, 2));
     else
       features->push_back("pool1", std::make_shared<MaxPool2d>(3, 3));
-    conv_prelu("conv2_1", 96, 256, 2, 1, cifar ? Padding2d(0, 1, 0, 1) : Padding2d(0));
-    for (int i = 2; i <= 5; ++i) conv_prelu("conv2_" + std::to_string(i), 256, 256, 3, 1, 1);
+    conv_prelu("conv2_1", c96, c256, 2, 1, cifar ? Padding2d(0, 1, 0, 1) : Padding2d(0));
+    for (int i = 2; i <= 5; ++i) conv_prelu("conv2_" + std::to_string(i), c256, c256, 3, 1, 1);
     features->push_back("pool2", std::make_shared<MaxPool2d>(2, 2));
     for (int i = 1; i <= 5; ++i)
-      conv_prelu("conv3_" + std::to_string(i), i == 1 ? 256 : 512, 512, 3, 1, 1);
+      conv_prelu("conv3_" + std::to_string(i), i == 1 ? c256 : c512, c512, 3, 1, 1);
     features->push_back("pool3", std::make_shared<MaxPool2d>(2, 2));
-    for (int i = 1; i <= 5; ++i) conv_prelu("conv4_" + std::to_string(i), 512, 512, 3, 1, 1);
-    int64_t features_out = 512;
+    for (int i = 1; i <= 5; ++i) conv_prelu("conv4_" + std::to_string(i), c512, c512, 3, 1, 1);
+    int64_t features_out = c512;
     if (cifar) {
       pool = register_module("pool", std::make_shared<AdaptiveAvgPool2d>(1));
     } else {
       pool = register_module(
           "spp", std::make_shared<SpatialPyramidPool>(std::vector<int64_t>{6, 3, 2, 1}));
-      features_out = 512 * (36 + 9 + 4 + 1);
+      features_out = c512 * (36 + 9 + 4 + 1);
     }
     classifier = register_module("classifier", std::make_shared<Sequential>());
-    classifier->push_back("fc1", std::make_shared<Linear>(features_out, 4096));
-    classifier->push_back("fc1_prelu", std::make_shared<PReLU>(4096, kSlopeInit));
+    classifier->push_back("fc1", std::make_shared<Linear>(features_out, fc));
+    classifier->push_back("fc1_prelu", std::make_shared<PReLU>(fc, kSlopeInit));
     classifier->push_back("drop1", std::make_shared<Dropout>(drop_rate));
-    classifier->push_back("fc2", std::make_shared<Linear>(4096, 4096));
-    classifier->push_back("fc2_prelu", std::make_shared<PReLU>(4096, kSlopeInit));
+    classifier->push_back("fc2", std::make_shared<Linear>(fc, fc));
+    classifier->push_back("fc2_prelu", std::make_shared<PReLU>(fc, kSlopeInit));
     classifier->push_back("drop2", std::make_shared<Dropout>(drop_rate));
-    auto fc3 = std::make_shared<Linear>(4096, num_classes);
+    auto fc3 = std::make_shared<Linear>(fc, spec.num_classes);
     classifier->push_back("fc3", fc3);
     apply([](Module& m) {
       Var *w = nullptr, *b = nullptr;
@@ -178,8 +181,7 @@ class PReLUNet : public Module {
 
 nn::ModulePtr prelu_net(const ModelSpec& spec) {
   const bool cifar = spec.name == "prelu-net-cifar";
-  return std::make_shared<PReLUNet>(spec.in_channels, spec.num_classes, cifar,
-                                    spec.get_bool("batch_norm", cifar),
+  return std::make_shared<PReLUNet>(spec, cifar, spec.get_bool("batch_norm", cifar),
                                     spec.get_double("drop_rate", 0.5));
 }
 

@@ -1,6 +1,7 @@
 // The model table: every name the zoo knows, one explicit list (static self-registration
 // would be dropped by static linking).
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 
@@ -64,6 +65,12 @@ double ModelSpec::get_double(const std::string& key, double def) const {
   check(!it->second.empty() && *end == '\0',
         name + ": option " + key + "=" + it->second + " is not a number");
   return v;
+}
+
+int64_t ModelSpec::scale_width(int64_t channels) const {
+  double w = get_double("width_scale", 1.0);
+  check(w > 0.0 && w <= 16.0, name + ": option width_scale must be in (0, 16]");
+  return std::max<int64_t>(1, std::llround(static_cast<double>(channels) * w));
 }
 
 int64_t ModelSpec::get_int(const std::string& key, int64_t def) const {
@@ -235,9 +242,19 @@ std::vector<ModelInfo> make_table() {
          "densenet_imagenet", 224, {"drop_rate"}, imagenet::densenet);
   }
   // ---- rows: classic, Inception family and CIFAR versions ----
-  t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition",
-               "LeCun et al.", 1998, "", "lenet", "cifar", 10, 1, 32, "",
-               {"activation", "pool"}, lenet5});
+  t.push_back({"lenet5",
+               "Gradient-Based Learning Applied to Document Recognition",
+               "LeCun et al.",
+               1998,
+               "",
+               "lenet",
+               "cifar",
+               10,
+               1,
+               32,
+               "",
+               {"activation", "pool"},
+               lenet5});
   {
     // Non-torchvision ImageNet designs (each models/ file states its paper and its choices)
     // and the CIFAR versions of BN-Inception, Xception and PReLU-net.
@@ -264,19 +281,19 @@ std::vector<ModelInfo> make_table() {
     row("bn-inception", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", false, 224,
         {"drop_rate"}, bn_inception);
     row("bn-inception-cifar", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", true, 32,
-        {"drop_rate"}, bn_inception);
+        {"drop_rate", "width_scale"}, bn_inception);
     row("inception-v4", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
         {"drop_rate"}, inception_v4);
     row("inception-resnet-v2", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
         {"drop_rate"}, inception_resnet_v2);
     row("xception", xc, "Chollet", 2016, "1610.02357", "xception", false, 299, {"drop_rate"},
         xception);
-    row("xception-cifar", xc, "Chollet", 2016, "1610.02357", "xception", true, 32, {"drop_rate"},
-        xception);
+    row("xception-cifar", xc, "Chollet", 2016, "1610.02357", "xception", true, 32,
+        {"drop_rate", "width_scale"}, xception);
     row("prelu-net-a", pr, "He et al.", 2015, "1502.01852", "prelu_net", false, 224,
         {"drop_rate", "batch_norm"}, prelu_net);
     row("prelu-net-cifar", pr, "He et al.", 2015, "1502.01852", "prelu_net", true, 32,
-        {"drop_rate", "batch_norm"}, prelu_net);
+        {"drop_rate", "batch_norm", "width_scale"}, prelu_net);
     row("se-resnet50", se, "Hu et al.", 2017, "1709.01507", "se_resnet", false, 224,
         {"se_reduction"}, se_resnet);
     // CIFAR versions of the classic designs: 32x32x3, 10 classes by default; each models/
@@ -297,15 +314,16 @@ std::vector<ModelInfo> make_table() {
       cifar(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
             "Simonyan and Zisserman", 2014, "1409.1556", "vgg", "", {}, vgg_cifar);
     cifar("googlenet-cifar", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
-          "googlenet", "", {"aux_logits", "drop_rate", "aux_drop_rate"}, googlenet_cifar);
+          "googlenet", "", {"aux_logits", "drop_rate", "aux_drop_rate", "width_scale"},
+          googlenet_cifar);
     cifar("inception-v3-cifar", "Rethinking the Inception Architecture for Computer Vision",
-          "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate"},
+          "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate", "width_scale"},
           inception_v3_cifar);
     cifar("squeezenet-cifar",
           "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
           "Iandola et al.", 2016, "1602.07360", "squeezenet", "", {"drop_rate"}, squeezenet_cifar);
     cifar("nas-cifar", "Neural Architecture Search with Reinforcement Learning", "Zoph and Le",
-          2016, "1611.01578", "nas_cifar", "5.50", {}, nas_cifar);
+          2016, "1611.01578", "nas_cifar", "5.50", {"width_scale"}, nas_cifar);
   }
   return t;
 }

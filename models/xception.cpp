@@ -31,7 +31,8 @@
 // width, so only the classifier's size differs from the ImageNet network.
 //
 // Parameters: xception 22,855,952 for 1000 classes, exactly the paper's Table 3;
-// xception-cifar 20,827,442 for 10 classes.
+// xception-cifar 20,827,442 for 10 classes. Its width_scale option (not the paper's)
+// multiplies every width, for the one-epoch training check.
 #include "models/xception.hpp"
 
 #include "cnnzoo/nn/init.hpp"
@@ -114,27 +115,32 @@ class Block : public Module {
 
 class Xception : public Module {
  public:
-  Xception(int64_t in_channels, int64_t num_classes, bool cifar, double drop_rate) {
+  Xception(const ModelSpec& spec, bool cifar, double drop_rate) {
+    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
     // Entry flow.
     const int64_t stem_stride = cifar ? 1 : 2, stem_pad = cifar ? 1 : 0;
-    conv1 = register_module("conv1", conv(in_channels, 32, 3, stem_stride, stem_pad));
-    bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(32));
-    conv2 = register_module("conv2", conv(32, 64, 3, 1, stem_pad));
-    bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(64));
+    conv1 = register_module("conv1", conv(spec.in_channels, w(32), 3, stem_stride, stem_pad));
+    bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(w(32)));
+    conv2 = register_module("conv2", conv(w(32), w(64), 3, 1, stem_pad));
+    bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(w(64)));
     blocks = register_module("blocks", std::make_shared<Sequential>());
-    blocks->push_back(std::make_shared<Block>(64, std::vector<int64_t>{128, 128}, cifar ? 1 : 2,
-                                              /*relu_first=*/false));
-    blocks->push_back(std::make_shared<Block>(128, std::vector<int64_t>{256, 256}, 2, true));
-    blocks->push_back(std::make_shared<Block>(256, std::vector<int64_t>{728, 728}, 2, true));
+    int64_t c = w(64);
+    auto block = [&](std::vector<int64_t> widths, int64_t stride, bool relu_first) {
+      for (int64_t& width : widths) width = w(width);
+      blocks->push_back(std::make_shared<Block>(c, widths, stride, relu_first));
+      c = widths.back();
+    };
+    block({128, 128}, cifar ? 1 : 2, /*relu_first=*/false);
+    block({256, 256}, 2, true);
+    block({728, 728}, 2, true);
     // Middle flow.
-    for (int i = 0; i < 8; ++i)
-      blocks->push_back(std::make_shared<Block>(728, std::vector<int64_t>{728, 728, 728}, 1, true));
+    for (int i = 0; i < 8; ++i) block({728, 728, 728}, 1, true);
     // Exit flow.
-    blocks->push_back(std::make_shared<Block>(728, std::vector<int64_t>{728, 1024}, 2, true));
-    conv3 = register_module("conv3", std::make_shared<SepConvBN>(1024, 1536, false));
-    conv4 = register_module("conv4", std::make_shared<SepConvBN>(1536, 2048, false));
+    block({728, 1024}, 2, true);
+    conv3 = register_module("conv3", std::make_shared<SepConvBN>(c, w(1536), false));
+    conv4 = register_module("conv4", std::make_shared<SepConvBN>(w(1536), w(2048), false));
     dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(2048, num_classes));
+    fc = register_module("fc", std::make_shared<Linear>(w(2048), spec.num_classes));
     apply([](Module& m) {
       if (auto* c = dynamic_cast<Conv2d*>(&m)) {
         bool depthwise = c->options.groups == c->in_channels && c->in_channels > 1;
@@ -164,8 +170,7 @@ class Xception : public Module {
 }  // namespace
 
 nn::ModulePtr xception(const ModelSpec& spec) {
-  return std::make_shared<Xception>(spec.in_channels, spec.num_classes,
-                                    spec.name == "xception-cifar",
+  return std::make_shared<Xception>(spec, spec.name == "xception-cifar",
                                     spec.get_double("drop_rate", 0.5));
 }
 

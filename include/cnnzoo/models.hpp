@@ -24,6 +24,9 @@ struct ModelSpec {
   double get_double(const std::string& key, double def) const;
   int64_t get_int(const std::string& key, int64_t def) const;
   bool get_bool(const std::string& key, bool def) const;
+  // A layer width times the `width_scale` option (default 1), rounded, at least 1: the
+  // narrower versions of the heavy CIFAR networks that fit a one-epoch training check.
+  int64_t scale_width(int64_t channels) const;
 };
 
 using Builder = std::function<nn::ModulePtr(const ModelSpec&)>;

@@ -205,3 +205,32 @@ TEST(CifarClassic, Options) {
   training_step(*plain, "alexnet-cifar batch_norm=false", 10);
   EXPECT_THROW(build("alexnet-cifar", -1, {{"groups", "3"}}), Error);
 }
+
+// width_scale, the narrower versions of the heavy networks that the one-epoch training check
+// runs: at 0.5 every weight's output and input widths are half of the full network's (the
+// image's 3 channels, the classes and the depthwise filters' single input excepted), the
+// network still trains, and a width_scale that is not positive is refused.
+TEST(CifarClassic, WidthScale) {
+  for (const char* name : {"googlenet-cifar", "bn-inception-cifar", "inception-v3-cifar",
+                           "xception-cifar", "prelu-net-cifar", "nas-cifar"}) {
+    auto full = build(name), half = build(name, -1, {{"width_scale", "0.5"}});
+    std::map<std::string, Shape> full_shapes;
+    for (auto& [pname, p] : full->named_parameters()) full_shapes[pname] = p.shape();
+    size_t weights = 0;
+    for (auto& [pname, p] : half->named_parameters()) {
+      ASSERT_TRUE(full_shapes.count(pname)) << name << ": " << pname;
+      const Shape& f = full_shapes[pname];
+      const Shape& h = p.shape();
+      ASSERT_EQ(h.size(), f.size()) << name << ": " << pname;
+      if (h.size() < 2) continue;  // biases, BN and PReLU follow their layer's width
+      ++weights;
+      EXPECT_EQ(h[0], f[0] == 10 ? 10 : f[0] / 2) << name << ": " << pname;
+      EXPECT_EQ(h[1], f[1] <= 3 ? f[1] : f[1] / 2) << name << ": " << pname;
+      for (size_t d = 2; d < h.size(); ++d) EXPECT_EQ(h[d], f[d]) << name << ": " << pname;
+    }
+    EXPECT_GT(weights, 10u) << name;
+    training_step(*build(name, -1, {{"width_scale", "0.25"}}), std::string(name) + " w0.25", 10);
+    EXPECT_THROW(build(name, -1, {{"width_scale", "0"}}), Error) << name;
+    EXPECT_THROW(build(name, -1, {{"width_scale", "-1"}}), Error) << name;
+  }
+}
