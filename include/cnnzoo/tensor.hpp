@@ -60,6 +60,8 @@ class TensorT {
   void fill(T value);
   void zero() { fill(T(0)); }
   bool same_storage(const TensorT& other) const { return data_ == other.data_; }
+  // No other tensor (view or copy) shares this storage.
+  bool sole_owner() const { return data_.use_count() == 1; }
   std::vector<T> to_vector() const { return std::vector<T>(begin(), end()); }
 
  private:

@@ -29,15 +29,15 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 }  // namespace
 
+namespace {
+
+// y = max(x, 0) (y may be x), and the node whose backward masks dy by y > 0.
 template <class T>
-VarT<T> relu(const VarT<T>& x) {
-  check(x.defined(), "relu: undefined input");
-  const TensorT<T>& xv = x.value();
-  TensorT<T> y = TensorT<T>::empty(xv.shape());
-  const T* px = xv.data();
+VarT<T> relu_result(const VarT<T>& x, TensorT<T> y) {
+  const T* px = x.value().data();
   T* py = y.data();
   parallel_chunks(
-      xv.numel(),
+      y.numel(),
       [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) py[i] = px[i] < T(0) ? T(0) : px[i];  // NaN passes
       },
@@ -65,6 +65,28 @@ VarT<T> relu(const VarT<T>& x) {
         n.inputs[0]->accumulate(std::move(g));
       },
       /*keep_value=*/true);  // the backward reads the output
+}
+
+}  // namespace
+
+template <class T>
+VarT<T> relu(const VarT<T>& x) {
+  check(x.defined(), "relu: undefined input");
+  return relu_result(x, TensorT<T>::empty(x.value().shape()));
+}
+
+template <class T>
+VarT<T> relu(VarT<T>&& x) {
+  check(x.defined(), "relu: undefined input");
+  // Safe to overwrite only if this Var is the node's last handle (so the node drops its value
+  // when it goes), no backward reads that value (keep_value), it is not a leaf being trained,
+  // and no other tensor shares the storage (views, tensors captured by other backwards).
+  const Node<T>& n = *x.node();
+  const bool reusable = n.handles.load(std::memory_order_acquire) == 1 && !n.keep_value &&
+                        !(n.is_leaf() && n.requires_grad) && n.value.sole_owner();
+  if (!reusable) return relu(static_cast<const VarT<T>&>(x));
+  TensorT<T> y = x.value();
+  return relu_result(x, std::move(y));
 }
 
 template <class T>
@@ -241,6 +263,7 @@ VarT<T> tanh(const VarT<T>& x) {
 
 #define CNNZOO_INSTANTIATE(T)                                \
   template VarT<T> relu<T>(const VarT<T>&);                  \
+  template VarT<T> relu<T>(VarT<T> &&);                      \
   template VarT<T> leaky_relu<T>(const VarT<T>&, double);    \
   template VarT<T> prelu<T>(const VarT<T>&, const VarT<T>&); \
   template VarT<T> sigmoid<T>(const VarT<T>&);               \

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "cnnzoo/ops/activation.hpp"
+#include "cnnzoo/ops/arith.hpp"
+#include "cnnzoo/ops/shape.hpp"
 #include "gradcheck.hpp"
 
 using namespace cnnzoo;
@@ -145,7 +147,52 @@ TEST(GradCheck, Relu) {
   for (Shape s : {Shape{7}, Shape{2, 3, 4, 5}}) {
     EXPECT_TRUE(
         gradcheck([](const std::vector<VarD>& v) { return relu(v[0]); }, {away_from_zero(s, g)}));
+    // The in-place path: relu of a temporary (here a + b, and relu of relu, whose inner
+    // output its own backward reads, so it must not be overwritten).
+    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return relu(add(v[0], v[1])); },
+                          {away_from_zero(s, g), away_from_zero(s, g)}));
+    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return relu(relu(add(v[0], v[1]))); },
+                          {away_from_zero(s, g), away_from_zero(s, g)}));
   }
+}
+
+// relu of a temporary reuses its buffer; anything another handle can still read is copied.
+TEST(Activation, ReluOverwritesOnlyTemporaries) {
+  Generator g(3);
+  VarD a(away_from_zero({2, 3, 4}, g), true), b(away_from_zero({2, 3, 4}, g), true);
+  const TensorD seed = random_tensor({2, 3, 4}, g);
+
+  VarD sum = add(a, b);
+  const double* buffer = sum.value().data();
+  const TensorD before = sum.value().clone();
+  VarD copied = relu(sum);  // named: sum must keep its value
+  EXPECT_NE(copied.value().data(), buffer);
+  EXPECT_EQ(sum.value().to_vector(), before.to_vector());
+  backward(copied, seed);
+  const TensorD grad_a = a.grad().clone();
+  a.zero_grad();
+  VarD sum2 = add(a, b);
+  buffer = sum2.value().data();
+  VarD in_place = relu(std::move(sum2));  // last handle, given up: the same buffer
+  EXPECT_EQ(in_place.value().data(), buffer);
+  EXPECT_EQ(in_place.value().to_vector(), copied.value().to_vector());
+  backward(in_place, seed);
+  EXPECT_EQ(grad_a.to_vector(), a.grad().to_vector());
+
+  // A view of the temporary is alive: its storage is shared, so no overwrite.
+  VarD t = add(a, b);
+  TensorD view = t.value().reshape({24});
+  const TensorD view_before = view.clone();
+  VarD r = relu(std::move(t));
+  EXPECT_FALSE(r.value().same_storage(view));
+  EXPECT_EQ(view.to_vector(), view_before.to_vector());
+
+  // A leaf being trained is never overwritten, even when moved in.
+  VarD leaf(TensorD::from_vector({3}, {-1.0, 2.0, -3.0}), true);
+  VarD moved = leaf;
+  VarD r2 = relu(std::move(moved));
+  EXPECT_EQ(leaf.value().to_vector(), (std::vector<double>{-1.0, 2.0, -3.0}));
+  EXPECT_EQ(r2.value().to_vector(), (std::vector<double>{0.0, 2.0, 0.0}));
 }
 
 TEST(GradCheck, LeakyRelu) {
