@@ -61,6 +61,14 @@ bool any_requires_grad(const std::vector<VarT<T>>& inputs) {
 }
 
 template <class T>
+bool value_reusable(const VarT<T>& x) {
+  if (!x.defined()) return false;
+  const Node<T>& n = *x.node();
+  return n.handles.load(std::memory_order_acquire) == 1 && !n.keep_value &&
+         !(n.is_leaf() && n.requires_grad) && n.value.defined() && n.value.sole_owner();
+}
+
+template <class T>
 VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const char* op,
                     std::function<void(Node<T>&)> backward_fn, bool keep_value) {
   auto node = std::make_shared<Node<T>>();
@@ -129,6 +137,8 @@ template class VarT<float>;
 template class VarT<double>;
 template bool any_requires_grad(const std::vector<VarT<float>>&);
 template bool any_requires_grad(const std::vector<VarT<double>>&);
+template bool value_reusable(const VarT<float>&);
+template bool value_reusable(const VarT<double>&);
 template VarT<float> make_result(TensorT<float>, const std::vector<VarT<float>>&, const char*,
                                  std::function<void(Node<float>&)>, bool);
 template VarT<double> make_result(TensorT<double>, const std::vector<VarT<double>>&, const char*,

@@ -116,6 +116,12 @@ VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const 
 template <class T>
 bool any_requires_grad(const std::vector<VarT<T>>& inputs);
 
+// True when an op given x as an rvalue may write its result over x's value: this is the
+// node's last handle (so the node drops its value when it goes), no backward reads that value
+// (keep_value), it is not a leaf being trained, and no other tensor shares the storage.
+template <class T>
+bool value_reusable(const VarT<T>& x);
+
 // Backpropagates from root. With no seed, root must hold one element and is seeded with 1.
 template <class T>
 void backward(const VarT<T>& root);

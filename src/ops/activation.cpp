@@ -78,13 +78,7 @@ VarT<T> relu(const VarT<T>& x) {
 template <class T>
 VarT<T> relu(VarT<T>&& x) {
   check(x.defined(), "relu: undefined input");
-  // Safe to overwrite only if this Var is the node's last handle (so the node drops its value
-  // when it goes), no backward reads that value (keep_value), it is not a leaf being trained,
-  // and no other tensor shares the storage (views, tensors captured by other backwards).
-  const Node<T>& n = *x.node();
-  const bool reusable = n.handles.load(std::memory_order_acquire) == 1 && !n.keep_value &&
-                        !(n.is_leaf() && n.requires_grad) && n.value.sole_owner();
-  if (!reusable) return relu(static_cast<const VarT<T>&>(x));
+  if (!value_reusable(x)) return relu(static_cast<const VarT<T>&>(x));
   TensorT<T> y = x.value();
   return relu_result(x, std::move(y));
 }

@@ -72,10 +72,11 @@ TensorT<T> parallel_clone(const TensorT<T>& t) {
 
 }  // namespace
 
+namespace {
+
+// y = a + b (y may be a's value) and the node passing the gradient to both.
 template <class T>
-VarT<T> add(const VarT<T>& a, const VarT<T>& b) {
-  check_same_shape("add", a, b);
-  TensorT<T> y = TensorT<T>::empty(a.shape());
+VarT<T> add_result(const VarT<T>& a, const VarT<T>& b, TensorT<T> y) {
   const T *pa = a.value().data(), *pb = b.value().data();
   T* py = y.data();
   elementwise(y.numel(), [&](int64_t s, int64_t e) {
@@ -86,6 +87,22 @@ VarT<T> add(const VarT<T>& a, const VarT<T>& b) {
     if (g1) n.inputs[1]->accumulate(g0 ? parallel_clone(n.grad) : std::move(n.grad));
     if (g0) n.inputs[0]->accumulate(std::move(n.grad));
   });
+}
+
+}  // namespace
+
+template <class T>
+VarT<T> add(const VarT<T>& a, const VarT<T>& b) {
+  check_same_shape("add", a, b);
+  return add_result(a, b, TensorT<T>::empty(a.shape()));
+}
+
+template <class T>
+VarT<T> add(VarT<T>&& a, const VarT<T>& b) {
+  check_same_shape("add", a, b);
+  if (!value_reusable(a)) return add(static_cast<const VarT<T>&>(a), b);
+  TensorT<T> y = a.value();
+  return add_result(a, b, std::move(y));
 }
 
 template <class T>
@@ -320,6 +337,7 @@ VarT<T> mean(const VarT<T>& x) {
 
 #define CNNZOO_INSTANTIATE_ARITH(T)                             \
   template VarT<T> add(const VarT<T>&, const VarT<T>&);         \
+  template VarT<T> add(VarT<T>&&, const VarT<T>&);              \
   template VarT<T> sub(const VarT<T>&, const VarT<T>&);         \
   template VarT<T> mul(const VarT<T>&, const VarT<T>&);         \
   template VarT<T> mul_channel(const VarT<T>&, const VarT<T>&); \

@@ -30,6 +30,36 @@ void check_binary(VarD (*op)(const VarD&, const VarD&), uint64_t seed) {
 TEST(GradCheck, Add) {
   check_binary(&add<double>, 1);
 }
+// add(temporary, b) writes the sum over the temporary (see Arith.AddReusesOnlyTemporaries).
+TEST(GradCheck, Add_OverTemporary) {
+  Generator g(9);
+  for (const Shape& s : kShapes) {
+    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return add(mul(v[0], v[1]), v[2]); },
+                          {random_tensor(s, g), random_tensor(s, g), random_tensor(s, g)}))
+        << shape_str(s);
+  }
+}
+
+TEST(Arith, AddReusesOnlyTemporaries) {
+  Generator g(10);
+  VarD a(random_tensor({2, 3}, g), true), b(random_tensor({2, 3}, g), true);
+  VarD prod = mul(a, b);
+  const double* buffer = prod.value().data();
+  const TensorD before = prod.value().clone();
+  VarD copied = add(prod, b);  // named: prod keeps its value
+  EXPECT_NE(copied.value().data(), buffer);
+  EXPECT_EQ(prod.value().to_vector(), before.to_vector());
+  VarD in_place = add(std::move(prod), b);  // given up: the sum lands in its buffer
+  EXPECT_EQ(in_place.value().data(), buffer);
+  EXPECT_EQ(in_place.value().to_vector(), copied.value().to_vector());
+  // A leaf being trained keeps its value even when a handle to it is moved in.
+  const TensorD a_before = a.value().clone();
+  VarD handle = a;
+  VarD sum = add(std::move(handle), b);
+  EXPECT_FALSE(sum.value().same_storage(a.value()));
+  EXPECT_EQ(a.value().to_vector(), a_before.to_vector());
+}
+
 TEST(GradCheck, Sub) {
   check_binary(&sub<double>, 2);
 }

@@ -7,6 +7,10 @@ namespace cnnzoo {
 
 template <class T>
 VarT<T> add(const VarT<T>& a, const VarT<T>& b);  // same shape
+// With a temporary a (add(bn(conv(h)), shortcut)) the sum is written over a's value when
+// nothing else can read it (value_reusable).
+template <class T>
+VarT<T> add(VarT<T>&& a, const VarT<T>& b);
 template <class T>
 VarT<T> sub(const VarT<T>& a, const VarT<T>& b);  // same shape
 template <class T>
