@@ -113,6 +113,9 @@ void backward(const VarT<T>& root, const TensorT<T>& seed) {
   }
   Node<T>* r = root.node().get();
   r->accumulate(seed.clone());
+  // A backward function may consume its node's grad (move it on, or overwrite it when it is
+  // the sole owner); this extra reference keeps the root's grad as it was seeded.
+  const TensorT<T> root_grad = r->grad;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node<T>* n = it->get();
     if (n->backward_fn && n->grad.defined()) n->backward_fn(*n);
@@ -121,6 +124,7 @@ void backward(const VarT<T>& root, const TensorT<T>& seed) {
     n->inputs.clear();
     if (n != r) n->grad = TensorT<T>();
   }
+  r->grad = root_grad;
 }
 
 template <class T>

@@ -47,9 +47,10 @@ VarT<T> relu_result(const VarT<T>& x, TensorT<T> y) {
       std::move(y), {x}, "relu",
       [](Node<T>& n) {
         if (!n.input_needs_grad(0)) return;
-        TensorT<T> g = TensorT<T>::empty(n.value.shape());
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
+        // dy is not needed afterwards: mask it in place unless another tensor shares it.
+        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
         T* pg = g.data();
         parallel_chunks(
             g.numel(),
@@ -208,9 +209,10 @@ VarT<T> sigmoid(const VarT<T>& x) {
       std::move(y), {x}, "sigmoid",
       [](Node<T>& n) {
         if (!n.input_needs_grad(0)) return;
-        TensorT<T> g = TensorT<T>::empty(n.value.shape());
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
+        // dy is not needed afterwards: mask it in place unless another tensor shares it.
+        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
         T* pg = g.data();
         parallel_chunks(
             g.numel(),
@@ -240,9 +242,10 @@ VarT<T> tanh(const VarT<T>& x) {
       std::move(y), {x}, "tanh",
       [](Node<T>& n) {
         if (!n.input_needs_grad(0)) return;
-        TensorT<T> g = TensorT<T>::empty(n.value.shape());
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
+        // dy is not needed afterwards: mask it in place unless another tensor shares it.
+        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
         T* pg = g.data();
         parallel_chunks(
             g.numel(),

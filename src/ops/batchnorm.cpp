@@ -149,7 +149,11 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
         const T* px = xv.data();
         const T* pdy = n.grad.data();
         const T* pgamma = gamma_v.defined() ? gamma_v.data() : nullptr;
-        TensorT<T> gx = need_x ? TensorT<T>::empty(xv.shape()) : TensorT<T>();
+        // dy is not needed afterwards: dx overwrites it channel by channel, after that
+        // channel's sums, unless another tensor shares it.
+        TensorT<T> gx = !need_x               ? TensorT<T>()
+                        : n.grad.sole_owner() ? std::move(n.grad)
+                                              : TensorT<T>::empty(xv.shape());
         TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         T* pgx = gx.data();

@@ -113,6 +113,17 @@ TEST(Autograd, GradientsAccumulateAcrossBackwardCalls) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+// Backward functions may consume their node's grad in place (relu masks dy where it lies);
+// the root keeps the grad it was seeded with, and the result is unchanged.
+TEST(Autograd, RootKeepsItsSeedWhenBackwardConsumesGrads) {
+  VarD x(TensorD::from_vector({4}, {-1.0, 2.0, -3.0, 4.0}), true);
+  const TensorD seed = TensorD::from_vector({4}, {1.0, 2.0, 3.0, 4.0});
+  VarD y = relu(x);  // the root: its backward masks its grad where x < 0, in place
+  backward(y, seed);
+  EXPECT_EQ(y.grad().to_vector(), seed.to_vector());
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{0.0, 2.0, 0.0, 4.0}));
+}
+
 TEST(Autograd, NoGradGuardRecordsNothing) {
   VarD x(TensorD::full({1}, 2.0), true);
   {
