@@ -122,6 +122,14 @@ bool any_requires_grad(const std::vector<VarT<T>>& inputs);
 template <class T>
 bool value_reusable(const VarT<T>& x);
 
+// The buffer for an input gradient computed element by element from the node's grad dy: dy's
+// own buffer when no other tensor shares it (the engine discards dy after the backward), else
+// a new one.
+template <class T>
+TensorT<T> grad_buffer(Node<T>& n) {
+  return n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.grad.shape());
+}
+
 // Backpropagates from root. With no seed, root must hold one element and is seeded with 1.
 template <class T>
 void backward(const VarT<T>& root);

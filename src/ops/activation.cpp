@@ -49,8 +49,7 @@ VarT<T> relu_result(const VarT<T>& x, TensorT<T> y) {
         if (!n.input_needs_grad(0)) return;
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
-        // dy is not needed afterwards: mask it in place unless another tensor shares it.
-        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
+        TensorT<T> g = grad_buffer(n);
         T* pg = g.data();
         parallel_chunks(
             g.numel(),
@@ -211,8 +210,7 @@ VarT<T> sigmoid(const VarT<T>& x) {
         if (!n.input_needs_grad(0)) return;
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
-        // dy is not needed afterwards: mask it in place unless another tensor shares it.
-        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
+        TensorT<T> g = grad_buffer(n);
         T* pg = g.data();
         parallel_chunks(
             g.numel(),
@@ -244,8 +242,7 @@ VarT<T> tanh(const VarT<T>& x) {
         if (!n.input_needs_grad(0)) return;
         const T* py = n.value.data();
         const T* pdy = n.grad.data();
-        // dy is not needed afterwards: mask it in place unless another tensor shares it.
-        TensorT<T> g = n.grad.sole_owner() ? std::move(n.grad) : TensorT<T>::empty(n.value.shape());
+        TensorT<T> g = grad_buffer(n);
         T* pg = g.data();
         parallel_chunks(
             g.numel(),

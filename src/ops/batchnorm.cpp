@@ -149,11 +149,8 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
         const T* px = xv.data();
         const T* pdy = n.grad.data();
         const T* pgamma = gamma_v.defined() ? gamma_v.data() : nullptr;
-        // dy is not needed afterwards: dx overwrites it channel by channel, after that
-        // channel's sums, unless another tensor shares it.
-        TensorT<T> gx = !need_x               ? TensorT<T>()
-                        : n.grad.sole_owner() ? std::move(n.grad)
-                                              : TensorT<T>::empty(xv.shape());
+        // dx may overwrite dy: each channel task reads its dy for the sums before writing.
+        TensorT<T> gx = need_x ? grad_buffer(n) : TensorT<T>();
         TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         T* pgx = gx.data();
