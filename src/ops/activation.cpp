@@ -31,6 +31,24 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 namespace {
 
+// The backward of an activation whose derivative follows from its output y:
+// dx[i] = dx_of(y[i], dy[i]), written over dy when the node owns it (grad_buffer).
+template <class T, class F>
+void backward_from_output(Node<T>& n, F dx_of) {
+  if (!n.input_needs_grad(0)) return;
+  const T* py = n.value.data();
+  const T* pdy = n.grad.data();
+  TensorT<T> g = grad_buffer(n);
+  T* pg = g.data();
+  parallel_chunks(
+      g.numel(),
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) pg[i] = dx_of(py[i], pdy[i]);
+      },
+      kMinPerThread);
+  n.inputs[0]->accumulate(std::move(g));
+}
+
 // y = max(x, 0) (y may be x), and the node whose backward masks dy by y > 0.
 template <class T>
 VarT<T> relu_result(const VarT<T>& x, TensorT<T> y) {
@@ -46,23 +64,9 @@ VarT<T> relu_result(const VarT<T>& x, TensorT<T> y) {
   return make_result<T>(
       std::move(y), {x}, "relu",
       [](Node<T>& n) {
-        if (!n.input_needs_grad(0)) return;
-        const T* py = n.value.data();
-        const T* pdy = n.grad.data();
-        TensorT<T> g = grad_buffer(n);
-        T* pg = g.data();
-        parallel_chunks(
-            g.numel(),
-            [&](int64_t b, int64_t e) {
-              // dy is loaded unconditionally so the select vectorises instead of branching on
-              // the (random) sign.
-              for (int64_t i = b; i < e; ++i) {
-                const T dy = pdy[i];
-                pg[i] = py[i] > T(0) ? dy : T(0);
-              }
-            },
-            kMinPerThread);
-        n.inputs[0]->accumulate(std::move(g));
+        // dy is passed whether or not y > 0, so the select vectorises instead of branching
+        // on the (random) sign.
+        backward_from_output(n, [](T y, T dy) { return y > T(0) ? dy : T(0); });
       },
       /*keep_value=*/true);  // the backward reads the output
 }
@@ -206,20 +210,7 @@ VarT<T> sigmoid(const VarT<T>& x) {
       kMinPerThread);
   return make_result<T>(
       std::move(y), {x}, "sigmoid",
-      [](Node<T>& n) {
-        if (!n.input_needs_grad(0)) return;
-        const T* py = n.value.data();
-        const T* pdy = n.grad.data();
-        TensorT<T> g = grad_buffer(n);
-        T* pg = g.data();
-        parallel_chunks(
-            g.numel(),
-            [&](int64_t b, int64_t e) {
-              for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * py[i] * (T(1) - py[i]);
-            },
-            kMinPerThread);
-        n.inputs[0]->accumulate(std::move(g));
-      },
+      [](Node<T>& n) { backward_from_output(n, [](T y, T dy) { return dy * y * (T(1) - y); }); },
       /*keep_value=*/true);  // the backward reads the output
 }
 
@@ -238,20 +229,7 @@ VarT<T> tanh(const VarT<T>& x) {
       kMinPerThread);
   return make_result<T>(
       std::move(y), {x}, "tanh",
-      [](Node<T>& n) {
-        if (!n.input_needs_grad(0)) return;
-        const T* py = n.value.data();
-        const T* pdy = n.grad.data();
-        TensorT<T> g = grad_buffer(n);
-        T* pg = g.data();
-        parallel_chunks(
-            g.numel(),
-            [&](int64_t b, int64_t e) {
-              for (int64_t i = b; i < e; ++i) pg[i] = pdy[i] * (T(1) - py[i] * py[i]);
-            },
-            kMinPerThread);
-        n.inputs[0]->accumulate(std::move(g));
-      },
+      [](Node<T>& n) { backward_from_output(n, [](T y, T dy) { return dy * (T(1) - y * y); }); },
       /*keep_value=*/true);  // the backward reads the output
 }
 
