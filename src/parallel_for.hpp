@@ -45,4 +45,20 @@ void parallel_chunks(int64_t n, F&& f, int64_t min_per_thread = 4096) {
   for (int64_t c = 0; c < chunks; ++c) f(n * c / chunks, n * (c + 1) / chunks);
 }
 
+// Runs f(i) for i in [0, n), on at most `threads` threads, handing out `grain` items at a time to
+// whichever thread is free. For independent work items (each writes its own output), where the
+// dynamic hand-out costs nothing in reproducibility and keeps both cores busy when one of them
+// is also running something else.
+template <class F>
+void parallel_dynamic(int64_t n, int64_t threads, int64_t grain, F&& f) {
+  threads = std::min(threads, n);
+  if (threads <= 1 || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  grain = std::max<int64_t>(grain, 1);
+#pragma omp parallel for num_threads(static_cast <int>(threads)) schedule(dynamic, grain)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
 }  // namespace cnnzoo

@@ -1,5 +1,6 @@
 // conv2d: shape checks, the kernels (im2col + Eigen GEMM per image, direct GEMM for 1x1,
-// direct depthwise), and the autograd op whose backward sits next to its forward.
+// direct depthwise; Winograd is in conv_winograd.cpp), and the autograd op whose backward sits
+// next to its forward.
 #include "cnnzoo/ops/conv.hpp"
 
 #include <Eigen/Core>
@@ -46,21 +47,6 @@ int64_t min_items(const ConvGeom& g, int64_t n) {
   return useful_threads(g) > 1 ? 1 : std::max<int64_t>(n, 1);
 }
 
-// Runs f(i) for i in [0, n), handing out `grain` items at a time to whichever thread is free.
-// Work items here are independent, so dynamic hand-out costs nothing in reproducibility and
-// keeps both cores busy when one of them is also running something else.
-template <class F>
-void parallel_dynamic(int64_t n, int64_t threads, int64_t grain, F&& f) {
-  threads = std::min(threads, n);
-  if (threads <= 1 || omp_in_parallel()) {
-    for (int64_t i = 0; i < n; ++i) f(i);
-    return;
-  }
-  grain = std::max<int64_t>(grain, 1);
-#pragma omp parallel for num_threads(static_cast <int>(threads)) schedule(dynamic, grain)
-  for (int64_t i = 0; i < n; ++i) f(i);
-}
-
 // Weight gradients are summed per block of images, and the blocks in a fixed order at the end:
 // the count depends only on the problem (never on the thread count or on which thread ran
 // which block), so the result is the same with any number of threads and run to run.
@@ -82,76 +68,6 @@ int64_t rows_per_tile(const ConvGeom& g, size_t elem_size) {
   const int64_t max_rows = std::clamp<int64_t>(std::max(budget_rows, min_rows), 1, g.OH);
   const int64_t tiles = (g.OH + max_rows - 1) / max_rows;
   return (g.OH + tiles - 1) / tiles;
-}
-
-// The input extent the kernel actually reads, after zero padding: rows [0, Hp), cols [0, Wp)
-// of the padded plane (a stride that does not divide evenly leaves the last rows unread).
-struct Padded {
-  int64_t Hp, Wp;
-  explicit Padded(const ConvGeom& g)
-      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
-        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
-};
-
-// dst row r (+)= src row r, for `rows` rows of n elements. Rows of 8, 16 or 32 (CIFAR-sized
-// images) get fixed-length loops that compile to straight vector moves: with a runtime length
-// the loop overhead costs more than the copy itself (im2col of a 64-channel 8x8 image:
-// 9 -> 4 us).
-template <bool Add, class T>
-void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, int64_t src_stride,
-               int64_t rows, int64_t n) {
-  auto run = [&](auto len) {
-    const int64_t m = decltype(len)::value > 0 ? int64_t(decltype(len)::value) : n;
-    for (int64_t r = 0; r < rows; ++r) {
-      T* d = dst + r * dst_stride;
-      const T* s = src + r * src_stride;
-      if (Add) {
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) d[i] += s[i];
-      } else {
-#pragma omp simd
-        for (int64_t i = 0; i < m; ++i) d[i] = s[i];
-      }
-    }
-  };
-  switch (n) {
-    case 8:
-      return run(std::integral_constant<int, 8>());
-    case 16:
-      return run(std::integral_constant<int, 16>());
-    case 32:
-      return run(std::integral_constant<int, 32>());
-    default:
-      return run(std::integral_constant<int, 0>());
-  }
-}
-
-// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
-// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
-template <class T>
-void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
-              int64_t r1, T* dst) {
-  const int64_t rows = r1 - r0, Wp = pd.Wp;
-  // Input rows ih in [ih0, ih1) land in padded rows r = ih + pt within [r0, r1).
-  const int64_t ih0 = std::max<int64_t>(0, r0 - g.pt), ih1 = std::min(g.H, r1 - g.pt);
-  const int64_t c0 = std::min(g.pl, Wp), c1 = std::min(g.pl + g.W, Wp);
-  if (ih0 >= ih1 || c0 >= c1) {
-    std::fill(dst, dst + planes * rows * Wp, T(0));
-    return;
-  }
-  // Only the border is zeroed: the interior is overwritten right after.
-  const int64_t top = ih0 + g.pt - r0, mid = ih1 - ih0;
-  for (int64_t c = 0; c < planes; ++c) {
-    T* plane = dst + c * rows * Wp;
-    std::fill(plane, plane + top * Wp, T(0));
-    for (int64_t r = top; r < top + mid; ++r) {
-      std::fill(plane + r * Wp, plane + r * Wp + c0, T(0));
-      std::fill(plane + r * Wp + c1, plane + (r + 1) * Wp, T(0));
-    }
-    std::fill(plane + (top + mid) * Wp, plane + rows * Wp, T(0));
-    move_rows<false>(plane + top * Wp + c0, Wp, src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, mid,
-                     c1 - c0);
-  }
 }
 
 // The inverse: the H x W interior of `planes` padded planes (Hp x Wp) -> dst. Input pixels the
@@ -239,10 +155,6 @@ T row_sum(const T* p, int64_t n) {
   for (int64_t i = 0; i < n; ++i) s += p[i];
   return s;
 }
-
-// Workspace slots (see thread_workspace): each kernel uses distinct slots for buffers that
-// are alive at the same time.
-enum Slot { kSlotCol = 0, kSlotPadded = 1, kSlotPaddedGrad = 2, kSlotBatch = 3 };
 
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
@@ -724,6 +636,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
   if (g.N == 0) return;
   if (g.depthwise())
     depthwise_forward(g, x, w, b, y);
+  else if (winograd_applies(g))
+    winograd_forward(g, x, w, b, y);
   else if (images_per_gemm(g) > 1)
     batched_forward(g, x, w, b, y);
   else
@@ -736,6 +650,11 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     if (dw) std::fill(dw, dw + g.Cout * g.K(), T(0));
     if (db) std::fill(db, db + g.Cout, T(0));
     return;
+  }
+  if (dx && winograd_applies(g)) {  // the input gradient; the weight's stays on im2col
+    winograd_backward_input(g, w, dy, dx);
+    dx = nullptr;
+    if (!dw && !db) return;
   }
   if (g.depthwise())
     depthwise_backward(g, x, w, dy, dx, dw, db);
@@ -752,31 +671,27 @@ template void conv2d_backward(const ConvGeom&, const float*, const float*, const
 template void conv2d_backward(const ConvGeom&, const double*, const double*, const double*, double*,
                               double*, double*);
 
-}  // namespace conv_detail
-
-namespace {
-
-conv_detail::ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
+ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
   const Shape y = conv2d_output_shape(x, w, opt);
-  return conv_detail::ConvGeom{x[0],
-                               x[1],
-                               x[2],
-                               x[3],
-                               w[0],
-                               w[2],
-                               w[3],
-                               opt.stride.h,
-                               opt.stride.w,
-                               opt.padding.top,
-                               opt.padding.left,
-                               opt.dilation.h,
-                               opt.dilation.w,
-                               opt.groups,
-                               y[2],
-                               y[3]};
+  return ConvGeom{x[0],
+                  x[1],
+                  x[2],
+                  x[3],
+                  w[0],
+                  w[2],
+                  w[3],
+                  opt.stride.h,
+                  opt.stride.w,
+                  opt.padding.top,
+                  opt.padding.left,
+                  opt.dilation.h,
+                  opt.dilation.w,
+                  opt.groups,
+                  y[2],
+                  y[3]};
 }
 
-}  // namespace
+}  // namespace conv_detail
 
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
   const std::string shapes = "input " + shape_str(x) + ", weight " + shape_str(w);
@@ -816,7 +731,7 @@ template <class T>
 VarT<T> conv2d(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
                const Conv2dOptions& opt) {
   check(x.defined() && weight.defined(), "conv2d: input and weight must be defined");
-  const conv_detail::ConvGeom g = make_geom(x.shape(), weight.shape(), opt);
+  const conv_detail::ConvGeom g = conv_detail::make_geom(x.shape(), weight.shape(), opt);
   if (bias.defined())
     check(bias.dim() == 1 && bias.size(0) == g.Cout,
           "conv2d: bias " + bias.value().shape_str() + " does not match weight " +

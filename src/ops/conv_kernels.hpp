@@ -1,10 +1,15 @@
-// Internal: conv2d geometry, the per-thread im2col workspace, and the raw-pointer kernels
-// (im2col + GEMM, direct GEMM for 1x1, direct depthwise) that src/ops/conv.cpp wires into autograd.
+// Internal: conv2d geometry, the per-thread im2col workspace, the zero-padding helpers, and the
+// raw-pointer kernels (im2col + GEMM, direct GEMM for 1x1, direct depthwise, Winograd) that
+// src/ops/conv.cpp wires into autograd.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
+
+#include "cnnzoo/ops/conv.hpp"
 
 namespace cnnzoo::conv_detail {
 
@@ -27,10 +32,22 @@ struct ConvGeom {
   bool depthwise() const { return G == C && G > 1; }
 };
 
+// The geometry of conv2d(x, w) with these options (shapes checked as conv2d_output_shape does).
+ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt);
+
 // Per-thread scratch buffers that only grow: OpenMP keeps its worker threads alive, so the
 // im2col buffer (and the padded planes) are allocated once per thread and reused by every
 // conv call after that. `slot` (0 .. kWorkspaceSlots - 1) tells apart buffers in use at once.
-constexpr int kWorkspaceSlots = 4;
+// Each kernel uses distinct slots for buffers that are alive at the same time.
+enum Slot {
+  kSlotCol,
+  kSlotPadded,
+  kSlotPaddedGrad,
+  kSlotBatch,
+  kSlotWinogradV,  // transformed input tiles
+  kSlotWinogradM,  // their products with the transformed weights
+  kWorkspaceSlots
+};
 
 template <class T>
 T* thread_workspace(int slot, size_t count) {
@@ -61,5 +78,85 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
 // dw is wanted, w only when dx is wanted. dx, dw, db are overwritten (not accumulated).
 template <class T>
 void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
+
+// The input extent the kernel actually reads, after zero padding: rows [0, Hp), cols [0, Wp)
+// of the padded plane (a stride that does not divide evenly leaves the last rows unread).
+struct Padded {
+  int64_t Hp, Wp;
+  explicit Padded(const ConvGeom& g)
+      : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
+        Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
+  Padded(int64_t hp, int64_t wp) : Hp(hp), Wp(wp) {}  // a larger extent, zero past the input
+};
+
+// dst row r (+)= src row r, for `rows` rows of n elements. Rows of 8, 16 or 32 (CIFAR-sized
+// images) get fixed-length loops that compile to straight vector moves: with a runtime length
+// the loop overhead costs more than the copy itself (im2col of a 64-channel 8x8 image:
+// 9 -> 4 us).
+template <bool Add, class T>
+void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, int64_t src_stride,
+               int64_t rows, int64_t n) {
+  auto run = [&](auto len) {
+    const int64_t m = decltype(len)::value > 0 ? int64_t(decltype(len)::value) : n;
+    for (int64_t r = 0; r < rows; ++r) {
+      T* d = dst + r * dst_stride;
+      const T* s = src + r * src_stride;
+      if (Add) {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] += s[i];
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < m; ++i) d[i] = s[i];
+      }
+    }
+  };
+  switch (n) {
+    case 8:
+      return run(std::integral_constant<int, 8>());
+    case 16:
+      return run(std::integral_constant<int, 16>());
+    case 32:
+      return run(std::integral_constant<int, 32>());
+    default:
+      return run(std::integral_constant<int, 0>());
+  }
+}
+
+// Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
+// Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
+template <class T>
+void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
+              int64_t r1, T* dst) {
+  const int64_t rows = r1 - r0, Wp = pd.Wp;
+  // Input rows ih in [ih0, ih1) land in padded rows r = ih + pt within [r0, r1).
+  const int64_t ih0 = std::max<int64_t>(0, r0 - g.pt), ih1 = std::min(g.H, r1 - g.pt);
+  const int64_t c0 = std::min(g.pl, Wp), c1 = std::min(g.pl + g.W, Wp);
+  if (ih0 >= ih1 || c0 >= c1) {
+    std::fill(dst, dst + planes * rows * Wp, T(0));
+    return;
+  }
+  // Only the border is zeroed: the interior is overwritten right after.
+  const int64_t top = ih0 + g.pt - r0, mid = ih1 - ih0;
+  for (int64_t c = 0; c < planes; ++c) {
+    T* plane = dst + c * rows * Wp;
+    std::fill(plane, plane + top * Wp, T(0));
+    for (int64_t r = top; r < top + mid; ++r) {
+      std::fill(plane + r * Wp, plane + r * Wp + c0, T(0));
+      std::fill(plane + r * Wp + c1, plane + (r + 1) * Wp, T(0));
+    }
+    std::fill(plane + (top + mid) * Wp, plane + rows * Wp, T(0));
+    move_rows<false>(plane + top * Wp + c0, Wp, src + (c * g.H + ih0) * g.W + (c0 - g.pl), g.W, mid,
+                     c1 - c0);
+  }
+}
+
+// Winograd F(4x4, 3x3) (conv_winograd.cpp): used when winograd_applies(g), i.e. 3x3, stride 1,
+// no dilation, one group, padding <= 2, and enough channels and output pixels to pay off.
+bool winograd_applies(const ConvGeom& g);
+template <class T>
+void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+// dx = the gradient of conv(x, w) with respect to x, for dy (overwritten, not accumulated).
+template <class T>
+void winograd_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx);
 
 }  // namespace cnnzoo::conv_detail

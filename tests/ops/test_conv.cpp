@@ -9,6 +9,7 @@
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/parallel.hpp"
 #include "gradcheck.hpp"
+#include "ops/conv_kernels.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -186,6 +187,40 @@ CONV_CASE(SmallPlanesBatch7, 7, 3, 8, 8, 5, 3, 3, options(1, 1), true)
 CONV_CASE(SmallPlanesGroupsStride2, 5, 4, 9, 9, 6, 3, 3, options(2, 1, 1, 2), false)
 CONV_CASE(SmallPlanesPointwiseBatch9, 9, 6, 5, 5, 4, 1, 1, options(1, 0), true)
 
+// 3x3 stride-1 convs with enough channels take the Winograd F(4x4, 3x3) kernel (forward and
+// input gradient): output sides that are not multiples of the 4x4 tile, every padding it
+// accepts (0-2, asymmetric), channel counts that leave partial register blocks, batches that
+// fill several tile blocks.
+bool takes_winograd(const Case& c) {
+  return conv_detail::winograd_applies(conv_detail::make_geom(c.x_shape(), c.w_shape(), c.opt));
+}
+#define WINOGRAD_CASE(Name, ...)          \
+  CONV_CASE(Name, __VA_ARGS__)            \
+  TEST(Conv2d, TakesWinograd_##Name) {    \
+    EXPECT_TRUE(takes_winograd(k##Name)); \
+  }
+WINOGRAD_CASE(Winograd8x8, 2, 8, 8, 8, 8, 3, 3, options(1, 1), true)
+WINOGRAD_CASE(WinogradOddSizes, 3, 9, 7, 10, 11, 3, 3, options(1, 1), false)
+WINOGRAD_CASE(WinogradNoPadding, 2, 8, 9, 6, 10, 3, 3, options(1, 0), true)
+WINOGRAD_CASE(WinogradPadding2, 1, 10, 5, 6, 8, 3, 3, options(1, 2), false)
+WINOGRAD_CASE(WinogradAsymmetricPadding, 2, 8, 6, 7, 9, 3, 3, options(1, Padding2d(2, 0, 0, 1)),
+              true)
+
+TEST(Conv2d, Reference_WinogradManyBlocks) {
+  const Case c{9, 8, 32, 32, 17, 3, 3, options(1, 1), true};  // 576 tiles, several blocks
+  EXPECT_TRUE(takes_winograd(c));
+  check_against_reference(c);
+}
+
+TEST(Conv2d, WinogradOnlyWhereItPays) {
+  EXPECT_FALSE(takes_winograd(kBasic3x3));   // 3 input channels
+  EXPECT_FALSE(takes_winograd(kStride2));    // stride 2
+  EXPECT_FALSE(takes_winograd(kDilation2));  // dilation
+  EXPECT_FALSE(takes_winograd(kGroups2));    // groups
+  EXPECT_FALSE(takes_winograd(Case{2, 16, 2, 2, 16, 3, 3, options(1, 1), true}));  // 2x2 output
+  EXPECT_FALSE(takes_winograd(Case{2, 16, 8, 8, 16, 3, 3, options(1, 3), true}));  // padding 3
+}
+
 // Wide enough that the im2col buffer is split into several row tiles per image.
 TEST(Conv2d, Reference_TiledIm2col) {
   check_against_reference(Case{1, 32, 13, 100, 4, 3, 3, options(1, 1), true});
@@ -313,6 +348,7 @@ TEST(Conv2d, SameResultWithOneAndTwoThreads) {
       Case{4, 16, 20, 15, 16, 3, 5, options(Size2(1, 2), 2, 2, 2), true},  // groups
       Case{16, 32, 8, 8, 32, 3, 3, options(1, 1), true},                   // images side by side
       Case{12, 64, 4, 4, 48, 1, 1, options(1, 0), false},                  // ... and 1x1
+      Case{6, 16, 16, 16, 24, 3, 3, options(1, 1), true},                  // Winograd
   };
   for (const Case& c : cases) {
     Result one = run_with_threads(1, c);

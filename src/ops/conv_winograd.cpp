@@ -1,0 +1,368 @@
+// Winograd F(4x4, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+// 2016) for 3x3 stride-1 convolutions: the forward pass and the gradient of the input.
+//
+// Each 4x4 block of outputs comes from its 6x6 input patch d as A^T [(G g G^T) . (B^T d B)] A:
+// the 36 element-wise products become 36 GEMMs between the transformed weights U[e] (Cout x C)
+// and the transformed input tiles V[e] (C x tiles), with 36 multiplies per 16 outputs where the
+// direct method needs 144. Tiles are the lanes of every vector loop.
+//
+// The weight gradient stays on im2col: through F(4x4) it would sum over every tile of the batch
+// with rounding amplified ~1000-fold by the transforms (coefficients up to 8), and through
+// F(2x2) it measured 1.3-2.5x slower than im2col here (scalar patch gathers, small GEMMs).
+#include <algorithm>
+#include <cstring>
+
+#include "cnnzoo/tensor.hpp"
+#include "ops/conv_kernels.hpp"
+#include "parallel_for.hpp"
+
+namespace cnnzoo::conv_detail {
+
+namespace {
+
+constexpr int64_t kBytes = 64;  // one 512-bit vector
+
+// The per-thread buffers (transformed input V and the GEMM products M) of one block of tiles
+// stay inside a 1 MB L2 between the GEMMs that write and read them.
+constexpr int64_t kBlockBudgetBytes = 768 * 1024;
+
+// ---- the transforms: 1-D passes applied along columns and then along rows ------------------
+// Lavin & Gray's B^T, G and A^T for F(4, 3) with interpolation points 0, +-1, +-2. Each pass
+// runs on `len` tiles at once: value i of tile q is in[i][q]. The weight passes run once per
+// kernel, in double.
+struct F4x4 {
+  static constexpr int64_t m = 4, n = 6;
+  template <class T>  // out = B^T in
+  static void input(const T* const in[n], T* const out[n], int64_t len) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) {
+      const T d1 = in[1][q], d2 = in[2][q], d3 = in[3][q], d4 = in[4][q];
+      out[0][q] = 4 * in[0][q] - 5 * d2 + d4;
+      out[1][q] = -4 * (d1 + d2) + d3 + d4;
+      out[2][q] = 4 * (d1 - d2) - d3 + d4;
+      out[3][q] = 2 * (d3 - d1) - d2 + d4;
+      out[4][q] = 2 * (d1 - d3) - d2 + d4;
+      out[5][q] = 4 * d1 - 5 * d3 + in[5][q];
+    }
+  }
+  template <class T>  // out = A^T in
+  static void output(const T* const in[n], T* const out[m], int64_t len) {
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) {
+      const T s12 = in[1][q] + in[2][q], d12 = in[1][q] - in[2][q];
+      const T s34 = in[3][q] + in[4][q], d34 = in[3][q] - in[4][q];
+      out[0][q] = in[0][q] + s12 + s34;
+      out[1][q] = d12 + 2 * d34;
+      out[2][q] = s12 + 4 * s34;
+      out[3][q] = d12 + 8 * d34 + in[5][q];
+    }
+  }
+  static void weight(const double* in, int64_t is, double* out, int64_t os) {  // out = G in
+    constexpr double k4 = 1.0 / 4, k6 = 1.0 / 6, k12 = 1.0 / 12, k24 = 1.0 / 24;
+    const double g0 = in[0], g1 = in[is], g2 = in[2 * is];
+    out[0] = g0 * k4;
+    out[os] = -(g0 + g1 + g2) * k6;
+    out[2 * os] = -(g0 - g1 + g2) * k6;
+    out[3 * os] = g0 * k24 + g1 * k12 + g2 * k6;
+    out[4 * os] = g0 * k24 - g1 * k12 + g2 * k6;
+    out[5 * os] = g2;
+  }
+};
+
+using F = F4x4;
+constexpr int64_t kM = F::m, kN = F::n, kE = kN * kN;  // tile sides, transformed elements
+
+// U[e][o][c] = (G w[o][c] G^T)[e] for the 3x3 kernels of a conv with Cout = g.Cout, C = g.C.
+// `adjoint` reads the kernels of the transposed conv instead (the input gradient of a conv
+// with weight w [C, Cout, 3, 3]): kernel (o, c) is w[c][o] rotated by 180 degrees.
+template <class T>
+void transform_weights(const ConvGeom& g, const T* w, bool adjoint, T* u) {
+  constexpr int64_t n = kN, E = kE;
+  const int64_t C = g.C, Cout = g.Cout;
+  parallel_items(Cout, C * E * 8, [&](int64_t o) {
+    double k[9], tmp[3 * n], out[E];
+    for (int64_t c = 0; c < C; ++c) {
+      for (int64_t i = 0; i < 9; ++i)
+        k[i] = adjoint ? double(w[(c * Cout + o) * 9 + (8 - i)]) : double(w[(o * C + c) * 9 + i]);
+      for (int64_t j = 0; j < 3; ++j) F::weight(k + j, 3, tmp + j, 3);            // G k: n x 3
+      for (int64_t i = 0; i < n; ++i) F::weight(tmp + 3 * i, 1, out + n * i, 1);  // (G k) G^T
+      for (int64_t e = 0; e < E; ++e) u[(e * Cout + o) * C + c] = static_cast<T>(out[e]);
+    }
+  });
+}
+
+// ---- the forward GEMMs: M[e] (Cout x len) = U[e] (Cout x C) * V[e] (C x len) ---------------
+// R output channels times two vectors of tiles stay in registers over the whole C loop; len is
+// a multiple of two vectors, rows are TB apart.
+
+template <class T>
+struct Vec {
+  typedef T type __attribute__((vector_size(kBytes)));
+};
+
+template <class T, int R>
+void gemm_rows(const T* u, int64_t C, const T* v, int64_t TB, int64_t len, T* m) {
+  using V = typename Vec<T>::type;
+  constexpr int64_t L = kBytes / static_cast<int64_t>(sizeof(T));
+  for (int64_t t = 0; t < len; t += 2 * L) {
+    V acc[R][2];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V{};
+    for (int64_t c = 0; c < C; ++c) {
+      V v0, v1;
+      std::memcpy(&v0, v + c * TB + t, kBytes);
+      std::memcpy(&v1, v + c * TB + t + L, kBytes);
+      for (int r = 0; r < R; ++r) {
+        const T s = u[r * C + c];
+        acc[r][0] += s * v0;
+        acc[r][1] += s * v1;
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      std::memcpy(m + r * TB + t, &acc[r][0], kBytes);
+      std::memcpy(m + r * TB + t + L, &acc[r][1], kBytes);
+    }
+  }
+}
+
+template <class T>
+void gemm_block(const T* u, int64_t Cout, int64_t C, const T* v, int64_t TB, int64_t len, T* m) {
+  constexpr int kR = 8;
+  int64_t o = 0;
+  for (; o + kR <= Cout; o += kR) gemm_rows<T, kR>(u + o * C, C, v, TB, len, m + o * TB);
+  const T* ur = u + o * C;
+  T* mr = m + o * TB;
+  switch (Cout - o) {
+    case 7:
+      return gemm_rows<T, 7>(ur, C, v, TB, len, mr);
+    case 6:
+      return gemm_rows<T, 6>(ur, C, v, TB, len, mr);
+    case 5:
+      return gemm_rows<T, 5>(ur, C, v, TB, len, mr);
+    case 4:
+      return gemm_rows<T, 4>(ur, C, v, TB, len, mr);
+    case 3:
+      return gemm_rows<T, 3>(ur, C, v, TB, len, mr);
+    case 2:
+      return gemm_rows<T, 2>(ur, C, v, TB, len, mr);
+    case 1:
+      return gemm_rows<T, 1>(ur, C, v, TB, len, mr);
+    default:
+      return;
+  }
+}
+
+// ---- tiles and blocks ----------------------------------------------------------------------
+
+// Tiles are numbered image by image, row by row; a block of work is a run of whole tile rows
+// (possibly across images), its tiles the lanes [0, nt) of every V and M row.
+struct TileGrid {
+  int64_t rows, cols;
+  explicit TileGrid(const ConvGeom& g) : rows((g.OH + kM - 1) / kM), cols((g.OW + kM - 1) / kM) {}
+  int64_t padded_width() const { return kM * cols + kN - kM; }  // of the padded input rows
+};
+
+// Calls f(n, ti0, ti1, lane0) for each image's share of tile rows [R0, R1) (global tile row
+// R = n * rows + ti); lane0 is the lane of tile (ti0, 0).
+template <class Fn>
+void for_each_image_part(const TileGrid& grid, int64_t R0, int64_t R1, Fn&& f) {
+  for (int64_t R = R0; R < R1;) {
+    const int64_t n = R / grid.rows, ti0 = R % grid.rows;
+    const int64_t ti1 = std::min(grid.rows, ti0 + (R1 - R));
+    f(n, ti0, ti1, (R - R0) * grid.cols);
+    R += ti1 - ti0;
+  }
+}
+
+// Threads worth waking for this many multiplies.
+int64_t useful_threads(const ConvGeom& g, const TileGrid& grid) {
+  const double macs = double(g.N * grid.rows * grid.cols) * kE * double(g.C) * double(g.Cout);
+  return std::clamp<int64_t>(static_cast<int64_t>(macs / (256 * 1024)), 1, num_threads());
+}
+
+// Work is cut into `count` blocks of `rows` tile rows. V and M stay within the cache budget
+// (but hold at least one GEMM column step of tiles), there is at least one block per thread,
+// and among those sizes the one with the fewest padding lanes up to the next step wins.
+struct Blocking {
+  int64_t step, rows, TB, count;
+  Blocking(const ConvGeom& g, const TileGrid& grid, int64_t threads, size_t elem) {
+    step = 2 * kBytes / static_cast<int64_t>(elem);
+    const int64_t cols = grid.cols, total_rows = g.N * grid.rows;
+    const int64_t per_tile = kE * (g.C + g.Cout) * static_cast<int64_t>(elem);
+    int64_t max_rows = std::max(kBlockBudgetBytes / per_tile / cols, (step + cols - 1) / cols);
+    max_rows = std::clamp<int64_t>(max_rows, 1, (total_rows + threads - 1) / threads);
+    rows = 1;
+    double best = 0;
+    for (int64_t r = 1; r <= max_rows; ++r) {
+      const double use = double(r * cols) / double(padded(r * cols));
+      if (use >= best) best = use, rows = r;
+    }
+    TB = padded(rows * cols);
+    count = (total_rows + rows - 1) / rows;
+  }
+  int64_t padded(int64_t tiles) const { return (tiles + step - 1) / step * step; }
+};
+
+// Copies the 6x6 patch of every tile of tile rows [R0, R1) of the C input planes to q: pixel
+// (i, j) of channel c's patches is row (c * 6 + i) * 6 + j, lane = tile, rows TB apart. The
+// rows the tiles read are first copied into zero-padded planes p, so no bounds tests follow.
+template <class T>
+void gather_patches(const ConvGeom& g, const TileGrid& grid, const T* x, int64_t R0, int64_t R1,
+                    int64_t TB, T* p, T* q) {
+  constexpr int64_t n = kN;
+  const int64_t planes = g.C, Wp = grid.padded_width();
+  const Padded pd(0, Wp);
+  int64_t off = 0;
+  for_each_image_part(grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t lane0) {
+    const int64_t r0 = kM * ti0, rows = kM * (ti1 - ti0) + kN - kM;
+    T* part = p + off;
+    off += planes * rows * Wp;
+    pad_rows(g, pd, x + img * planes * g.H * g.W, planes, r0, r0 + rows, part);
+    for (int64_t c = 0; c < planes; ++c) {
+      const T* plane = part + c * rows * Wp;
+      for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
+        for (int64_t tj = 0; tj < grid.cols; ++tj) {
+          const T* patch = plane + kM * (ti * Wp + tj);
+          T* dst = q + c * n * n * TB + lane0 + ti * grid.cols + tj;
+          for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < n; ++j) dst[(i * n + j) * TB] = patch[i * Wp + j];
+        }
+      }
+    }
+  });
+}
+
+// V rows (element e of channel c at v + (e * C + c) * TB): B^T d B for every gathered patch,
+// both passes long unit-stride loops over the nt tiles of the block. h: 36 rows of scratch.
+template <class T>
+void transform_patches(const T* q, int64_t C, int64_t nt, int64_t TB, T* h, T* v) {
+  constexpr int64_t n = kN;
+  for (int64_t c = 0; c < C; ++c) {
+    const T* d = q + c * n * n * TB;
+    for (int64_t i = 0; i < n; ++i) {  // along each patch row: d B
+      const T* in[n];
+      T* out[n];
+      for (int64_t j = 0; j < n; ++j) in[j] = d + (i * n + j) * TB, out[j] = h + (j * n + i) * TB;
+      F::input(in, out, nt);
+    }
+    for (int64_t j = 0; j < n; ++j) {  // along each column: B^T (d B)
+      const T* in[n];
+      T* out[n];
+      for (int64_t i = 0; i < n; ++i)
+        in[i] = h + (j * n + i) * TB, out[i] = v + ((i * n + j) * C + c) * TB;
+      F::input(in, out, nt);
+    }
+  }
+}
+
+// Scratch (elements) for gather_patches on one block: the padded planes, then the patches.
+// One part per image touched: at most one per tile row, each kN - kM rows taller than its tiles.
+int64_t patch_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
+  return g.C * (kN * bl.rows * grid.padded_width() + kE * bl.TB);
+}
+
+// y = conv(x, kernels) (+ b) for the geometry g (3x3, stride 1, no dilation, one group);
+// `adjoint`: see transform_weights.
+template <class T>
+void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, const T* b, T* y) {
+  constexpr int64_t m = kM, n = kN, E = kE;
+  const int64_t C = g.C, Cout = g.Cout, OH = g.OH, OW = g.OW;
+  const TileGrid grid(g);
+  const int64_t total_rows = g.N * grid.rows, threads = useful_threads(g, grid);
+
+  TensorT<T> u = TensorT<T>::empty({E, Cout, C});  // from the storage cache: no malloc per call
+  transform_weights(g, w, adjoint, u.data());
+
+  const Blocking bl(g, grid, threads, sizeof(T));
+  const int64_t TB = bl.TB;
+  parallel_dynamic(bl.count, threads, 1, [&](int64_t blk) {
+    const int64_t R0 = blk * bl.rows, R1 = std::min(total_rows, R0 + bl.rows);
+    const int64_t nt = (R1 - R0) * grid.cols, np = bl.padded(nt);
+    T* v = thread_workspace<T>(kSlotWinogradV, static_cast<size_t>(E * C * TB));
+    T* mm = thread_workspace<T>(kSlotWinogradM, static_cast<size_t>(E * Cout * TB));
+    T* p = thread_workspace<T>(kSlotPadded, static_cast<size_t>(patch_scratch(g, grid, bl)));
+    T* h = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(E * TB));
+    T* z = thread_workspace<T>(kSlotCol, static_cast<size_t>((m * n + m * m) * np));
+
+    T* q = p + patch_scratch(g, grid, bl) - C * E * TB;
+    gather_patches(g, grid, x, R0, R1, TB, p, q);
+    transform_patches(q, C, nt, TB, h, v);
+    // Lanes past the last tile are computed too (whole vectors): keep them finite.
+    for (int64_t r = 0; r < E * C; ++r) std::fill(v + r * TB + nt, v + r * TB + np, T(0));
+
+    for (int64_t e = 0; e < E; ++e)
+      gemm_block(u.data() + e * Cout * C, Cout, C, v + e * C * TB, TB, np, mm + e * Cout * TB);
+
+    // A^T M A for one output channel at a time (columns, then rows), then each 4x4 block to its
+    // place in y, cut at the image's edge.
+    T* zc = z;                // [m][n] rows of np: A^T applied to the columns
+    T* out = z + m * n * np;  // [m][m] rows of np: the output blocks
+    for (int64_t o = 0; o < Cout; ++o) {
+      for (int64_t k = 0; k < n; ++k) {
+        const T* in[n];
+        T* res[m];
+        for (int64_t i = 0; i < n; ++i) in[i] = mm + ((i * n + k) * Cout + o) * TB;
+        for (int64_t i = 0; i < m; ++i) res[i] = zc + (i * n + k) * np;
+        F::output(in, res, nt);
+      }
+      for (int64_t i = 0; i < m; ++i) {
+        const T* in[n];
+        T* res[m];
+        for (int64_t k = 0; k < n; ++k) in[k] = zc + (i * n + k) * np;
+        for (int64_t j = 0; j < m; ++j) res[j] = out + (i * m + j) * np;
+        F::output(in, res, nt);
+      }
+      const T bias = b ? b[o] : T(0);
+      for_each_image_part(grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t lane0) {
+        for (int64_t ti = ti0; ti < ti1; ++ti) {
+          const int64_t lane = lane0 + (ti - ti0) * grid.cols;
+          for (int64_t i = 0; i < m && m * ti + i < OH; ++i) {
+            T* dst = y + ((img * Cout + o) * OH + m * ti + i) * OW;
+            const T* src[m];
+            for (int64_t j = 0; j < m; ++j) src[j] = out + (i * m + j) * np + lane;
+            const int64_t full = OW / m;  // whole blocks, then the cut one
+            for (int64_t tj = 0; tj < full; ++tj)
+              for (int64_t j = 0; j < m; ++j) dst[m * tj + j] = src[j][tj] + bias;
+            for (int64_t ow = full * m; ow < OW; ++ow) dst[ow] = src[ow % m][ow / m] + bias;
+          }
+        }
+      });
+    }
+  });
+}
+
+// The transposed conv that maps dy back onto x: same 3x3 kernels rotated, channels swapped,
+// padding 2 - p so that every input pixel sees each output it fed.
+ConvGeom adjoint_geometry(const ConvGeom& g) {
+  return ConvGeom{g.N, g.Cout, g.OH, g.OW, g.C, 3, 3, 1, 1, 2 - g.pt, 2 - g.pl, 1, 1, 1, g.H, g.W};
+}
+
+bool worth_it(const ConvGeom& g) {
+  // Few channels make the transforms cost more than the GEMMs save; outputs smaller than one
+  // tile waste most of it.
+  return g.C >= 8 && g.Cout >= 8 && g.OH >= kM && g.OW >= kM;
+}
+
+}  // namespace
+
+bool winograd_applies(const ConvGeom& g) {
+  return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1 &&
+         g.pt <= 2 && g.pl <= 2 && worth_it(g) && worth_it(adjoint_geometry(g));
+}
+
+template <class T>
+void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  winograd_conv(g, x, w, false, b, y);
+}
+
+template <class T>
+void winograd_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx) {
+  winograd_conv(adjoint_geometry(g), dy, w, true, static_cast<const T*>(nullptr), dx);
+}
+
+template void winograd_forward(const ConvGeom&, const float*, const float*, const float*, float*);
+template void winograd_forward(const ConvGeom&, const double*, const double*, const double*,
+                               double*);
+template void winograd_backward_input(const ConvGeom&, const float*, const float*, float*);
+template void winograd_backward_input(const ConvGeom&, const double*, const double*, double*);
+
+}  // namespace cnnzoo::conv_detail
