@@ -11,6 +11,7 @@
 // F(2x2) it measured 1.3-2.5x slower than im2col here (scalar patch gathers, small GEMMs).
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "cnnzoo/tensor.hpp"
 #include "ops/conv_kernels.hpp"
@@ -79,14 +80,23 @@ template <class T>
 void transform_weights(const ConvGeom& g, const T* w, bool adjoint, T* u) {
   constexpr int64_t n = kN, E = kE;
   const int64_t C = g.C, Cout = g.Cout;
+  // Kernels are transformed kChunk input channels at a time, then stored as runs of U rows
+  // (one element of kChunk kernels per run): 36 scattered stores per kernel thrash the TLB.
+  constexpr int64_t kChunk = 64;
   parallel_items(Cout, C * E * 8, [&](int64_t o) {
     double k[9], tmp[3 * n], out[E];
-    for (int64_t c = 0; c < C; ++c) {
-      for (int64_t i = 0; i < 9; ++i)
-        k[i] = adjoint ? double(w[(c * Cout + o) * 9 + (8 - i)]) : double(w[(o * C + c) * 9 + i]);
-      for (int64_t j = 0; j < 3; ++j) F::weight(k + j, 3, tmp + j, 3);            // G k: n x 3
-      for (int64_t i = 0; i < n; ++i) F::weight(tmp + 3 * i, 1, out + n * i, 1);  // (G k) G^T
-      for (int64_t e = 0; e < E; ++e) u[(e * Cout + o) * C + c] = static_cast<T>(out[e]);
+    T chunk[E][kChunk];
+    for (int64_t c0 = 0; c0 < C; c0 += kChunk) {
+      const int64_t len = std::min(kChunk, C - c0);
+      for (int64_t c = c0; c < c0 + len; ++c) {
+        for (int64_t i = 0; i < 9; ++i)
+          k[i] = adjoint ? double(w[(c * Cout + o) * 9 + (8 - i)]) : double(w[(o * C + c) * 9 + i]);
+        for (int64_t j = 0; j < 3; ++j) F::weight(k + j, 3, tmp + j, 3);            // G k: n x 3
+        for (int64_t i = 0; i < n; ++i) F::weight(tmp + 3 * i, 1, out + n * i, 1);  // (G k) G^T
+        for (int64_t e = 0; e < E; ++e) chunk[e][c - c0] = static_cast<T>(out[e]);
+      }
+      for (int64_t e = 0; e < E; ++e)
+        std::copy(chunk[e], chunk[e] + len, u + (e * Cout + o) * C + c0);
     }
   });
 }
@@ -151,6 +161,44 @@ void gemm_block(const T* u, int64_t Cout, int64_t C, const T* v, int64_t TB, int
   }
 }
 
+// out[4 q + j] = s[j][q] + bias for q in [0, len): four rows of tiles' pixels into output order.
+template <class T>
+void interleave4(const T* const s[4], int64_t len, T bias, T* out) {
+  int64_t q = 0;
+  if constexpr (std::is_same_v<T, float>) {  // 16 tiles at a time: 8 two-vector shuffles
+    typedef float V __attribute__((vector_size(64)));
+    for (; q + 16 <= len; q += 16) {
+      V a0, a1, a2, a3;
+      std::memcpy(&a0, s[0] + q, kBytes);
+      std::memcpy(&a1, s[1] + q, kBytes);
+      std::memcpy(&a2, s[2] + q, kBytes);
+      std::memcpy(&a3, s[3] + q, kBytes);
+      const V lo01 =
+          __builtin_shufflevector(a0, a1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const V lo23 =
+          __builtin_shufflevector(a2, a3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const V hi01 = __builtin_shufflevector(a0, a1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29,
+                                             14, 30, 15, 31);
+      const V hi23 = __builtin_shufflevector(a2, a3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29,
+                                             14, 30, 15, 31);
+      const V o[4] = {__builtin_shufflevector(lo01, lo23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21,
+                                              6, 7, 22, 23),
+                      __builtin_shufflevector(lo01, lo23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28,
+                                              29, 14, 15, 30, 31),
+                      __builtin_shufflevector(hi01, hi23, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21,
+                                              6, 7, 22, 23),
+                      __builtin_shufflevector(hi01, hi23, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28,
+                                              29, 14, 15, 30, 31)};
+      for (int k = 0; k < 4; ++k) {
+        const V r = o[k] + bias;
+        std::memcpy(out + 4 * q + 16 * k, &r, kBytes);
+      }
+    }
+  }
+  for (; q < len; ++q)
+    for (int64_t j = 0; j < 4; ++j) out[4 * q + j] = s[j][q] + bias;
+}
+
 // ---- tiles and blocks ----------------------------------------------------------------------
 
 // Tiles are numbered image by image, row by row; a block of work is a run of whole tile rows
@@ -202,6 +250,40 @@ struct Blocking {
   int64_t padded(int64_t tiles) const { return (tiles + step - 1) / step * step; }
 };
 
+// dst[t] = src[4 t] for t in [0, len). The float version reads whole vectors, up to 63
+// elements past src[4 (len - 1)]: callers keep that much readable memory after src.
+template <class T>
+void every_fourth(const T* src, int64_t len, T* dst) {
+  int64_t t = 0;
+  if constexpr (std::is_same_v<T, float>) {
+    typedef float V16 __attribute__((vector_size(64)));
+    typedef float V8 __attribute__((vector_size(32)));
+    typedef float V4 __attribute__((vector_size(16)));
+    V16 a[4];
+    for (; t + 16 <= len; t += 16) {
+      std::memcpy(a, src + 4 * t, sizeof(a));
+      const V8 lo = __builtin_shufflevector(a[0], a[1], 0, 4, 8, 12, 16, 20, 24, 28);
+      const V8 hi = __builtin_shufflevector(a[2], a[3], 0, 4, 8, 12, 16, 20, 24, 28);
+      const V16 r =
+          __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+      std::memcpy(dst + t, &r, sizeof(r));
+    }
+    if (t + 8 <= len) {
+      std::memcpy(a, src + 4 * t, 2 * sizeof(V16));
+      const V8 r = __builtin_shufflevector(a[0], a[1], 0, 4, 8, 12, 16, 20, 24, 28);
+      std::memcpy(dst + t, &r, sizeof(r));
+      t += 8;
+    }
+    if (t + 4 <= len) {
+      std::memcpy(a, src + 4 * t, sizeof(V16));
+      const V4 r = __builtin_shufflevector(a[0], a[0], 0, 4, 8, 12);
+      std::memcpy(dst + t, &r, sizeof(r));
+      t += 4;
+    }
+  }
+  for (; t < len; ++t) dst[t] = src[4 * t];
+}
+
 // Copies the 6x6 patch of every tile of tile rows [R0, R1) of the C input planes to q: pixel
 // (i, j) of channel c's patches is row (c * 6 + i) * 6 + j, lane = tile, rows TB apart. The
 // rows the tiles read are first copied into zero-padded planes p, so no bounds tests follow.
@@ -219,6 +301,17 @@ void gather_patches(const ConvGeom& g, const TileGrid& grid, const T* x, int64_t
     pad_rows(g, pd, x + img * planes * g.H * g.W, planes, r0, r0 + rows, part);
     for (int64_t c = 0; c < planes; ++c) {
       const T* plane = part + c * rows * Wp;
+      if (std::is_same_v<T, float> && grid.cols >= 4) {  // a tile row at a time, by shuffles
+        for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
+          T* dst = q + c * n * n * TB + lane0 + ti * grid.cols;
+          for (int64_t i = 0; i < n; ++i) {
+            const T* row = plane + (kM * ti + i) * Wp;
+            for (int64_t j = 0; j < n; ++j)
+              every_fourth(row + j, grid.cols, dst + (i * n + j) * TB);
+          }
+        }
+        continue;
+      }
       for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
         for (int64_t tj = 0; tj < grid.cols; ++tj) {
           const T* patch = plane + kM * (ti * Wp + tj);
@@ -254,7 +347,8 @@ void transform_patches(const T* q, int64_t C, int64_t nt, int64_t TB, T* h, T* v
   }
 }
 
-// Scratch (elements) for gather_patches on one block: the padded planes, then the patches.
+// Scratch (elements) for gather_patches on one block: the padded planes, then the patches (which
+// also keep every_fourth's reads past the last padded row inside the buffer).
 // One part per image touched: at most one per tile row, each kN - kM rows taller than its tiles.
 int64_t patch_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
   return g.C * (kN * bl.rows * grid.padded_width() + kE * bl.TB);
@@ -281,7 +375,7 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
     T* mm = thread_workspace<T>(kSlotWinogradM, static_cast<size_t>(E * Cout * TB));
     T* p = thread_workspace<T>(kSlotPadded, static_cast<size_t>(patch_scratch(g, grid, bl)));
     T* h = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(E * TB));
-    T* z = thread_workspace<T>(kSlotCol, static_cast<size_t>((m * n + m * m) * np));
+    T* z = thread_workspace<T>(kSlotCol, static_cast<size_t>((m * n + 2 * m * m) * np));
 
     T* q = p + patch_scratch(g, grid, bl) - C * E * TB;
     gather_patches(g, grid, x, R0, R1, TB, p, q);
@@ -294,8 +388,9 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
 
     // A^T M A for one output channel at a time (columns, then rows), then each 4x4 block to its
     // place in y, cut at the image's edge.
-    T* zc = z;                // [m][n] rows of np: A^T applied to the columns
-    T* out = z + m * n * np;  // [m][m] rows of np: the output blocks
+    T* zc = z;                    // [m][n] rows of np: A^T applied to the columns
+    T* out = z + m * n * np;      // [m][m] rows of np: the output blocks
+    T* stage = out + m * m * np;  // one row of every block, in output order
     for (int64_t o = 0; o < Cout; ++o) {
       for (int64_t k = 0; k < n; ++k) {
         const T* in[n];
@@ -311,21 +406,21 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
         for (int64_t j = 0; j < m; ++j) res[j] = out + (i * m + j) * np;
         F::output(in, res, nt);
       }
+      // Row i of every block, interleaved in lane order (tile by tile, 4 pixels each), is a
+      // run of whole output rows: one copy per tile row.
       const T bias = b ? b[o] : T(0);
-      for_each_image_part(grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t lane0) {
-        for (int64_t ti = ti0; ti < ti1; ++ti) {
-          const int64_t lane = lane0 + (ti - ti0) * grid.cols;
-          for (int64_t i = 0; i < m && m * ti + i < OH; ++i) {
-            T* dst = y + ((img * Cout + o) * OH + m * ti + i) * OW;
-            const T* src[m];
-            for (int64_t j = 0; j < m; ++j) src[j] = out + (i * m + j) * np + lane;
-            const int64_t full = OW / m;  // whole blocks, then the cut one
-            for (int64_t tj = 0; tj < full; ++tj)
-              for (int64_t j = 0; j < m; ++j) dst[m * tj + j] = src[j][tj] + bias;
-            for (int64_t ow = full * m; ow < OW; ++ow) dst[ow] = src[ow % m][ow / m] + bias;
-          }
-        }
-      });
+      for (int64_t i = 0; i < m; ++i) {
+        const T* src[m];
+        for (int64_t j = 0; j < m; ++j) src[j] = out + (i * m + j) * np;
+        interleave4(src, nt, bias, stage);
+        for_each_image_part(
+            grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t lane0) {
+              for (int64_t ti = ti0; ti < ti1 && m * ti + i < OH; ++ti) {
+                const T* row = stage + m * (lane0 + (ti - ti0) * grid.cols);
+                std::copy(row, row + OW, y + ((img * Cout + o) * OH + m * ti + i) * OW);
+              }
+            });
+      }
     }
   });
 }
