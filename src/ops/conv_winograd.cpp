@@ -284,57 +284,53 @@ void every_fourth(const T* src, int64_t len, T* dst) {
   for (; t < len; ++t) dst[t] = src[4 * t];
 }
 
-// Copies the 6x6 patch of every tile of tile rows [R0, R1) of the C input planes to q: pixel
-// (i, j) of channel c's patches is row (c * 6 + i) * 6 + j, lane = tile, rows TB apart. The
-// rows the tiles read are first copied into zero-padded planes p, so no bounds tests follow.
+// V rows (element e of channel c at v + (e * C + c) * TB) for the tiles of tile rows [R0, R1):
+// the input rows they read are first copied into zero-padded planes p (so no bounds tests
+// follow); then, one channel at a time, each tile's 6x6 patch goes to q (pixel (i, j) in row
+// i * 6 + j, lane = tile, rows TB apart) and B^T d B runs on it, both passes long unit-stride
+// loops over the nt tiles. q and h (36 rows each) stay in cache from one step to the next.
 template <class T>
-void gather_patches(const ConvGeom& g, const TileGrid& grid, const T* x, int64_t R0, int64_t R1,
-                    int64_t TB, T* p, T* q) {
+void transform_input(const ConvGeom& g, const TileGrid& grid, const T* x, int64_t R0, int64_t R1,
+                     int64_t TB, T* p, T* q, T* h, T* v) {
   constexpr int64_t n = kN;
-  const int64_t planes = g.C, Wp = grid.padded_width();
+  const int64_t C = g.C, Wp = grid.padded_width(), nt = (R1 - R0) * grid.cols;
   const Padded pd(0, Wp);
   int64_t off = 0;
-  for_each_image_part(grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t lane0) {
+  for_each_image_part(grid, R0, R1, [&](int64_t img, int64_t ti0, int64_t ti1, int64_t) {
     const int64_t r0 = kM * ti0, rows = kM * (ti1 - ti0) + kN - kM;
-    T* part = p + off;
-    off += planes * rows * Wp;
-    pad_rows(g, pd, x + img * planes * g.H * g.W, planes, r0, r0 + rows, part);
-    for (int64_t c = 0; c < planes; ++c) {
-      const T* plane = part + c * rows * Wp;
+    pad_rows(g, pd, x + img * C * g.H * g.W, C, r0, r0 + rows, p + off);
+    off += C * rows * Wp;
+  });
+  for (int64_t c = 0; c < C; ++c) {
+    off = 0;
+    for_each_image_part(grid, R0, R1, [&](int64_t, int64_t ti0, int64_t ti1, int64_t lane0) {
+      const int64_t rows = kM * (ti1 - ti0) + kN - kM;
+      const T* plane = p + off + c * rows * Wp;
+      off += C * rows * Wp;
       if (std::is_same_v<T, float> && grid.cols >= 4) {  // a tile row at a time, by shuffles
         for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
-          T* dst = q + c * n * n * TB + lane0 + ti * grid.cols;
+          T* dst = q + lane0 + ti * grid.cols;
           for (int64_t i = 0; i < n; ++i) {
             const T* row = plane + (kM * ti + i) * Wp;
             for (int64_t j = 0; j < n; ++j)
               every_fourth(row + j, grid.cols, dst + (i * n + j) * TB);
           }
         }
-        continue;
+        return;
       }
       for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
         for (int64_t tj = 0; tj < grid.cols; ++tj) {
           const T* patch = plane + kM * (ti * Wp + tj);
-          T* dst = q + c * n * n * TB + lane0 + ti * grid.cols + tj;
+          T* dst = q + lane0 + ti * grid.cols + tj;
           for (int64_t i = 0; i < n; ++i)
             for (int64_t j = 0; j < n; ++j) dst[(i * n + j) * TB] = patch[i * Wp + j];
         }
       }
-    }
-  });
-}
-
-// V rows (element e of channel c at v + (e * C + c) * TB): B^T d B for every gathered patch,
-// both passes long unit-stride loops over the nt tiles of the block. h: 36 rows of scratch.
-template <class T>
-void transform_patches(const T* q, int64_t C, int64_t nt, int64_t TB, T* h, T* v) {
-  constexpr int64_t n = kN;
-  for (int64_t c = 0; c < C; ++c) {
-    const T* d = q + c * n * n * TB;
+    });
     for (int64_t i = 0; i < n; ++i) {  // along each patch row: d B
       const T* in[n];
       T* out[n];
-      for (int64_t j = 0; j < n; ++j) in[j] = d + (i * n + j) * TB, out[j] = h + (j * n + i) * TB;
+      for (int64_t j = 0; j < n; ++j) in[j] = q + (i * n + j) * TB, out[j] = h + (j * n + i) * TB;
       F::input(in, out, nt);
     }
     for (int64_t j = 0; j < n; ++j) {  // along each column: B^T (d B)
@@ -347,11 +343,10 @@ void transform_patches(const T* q, int64_t C, int64_t nt, int64_t TB, T* h, T* v
   }
 }
 
-// Scratch (elements) for gather_patches on one block: the padded planes, then the patches (which
-// also keep every_fourth's reads past the last padded row inside the buffer).
-// One part per image touched: at most one per tile row, each kN - kM rows taller than its tiles.
-int64_t patch_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
-  return g.C * (kN * bl.rows * grid.padded_width() + kE * bl.TB);
+// Padded planes for transform_input on one block: one part per image touched, at most one per
+// tile row, each kN - kM rows taller than its tiles; plus every_fourth's reads past the end.
+int64_t padded_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
+  return g.C * kN * bl.rows * grid.padded_width() + 64;
 }
 
 // y = conv(x, kernels) (+ b) for the geometry g (3x3, stride 1, no dilation, one group);
@@ -373,13 +368,11 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
     const int64_t nt = (R1 - R0) * grid.cols, np = bl.padded(nt);
     T* v = thread_workspace<T>(kSlotWinogradV, static_cast<size_t>(E * C * TB));
     T* mm = thread_workspace<T>(kSlotWinogradM, static_cast<size_t>(E * Cout * TB));
-    T* p = thread_workspace<T>(kSlotPadded, static_cast<size_t>(patch_scratch(g, grid, bl)));
-    T* h = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(E * TB));
+    T* p = thread_workspace<T>(kSlotPadded, static_cast<size_t>(padded_scratch(g, grid, bl)));
+    T* q = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(2 * E * TB));
     T* z = thread_workspace<T>(kSlotCol, static_cast<size_t>((m * n + 2 * m * m) * np));
 
-    T* q = p + patch_scratch(g, grid, bl) - C * E * TB;
-    gather_patches(g, grid, x, R0, R1, TB, p, q);
-    transform_patches(q, C, nt, TB, h, v);
+    transform_input(g, grid, x, R0, R1, TB, p, q, q + E * TB, v);
     // Lanes past the last tile are computed too (whole vectors): keep them finite.
     for (int64_t r = 0; r < E * C; ++r) std::fill(v + r * TB + nt, v + r * TB + np, T(0));
 
