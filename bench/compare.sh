@@ -4,7 +4,9 @@
 #
 # Settings (environment): THREADS (2), BATCH (128), MODELS (the seven below), REPS (10, minimum
 # timed steps), MIN_SECONDS (3, minimum timed seconds per measurement), OUT (docs/benchmarks.md),
-# GEMM_ARGS (extra bench_gemm_peak flags). Needs a build in build/ (cnnzoo and bench_gemm_peak)
+# GEMM_ARGS (extra bench_gemm_peak flags), LAYERS (the conv layers timed on their own: ResNet-56's
+# three 3x3 shapes "channels:size", default "16:32 32:16 64:8"). Needs a build in build/ (cnnzoo,
+# bench_gemm_peak and bench_conv_layer)
 # and PyTorch (CNNZOO_SETUP_TORCH=1 scripts/setup.sh). Every measurement is its own process;
 # cnnzoo and PyTorch alternate. Smoke test:
 #   MODELS=resnet20 BATCH=2 REPS=1 MIN_SECONDS=0 GEMM_ARGS="--reps 1 --gflop-per-rep 0" \
@@ -18,14 +20,16 @@ REPS=${REPS:-10}
 MIN_SECONDS=${MIN_SECONDS:-3}
 OUT=${OUT:-docs/benchmarks.md}
 GEMM_ARGS=${GEMM_ARGS:-}
+LAYERS=${LAYERS:-16:32 32:16 64:8}
 PY=/usr/bin/python3
 CNNZOO=build/cnnzoo
 GEMM=build/bench_gemm_peak
+CONV=build/bench_conv_layer
 # glibc malloc tuned for PyTorch (no mmap/munmap churn of its large activation buffers).
 TORCH_ENV=(env MALLOC_MMAP_THRESHOLD_=34359738368 MALLOC_TRIM_THRESHOLD_=68719476736
   MALLOC_TOP_PAD_=1073741824 OMP_NUM_THREADS="$THREADS")
 
-for bin in "$CNNZOO" "$GEMM"; do
+for bin in "$CNNZOO" "$GEMM" "$CONV"; do
   [[ -x $bin ]] || { echo "compare.sh: $bin not found; build first (scripts/build.sh)" >&2; exit 1; }
 done
 RAW=$(mktemp -d)
@@ -35,6 +39,14 @@ COMMAND="THREADS=$THREADS BATCH=$BATCH REPS=$REPS MIN_SECONDS=$MIN_SECONDS MODEL
 echo "== GEMM peak, $THREADS threads and 1"
 # shellcheck disable=SC2086  # GEMM_ARGS is a list of flags
 "$GEMM" --threads "$THREADS" --json $GEMM_ARGS | tee "$RAW/gemm.json"
+
+for layer in $LAYERS; do
+  args=(--threads "$THREADS" --batch "$BATCH" --cin "${layer%:*}" --cout "${layer%:*}"
+    --hw "${layer#*:}" --reps "$REPS")
+  echo "== conv layer $layer: cnnzoo, PyTorch"
+  "$CONV" "${args[@]}" | tee "$RAW/conv.$layer.cnnzoo.txt"
+  "${TORCH_ENV[@]}" "$PY" bench/conv_layer_torch.py "${args[@]}" | tee "$RAW/conv.$layer.torch.txt"
+done
 
 for m in $MODELS; do
   "$CNNZOO" summary "$m" --json > "$RAW/$m.summary.json"
@@ -64,12 +76,12 @@ done
 mkdir -p "$(dirname "$OUT")"
 TMP=$(mktemp "$OUT.XXXXXX")
 trap 'rm -rf "$RAW" "$TMP"' EXIT
-"$PY" - "$RAW" "$TMP" "$COMMAND" "$THREADS" "$BATCH" "$REPS" "$MIN_SECONDS" "$MODELS" <<'PY'
-import datetime, json, os, subprocess, sys
+"$PY" - "$RAW" "$TMP" "$COMMAND" "$THREADS" "$BATCH" "$REPS" "$MIN_SECONDS" "$MODELS" "$LAYERS" <<'PY'
+import datetime, json, os, re, subprocess, sys
 import torch
 
-raw, out, command, threads, batch, reps, min_s, models = sys.argv[1:]
-models = models.split()
+raw, out, command, threads, batch, reps, min_s, models, layers = sys.argv[1:]
+models, layers = models.split(), layers.split()
 load = lambda name: json.load(open(os.path.join(raw, name)))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
@@ -106,6 +118,29 @@ L = ["# Benchmarks: cnnzoo vs PyTorch on this CPU", "",
 for s in gemm["shapes"]:
     L.append(f"| {s['shape']} | {s['m']}x{s['k']}x{s['n']} | {s['gflops_1']:.1f} | "
              f"{s['gflops']:.1f} |")
+
+def conv_line(path):  # "... fwd F ms  bwd B ms  total T ms  G GFLOP/s" (bench/conv_layer.sh)
+    text = open(path).read()
+    num = lambda key: float(re.search(key, text).group(1))
+    return {k: num(rf"{k} ([0-9.]+) ms") for k in ("fwd", "bwd", "total")} | \
+           {"gflops": num(r"([0-9.]+) GFLOP/s")}
+
+L += ["", f"## ResNet-56's 3x3 conv layers (batch {batch}, {threads} threads)", "",
+      "Each layer on its own (`bench/conv_layer.sh`): forward, then the input and weight "
+      "gradients. GFLOP/s counts the direct convolution's 2 x multiply-adds x 3 passes, "
+      "whatever algorithm computes them (cnnzoo uses Winograd F(4x4, 3x3) for the forward "
+      "pass and the input gradient), as a share of the GEMM peak above. Target: >= 60%.", "",
+      "| layer | cnnzoo fwd / bwd ms | PyTorch fwd / bwd ms | cnnzoo GFLOP/s | PyTorch GFLOP/s "
+      "| cnnzoo % of GEMM peak | target |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+for layer in layers:
+    c, hw = layer.split(":")
+    ours = conv_line(os.path.join(raw, f"conv.{layer}.cnnzoo.txt"))
+    theirs = conv_line(os.path.join(raw, f"conv.{layer}.torch.txt"))
+    share = 100 * ours["gflops"] / gemm["peak_gflops"]
+    L.append(f"| {c} -> {c} channels, {hw}x{hw} | {ours['fwd']:.2f} / {ours['bwd']:.2f} | "
+             f"{theirs['fwd']:.2f} / {theirs['bwd']:.2f} | {ours['gflops']:.1f} | "
+             f"{theirs['gflops']:.1f} | {share:.0f}% | {'met' if share >= 60 else 'missed'} |")
 
 met = total = 0
 for mode, title, passes in [("train", "Training", 3), ("inference", "Inference", 1)]:
