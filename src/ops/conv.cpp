@@ -5,6 +5,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -629,6 +630,94 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
   }
 }
 
+// ---- 3x3 stride-1 weight gradient: direct taps, no im2col -----------------------------------
+// dw[o][c][t] = sum over output pixels p of dy[o][p] * x[c][p + offset(t)]. With output channels
+// as vector lanes (dy transposed to [P, Cout]), each input pixel a tap reads is one broadcast
+// against dy[:, p], and the 9 taps x Q vectors of output channels stay in registers over a whole
+// image: the same multiply-adds as im2col + GEMM, without writing (and packing) the 9 shifted
+// copies of the input.
+
+template <class T>
+struct Vec {
+  static constexpr int64_t kBytes = 64, kLanes = kBytes / static_cast<int64_t>(sizeof(T));
+  typedef T type __attribute__((vector_size(kBytes)));
+};
+
+// acc[t][q] (rows Cp apart) += sum over p of xp[tap t of p] * dyt[p][q], for Q vectors of
+// output channels; xp is one zero-padded input plane (Wp wide).
+template <class T, int Q>
+void accumulate_taps(const T* xp, int64_t Wp, int64_t OH, int64_t OW, const T* dyt, int64_t Cp,
+                     T* acc) {
+  using V = typename Vec<T>::type;
+  constexpr int64_t L = Vec<T>::kLanes;
+  V a[9][Q];
+  for (int t = 0; t < 9; ++t)
+    for (int q = 0; q < Q; ++q) std::memcpy(&a[t][q], acc + t * Cp + q * L, sizeof(V));
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* r[3] = {xp + oh * Wp, xp + (oh + 1) * Wp, xp + (oh + 2) * Wp};
+    const T* d = dyt + oh * OW * Cp;
+    for (int64_t ow = 0; ow < OW; ++ow, d += Cp) {
+      V dv[Q];
+      for (int q = 0; q < Q; ++q) std::memcpy(&dv[q], d + q * L, sizeof(V));
+      for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+          const T s = r[i][ow + j];
+          for (int q = 0; q < Q; ++q) a[i * 3 + j][q] += s * dv[q];
+        }
+    }
+  }
+  for (int t = 0; t < 9; ++t)
+    for (int q = 0; q < Q; ++q) std::memcpy(acc + t * Cp + q * L, &a[t][q], sizeof(V));
+}
+
+// Images in grad_blocks() fixed blocks, each with its own [C][9][Cp] accumulator, summed in
+// block order at the end (the same result with any thread count).
+template <class T>
+void taps_weight_grad(const ConvGeom& g, const T* x, const T* dy, T* dw) {
+  constexpr int64_t L = Vec<T>::kLanes;
+  const int64_t C = g.C, Cout = g.Cout, P = g.P(), Cp = (Cout + L - 1) / L * L;
+  const int64_t acc_n = C * 9 * Cp;
+  const Padded pd(g);
+  const int64_t chunks = grad_blocks(g.N, acc_n, sizeof(T));
+  TensorT<T> partial = TensorT<T>::zeros({chunks * acc_n});
+  parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
+    T* acc = partial.data() + chunk * acc_n;
+    T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(C * pd.Hp * pd.Wp));
+    T* dyt = thread_workspace<T>(kSlotBatch, static_cast<size_t>(P * Cp));
+    for (int64_t n = g.N * chunk / chunks; n < g.N * (chunk + 1) / chunks; ++n) {
+      pad_rows(g, pd, x + n * C * g.H * g.W, C, 0, pd.Hp, xp);
+      const T* dyn = dy + n * Cout * P;
+      for (int64_t p0 = 0; p0 < P; p0 += L) {  // transpose in L1-sized blocks, zero past Cout
+        const int64_t pn = std::min(L, P - p0);
+        for (int64_t o = 0; o < Cout; ++o)
+          for (int64_t p = p0; p < p0 + pn; ++p) dyt[p * Cp + o] = dyn[o * P + p];
+        for (int64_t p = p0; p < p0 + pn; ++p)
+          std::fill(dyt + p * Cp + Cout, dyt + (p + 1) * Cp, T(0));
+      }
+      for (int64_t c = 0; c < C; ++c) {
+        const T* plane = xp + c * pd.Hp * pd.Wp;
+        T* ac = acc + c * 9 * Cp;
+        int64_t o = 0;
+        for (; o + 2 * L <= Cp; o += 2 * L)
+          accumulate_taps<T, 2>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, ac + o);
+        if (o < Cp) accumulate_taps<T, 1>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, ac + o);
+      }
+    }
+  });
+  parallel_for(
+      Cout,
+      [&](int64_t o) {
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t t = 0; t < 9; ++t) {
+            const T* src = partial.data() + (c * 9 + t) * Cp + o;
+            T s = src[0];
+            for (int64_t k = 1; k < chunks; ++k) s += src[k * acc_n];
+            dw[(o * C + c) * 9 + t] = s;
+          }
+      },
+      min_items(g, Cout));
+}
+
 }  // namespace
 
 template <class T>
@@ -651,10 +740,11 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     if (db) std::fill(db, db + g.Cout, T(0));
     return;
   }
-  if (dx && winograd_applies(g)) {  // the input gradient; the weight's stays on im2col
-    winograd_backward_input(g, w, dy, dx);
-    dx = nullptr;
-    if (!dw && !db) return;
+  if (winograd_applies(g)) {  // input gradient by Winograd, weight gradient by direct taps
+    if (dx) winograd_backward_input(g, w, dy, dx);
+    if (dw) taps_weight_grad(g, x, dy, dw);
+    dx = dw = nullptr;
+    if (!db) return;  // the bias gradient (row sums) below
   }
   if (g.depthwise())
     depthwise_backward(g, x, w, dy, dx, dw, db);
