@@ -250,38 +250,44 @@ struct Blocking {
   int64_t padded(int64_t tiles) const { return (tiles + step - 1) / step * step; }
 };
 
-// dst[t] = src[4 t] for t in [0, len). The float version reads whole vectors, up to 63
-// elements past src[4 (len - 1)]: callers keep that much readable memory after src.
+// dst[j * TB + t] = row[4 t + j] for j < 6, t < len: the six patch columns of `len` tiles along
+// one padded input row. The float version shuffles whole vectors, 8 or 4 tiles at a time, and
+// reads up to 2 elements past row[4 len + 1]: callers keep that much readable memory after it.
 template <class T>
-void every_fourth(const T* src, int64_t len, T* dst) {
+void patch_columns(const T* row, int64_t len, T* dst, int64_t TB) {
   int64_t t = 0;
   if constexpr (std::is_same_v<T, float>) {
     typedef float V16 __attribute__((vector_size(64)));
     typedef float V8 __attribute__((vector_size(32)));
     typedef float V4 __attribute__((vector_size(16)));
-    V16 a[4];
-    for (; t + 16 <= len; t += 16) {
-      std::memcpy(a, src + 4 * t, sizeof(a));
-      const V8 lo = __builtin_shufflevector(a[0], a[1], 0, 4, 8, 12, 16, 20, 24, 28);
-      const V8 hi = __builtin_shufflevector(a[2], a[3], 0, 4, 8, 12, 16, 20, 24, 28);
-      const V16 r =
-          __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-      std::memcpy(dst + t, &r, sizeof(r));
-    }
-    if (t + 8 <= len) {
-      std::memcpy(a, src + 4 * t, 2 * sizeof(V16));
-      const V8 r = __builtin_shufflevector(a[0], a[1], 0, 4, 8, 12, 16, 20, 24, 28);
-      std::memcpy(dst + t, &r, sizeof(r));
-      t += 8;
+    for (; t + 8 <= len; t += 8) {
+      V16 a0, a1, b0, b1;  // row[4t + 0 .. 31] and row[4t + 4 .. 35]
+      std::memcpy(&a0, row + 4 * t, sizeof(V16));
+      std::memcpy(&a1, row + 4 * t + 16, sizeof(V16));
+      std::memcpy(&b0, row + 4 * t + 4, sizeof(V16));
+      std::memcpy(&b1, row + 4 * t + 20, sizeof(V16));
+      const V8 c[6] = {__builtin_shufflevector(a0, a1, 0, 4, 8, 12, 16, 20, 24, 28),
+                       __builtin_shufflevector(a0, a1, 1, 5, 9, 13, 17, 21, 25, 29),
+                       __builtin_shufflevector(a0, a1, 2, 6, 10, 14, 18, 22, 26, 30),
+                       __builtin_shufflevector(a0, a1, 3, 7, 11, 15, 19, 23, 27, 31),
+                       __builtin_shufflevector(b0, b1, 0, 4, 8, 12, 16, 20, 24, 28),
+                       __builtin_shufflevector(b0, b1, 1, 5, 9, 13, 17, 21, 25, 29)};
+      for (int64_t j = 0; j < 6; ++j) std::memcpy(dst + j * TB + t, &c[j], sizeof(V8));
     }
     if (t + 4 <= len) {
-      std::memcpy(a, src + 4 * t, sizeof(V16));
-      const V4 r = __builtin_shufflevector(a[0], a[0], 0, 4, 8, 12);
-      std::memcpy(dst + t, &r, sizeof(r));
+      V16 a, b;  // row[4t + 0 .. 15] and row[4t + 4 .. 19]
+      std::memcpy(&a, row + 4 * t, sizeof(V16));
+      std::memcpy(&b, row + 4 * t + 4, sizeof(V16));
+      const V4 c[6] = {
+          __builtin_shufflevector(a, a, 0, 4, 8, 12),  __builtin_shufflevector(a, a, 1, 5, 9, 13),
+          __builtin_shufflevector(a, a, 2, 6, 10, 14), __builtin_shufflevector(a, a, 3, 7, 11, 15),
+          __builtin_shufflevector(b, b, 0, 4, 8, 12),  __builtin_shufflevector(b, b, 1, 5, 9, 13)};
+      for (int64_t j = 0; j < 6; ++j) std::memcpy(dst + j * TB + t, &c[j], sizeof(V4));
       t += 4;
     }
   }
-  for (; t < len; ++t) dst[t] = src[4 * t];
+  for (; t < len; ++t)
+    for (int64_t j = 0; j < 6; ++j) dst[j * TB + t] = row[4 * t + j];
 }
 
 // V rows (element e of channel c at v + (e * C + c) * TB) for the tiles of tile rows [R0, R1):
@@ -310,11 +316,8 @@ void transform_input(const ConvGeom& g, const TileGrid& grid, const T* x, int64_
       if (std::is_same_v<T, float> && grid.cols >= 4) {  // a tile row at a time, by shuffles
         for (int64_t ti = 0; ti < ti1 - ti0; ++ti) {
           T* dst = q + lane0 + ti * grid.cols;
-          for (int64_t i = 0; i < n; ++i) {
-            const T* row = plane + (kM * ti + i) * Wp;
-            for (int64_t j = 0; j < n; ++j)
-              every_fourth(row + j, grid.cols, dst + (i * n + j) * TB);
-          }
+          for (int64_t i = 0; i < n; ++i)
+            patch_columns(plane + (kM * ti + i) * Wp, grid.cols, dst + i * n * TB, TB);
         }
         return;
       }
@@ -344,7 +347,7 @@ void transform_input(const ConvGeom& g, const TileGrid& grid, const T* x, int64_
 }
 
 // Padded planes for transform_input on one block: one part per image touched, at most one per
-// tile row, each kN - kM rows taller than its tiles; plus every_fourth's reads past the end.
+// tile row, each kN - kM rows taller than its tiles; plus patch_columns' reads past the end.
 int64_t padded_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
   return g.C * kN * bl.rows * grid.padded_width() + 64;
 }
