@@ -1,6 +1,6 @@
 // conv2d: shape checks, the kernels (im2col + Eigen GEMM per image, direct GEMM for 1x1,
-// direct depthwise; Winograd is in conv_winograd.cpp), and the autograd op whose backward sits
-// next to its forward.
+// direct depthwise, direct taps for the weight gradient of 3x3 stride-1 convs; Winograd is in
+// conv_winograd.cpp), and the autograd op whose backward sits next to its forward.
 #include "cnnzoo/ops/conv.hpp"
 
 #include <Eigen/Core>

@@ -6,9 +6,9 @@
 // and the transformed input tiles V[e] (C x tiles), with 36 multiplies per 16 outputs where the
 // direct method needs 144. Tiles are the lanes of every vector loop.
 //
-// The weight gradient stays on im2col: through F(4x4) it would sum over every tile of the batch
-// with rounding amplified ~1000-fold by the transforms (coefficients up to 8), and through
-// F(2x2) it measured 1.3-2.5x slower than im2col here (scalar patch gathers, small GEMMs).
+// The weight gradient is not done here: through F(4x4) it would sum over every tile of the
+// batch with rounding amplified ~1000-fold by the transforms (coefficients up to 8), and
+// F(2x2) measured 1.3-2.5x slower than im2col; conv.cpp computes it by direct taps.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>

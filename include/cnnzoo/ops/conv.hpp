@@ -1,6 +1,6 @@
-// 2-D convolution (cross-correlation, like PyTorch): Winograd F(4x4, 3x3) for the forward pass
-// and input gradient of 3x3 stride-1 convs, im2col + GEMM otherwise (and for every weight
-// gradient), a direct GEMM for 1x1, and a direct kernel for depthwise.
+// 2-D convolution (cross-correlation, like PyTorch): for 3x3 stride-1 convs Winograd F(4x4, 3x3)
+// (forward pass and input gradient) and direct taps (weight gradient); im2col + GEMM otherwise,
+// a direct GEMM for 1x1, and a direct kernel for depthwise.
 // Weight layout [C_out, C_in / groups, kh, kw].
 #pragma once
 #include "cnnzoo/autograd.hpp"
