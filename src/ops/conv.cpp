@@ -630,6 +630,41 @@ void depthwise_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, 
   }
 }
 
+// ---- 1x1 convs whose planes fill whole vectors: one unpacked GEMM per image ------------------
+// y = w x writes y directly: Eigen's product would zero y first and pack both operands, which
+// for the few input channels of bottleneck 1x1 convs costs as much as the multiplies.
+
+bool pointwise_lanes(const ConvGeom& g, size_t elem) {
+  return g.pointwise() && g.G == 1 && g.P() % gemm_lanes_step(elem) == 0;
+}
+
+template <class T>
+void pointwise_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t P = g.P();
+  parallel_dynamic(g.N, useful_threads(g), 1, [&](int64_t n) {
+    T* yn = y + n * g.Cout * P;
+    gemm_lanes(w, g.Cout, g.C, x + n * g.C * P, P, P, yn);
+    if (!b) return;
+    for (int64_t oc = 0; oc < g.Cout; ++oc) {
+      const T bv = b[oc];
+#pragma omp simd
+      for (int64_t i = 0; i < P; ++i) yn[oc * P + i] += bv;
+    }
+  });
+}
+
+// dx = w^T dy, the same way (w transposed once per call).
+template <class T>
+void pointwise_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx) {
+  const int64_t P = g.P();
+  TensorT<T> wt = TensorT<T>::empty({g.C, g.Cout});
+  for (int64_t o = 0; o < g.Cout; ++o)
+    for (int64_t c = 0; c < g.C; ++c) wt.data()[c * g.Cout + o] = w[o * g.C + c];
+  parallel_dynamic(g.N, useful_threads(g), 1, [&](int64_t n) {
+    gemm_lanes(wt.data(), g.C, g.Cout, dy + n * g.Cout * P, P, P, dx + n * g.C * P);
+  });
+}
+
 // ---- 3x3 stride-1 weight gradient: direct taps, no im2col -----------------------------------
 // dw[o][c][t] = sum over output pixels p of dy[o][p] * x[c][p + offset(t)]. With output channels
 // as vector lanes (dy transposed to [P, Cout]), each input pixel a tap reads is one broadcast
@@ -727,6 +762,8 @@ void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y)
     depthwise_forward(g, x, w, b, y);
   else if (winograd_applies(g))
     winograd_forward(g, x, w, b, y);
+  else if (pointwise_lanes(g, sizeof(T)))
+    pointwise_forward(g, x, w, b, y);
   else if (images_per_gemm(g) > 1)
     batched_forward(g, x, w, b, y);
   else
@@ -745,6 +782,11 @@ void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* 
     if (dw) taps_weight_grad(g, x, dy, dw);
     dx = dw = nullptr;
     if (!db) return;  // the bias gradient (row sums) below
+  }
+  if (dx && pointwise_lanes(g, sizeof(T))) {  // the input gradient; the rest by Eigen below
+    pointwise_backward_input(g, w, dy, dx);
+    dx = nullptr;
+    if (!dw && !db) return;
   }
   if (g.depthwise())
     depthwise_backward(g, x, w, dy, dx, dw, db);

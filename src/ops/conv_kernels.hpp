@@ -150,6 +150,15 @@ void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes,
   }
 }
 
+// m (M x len, rows ld apart) = u (M x K, rows K apart) * v (K x len, rows ld apart), for len a
+// multiple of two 512-bit vectors (32 floats): a register-blocked kernel that writes m
+// directly, without packing either operand or zeroing m first (conv_winograd.cpp).
+template <class T>
+void gemm_lanes(const T* u, int64_t M, int64_t K, const T* v, int64_t ld, int64_t len, T* m);
+constexpr int64_t gemm_lanes_step(size_t elem) {
+  return 128 / static_cast<int64_t>(elem);
+}
+
 // Winograd F(4x4, 3x3) (conv_winograd.cpp): used when winograd_applies(g), i.e. 3x3, stride 1,
 // no dilation, one group, padding <= 2, and enough channels and output pixels to pay off.
 bool winograd_applies(const ConvGeom& g);

@@ -435,6 +435,13 @@ bool worth_it(const ConvGeom& g) {
 
 }  // namespace
 
+template <class T>
+void gemm_lanes(const T* u, int64_t M, int64_t K, const T* v, int64_t ld, int64_t len, T* m) {
+  gemm_block(u, M, K, v, ld, len, m);
+}
+template void gemm_lanes(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
+template void gemm_lanes(const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*);
+
 bool winograd_applies(const ConvGeom& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1 &&
          g.pt <= 2 && g.pl <= 2 && worth_it(g) && worth_it(adjoint_geometry(g));

@@ -171,6 +171,9 @@ CONV_CASE(Pointwise1x1, 2, 5, 4, 6, 3, 1, 1, options(1, 0), true)
 CONV_CASE(Pointwise1x1Groups2, 2, 4, 5, 3, 6, 1, 1, options(1, 0, 1, 2), false)
 CONV_CASE(Pointwise1x1Stride2, 2, 4, 7, 6, 3, 1, 1, options(2, 0), true)
 CONV_CASE(Pointwise1x1Padded, 1, 3, 4, 4, 2, 1, 1, options(1, 1), false)
+// Planes of 32 pixels take the unpacked register-blocked GEMM (11 output channels: a block of
+// 8 rows and one of 3).
+CONV_CASE(Pointwise1x1WholeVectors, 2, 5, 8, 4, 11, 1, 1, options(1, 0), true)
 CONV_CASE(OddSizesBatch3, 3, 3, 11, 5, 2, 3, 3, options(Size2(2, 3), Padding2d(1, 0, 2, 1)), false)
 CONV_CASE(Batch3WithBias, 3, 2, 5, 5, 3, 3, 3, options(1, 1), true)
 CONV_CASE(GroupsStrideDilation, 3, 4, 10, 9, 4, 3, 2,
