@@ -29,8 +29,7 @@ constexpr int64_t kBlockBudgetBytes = 768 * 1024;
 
 // ---- the transforms: 1-D passes applied along columns and then along rows ------------------
 // Lavin & Gray's B^T, G and A^T for F(4, 3) with interpolation points 0, +-1, +-2. Each pass
-// runs on `len` tiles at once: value i of tile q is in[i][q]. The weight passes run once per
-// kernel, in double.
+// runs on `len` tiles (or kernels) at once: value i of tile q is in[i][q].
 struct F4x4 {
   static constexpr int64_t m = 4, n = 6;
   template <class T>  // out = B^T in
@@ -58,15 +57,19 @@ struct F4x4 {
       out[3][q] = d12 + 8 * d34 + in[5][q];
     }
   }
-  static void weight(const double* in, int64_t is, double* out, int64_t os) {  // out = G in
-    constexpr double k4 = 1.0 / 4, k6 = 1.0 / 6, k12 = 1.0 / 12, k24 = 1.0 / 24;
-    const double g0 = in[0], g1 = in[is], g2 = in[2 * is];
-    out[0] = g0 * k4;
-    out[os] = -(g0 + g1 + g2) * k6;
-    out[2 * os] = -(g0 - g1 + g2) * k6;
-    out[3 * os] = g0 * k24 + g1 * k12 + g2 * k6;
-    out[4 * os] = g0 * k24 - g1 * k12 + g2 * k6;
-    out[5 * os] = g2;
+  template <class T>  // out = G in (3 -> 6)
+  static void weight(const T* const in[3], T* const out[n], int64_t len) {
+    constexpr T k4 = T(1) / 4, k6 = T(1) / 6, k12 = T(1) / 12, k24 = T(1) / 24;
+#pragma omp simd
+    for (int64_t q = 0; q < len; ++q) {
+      const T g0 = in[0][q], g1 = in[1][q], g2 = in[2][q];
+      out[0][q] = g0 * k4;
+      out[1][q] = -(g0 + g1 + g2) * k6;
+      out[2][q] = -(g0 - g1 + g2) * k6;
+      out[3][q] = g0 * k24 + g1 * k12 + g2 * k6;
+      out[4][q] = g0 * k24 - g1 * k12 + g2 * k6;
+      out[5][q] = g2;
+    }
   }
 };
 
@@ -80,23 +83,29 @@ template <class T>
 void transform_weights(const ConvGeom& g, const T* w, bool adjoint, T* u) {
   constexpr int64_t n = kN, E = kE;
   const int64_t C = g.C, Cout = g.Cout;
-  // Kernels are transformed kChunk input channels at a time, then stored as runs of U rows
-  // (one element of kChunk kernels per run): 36 scattered stores per kernel thrash the TLB.
+  // Kernels are transformed kChunk input channels at a time, as the lanes of every pass, and
+  // stored as runs of U rows (one element of kChunk kernels per run).
   constexpr int64_t kChunk = 64;
   parallel_items(Cout, C * E * 8, [&](int64_t o) {
-    double k[9], tmp[3 * n], out[E];
-    T chunk[E][kChunk];
+    T k[9][kChunk], tmp[n * 3][kChunk], out[E][kChunk];
     for (int64_t c0 = 0; c0 < C; c0 += kChunk) {
       const int64_t len = std::min(kChunk, C - c0);
-      for (int64_t c = c0; c < c0 + len; ++c) {
+      for (int64_t c = c0; c < c0 + len; ++c)
         for (int64_t i = 0; i < 9; ++i)
-          k[i] = adjoint ? double(w[(c * Cout + o) * 9 + (8 - i)]) : double(w[(o * C + c) * 9 + i]);
-        for (int64_t j = 0; j < 3; ++j) F::weight(k + j, 3, tmp + j, 3);            // G k: n x 3
-        for (int64_t i = 0; i < n; ++i) F::weight(tmp + 3 * i, 1, out + n * i, 1);  // (G k) G^T
-        for (int64_t e = 0; e < E; ++e) chunk[e][c - c0] = static_cast<T>(out[e]);
+          k[i][c - c0] = adjoint ? w[(c * Cout + o) * 9 + (8 - i)] : w[(o * C + c) * 9 + i];
+      for (int64_t j = 0; j < 3; ++j) {  // G k: column j of the kernel -> column j of tmp
+        const T* in[3] = {k[j], k[3 + j], k[6 + j]};
+        T* res[n];
+        for (int64_t i = 0; i < n; ++i) res[i] = tmp[3 * i + j];
+        F::weight(in, res, len);
       }
-      for (int64_t e = 0; e < E; ++e)
-        std::copy(chunk[e], chunk[e] + len, u + (e * Cout + o) * C + c0);
+      for (int64_t i = 0; i < n; ++i) {  // (G k) G^T: row i of tmp -> row i of U
+        const T* in[3] = {tmp[3 * i], tmp[3 * i + 1], tmp[3 * i + 2]};
+        T* res[n];
+        for (int64_t j = 0; j < n; ++j) res[j] = out[n * i + j];
+        F::weight(in, res, len);
+      }
+      for (int64_t e = 0; e < E; ++e) std::copy(out[e], out[e] + len, u + (e * Cout + o) * C + c0);
     }
   });
 }
