@@ -143,33 +143,6 @@ void gemm_rows(const T* u, int64_t C, const T* v, int64_t TB, int64_t len, T* m)
   }
 }
 
-template <class T>
-void gemm_block(const T* u, int64_t Cout, int64_t C, const T* v, int64_t TB, int64_t len, T* m) {
-  constexpr int kR = 8;
-  int64_t o = 0;
-  for (; o + kR <= Cout; o += kR) gemm_rows<T, kR>(u + o * C, C, v, TB, len, m + o * TB);
-  const T* ur = u + o * C;
-  T* mr = m + o * TB;
-  switch (Cout - o) {
-    case 7:
-      return gemm_rows<T, 7>(ur, C, v, TB, len, mr);
-    case 6:
-      return gemm_rows<T, 6>(ur, C, v, TB, len, mr);
-    case 5:
-      return gemm_rows<T, 5>(ur, C, v, TB, len, mr);
-    case 4:
-      return gemm_rows<T, 4>(ur, C, v, TB, len, mr);
-    case 3:
-      return gemm_rows<T, 3>(ur, C, v, TB, len, mr);
-    case 2:
-      return gemm_rows<T, 2>(ur, C, v, TB, len, mr);
-    case 1:
-      return gemm_rows<T, 1>(ur, C, v, TB, len, mr);
-    default:
-      return;
-  }
-}
-
 // out[4 q + j] = s[j][q] + bias for q in [0, len): four rows of tiles' pixels into output order.
 template <class T>
 void interleave4(const T* const s[4], int64_t len, T bias, T* out) {
@@ -389,7 +362,7 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
     for (int64_t r = 0; r < E * C; ++r) std::fill(v + r * TB + nt, v + r * TB + np, T(0));
 
     for (int64_t e = 0; e < E; ++e)
-      gemm_block(u.data() + e * Cout * C, Cout, C, v + e * C * TB, TB, np, mm + e * Cout * TB);
+      gemm_lanes(u.data() + e * Cout * C, Cout, C, v + e * C * TB, TB, np, mm + e * Cout * TB);
 
     // A^T M A for one output channel at a time (columns, then rows), then each 4x4 block to its
     // place in y, cut at the image's edge.
@@ -446,7 +419,14 @@ bool worth_it(const ConvGeom& g) {
 
 template <class T>
 void gemm_lanes(const T* u, int64_t M, int64_t K, const T* v, int64_t ld, int64_t len, T* m) {
-  gemm_block(u, M, K, v, ld, len, m);
+  constexpr int kR = 8;  // rows per register block; the last block takes the remainder
+  using Rows = void (*)(const T*, int64_t, const T*, int64_t, int64_t, T*);
+  static constexpr Rows kRows[kR] = {nullptr,         gemm_rows<T, 1>, gemm_rows<T, 2>,
+                                     gemm_rows<T, 3>, gemm_rows<T, 4>, gemm_rows<T, 5>,
+                                     gemm_rows<T, 6>, gemm_rows<T, 7>};
+  int64_t r = 0;
+  for (; r + kR <= M; r += kR) gemm_rows<T, kR>(u + r * K, K, v, ld, len, m + r * ld);
+  if (r < M) kRows[M - r](u + r * K, K, v, ld, len, m + r * ld);
 }
 template void gemm_lanes(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
 template void gemm_lanes(const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*);
