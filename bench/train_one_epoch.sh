@@ -73,6 +73,10 @@ CLASSIC=(
   "xception-cifar-w0.25|xception-cifar|width_scale=0.25"
   "prelu-net-cifar-w0.25|prelu-net-cifar|width_scale=0.25"
   "nas-cifar-w0.25|nas-cifar|width_scale=0.25"
+  # The same six at their papers' full width: each epoch takes one to several hours here.
+  "prelu-net-cifar|prelu-net-cifar|" "xception-cifar|xception-cifar|"
+  "googlenet-cifar|googlenet-cifar|" "bn-inception-cifar|bn-inception-cifar|"
+  "inception-v3-cifar|inception-v3-cifar|" "nas-cifar|nas-cifar|"
 )
 
 GROUP="${1:-}"
