@@ -26,26 +26,37 @@ ChannelLayout channel_layout(const Shape& s) {
   return l;
 }
 
-// Sums of (x - shift) and (x - shift)^2 over one channel, accumulated in double. Shifting by
-// a sample of the channel keeps var = E[d^2] - E[d]^2 free of cancellation when |mean| >>
-// std; the simd reduction lets the compiler vectorise the double accumulators.
+// Per-channel sums run in T over runs of at most kSumRun elements (a few per vector lane, so
+// T's rounding stays far below the result's), and the runs add up in double.
+constexpr int64_t kSumRun = 256;
+
+// Calls f(offset, len) for the runs of channel c: each image's plane, cut into kSumRun pieces.
+template <class F>
+void for_each_run(const ChannelLayout& l, int64_t c, F&& f) {
+  for (int64_t b = 0; b < l.batch; ++b)
+    for (int64_t i = 0; i < l.inner; i += kSumRun)
+      f(l.offset(b, c) + i, std::min(kSumRun, l.inner - i));
+}
+
+// Sums of (x - shift) and (x - shift)^2 over one channel. Shifting by a sample of the channel
+// (exact in T) keeps var = E[d^2] - E[d]^2 free of cancellation when |mean| >> std.
 template <class T>
-void shifted_moments(const T* x, const ChannelLayout& l, int64_t c, double shift, double& s1,
+void shifted_moments(const T* x, const ChannelLayout& l, int64_t c, T shift, double& s1,
                      double& s2) {
   s1 = 0;
   s2 = 0;
-  for (int64_t b = 0; b < l.batch; ++b) {
-    const T* p = x + l.offset(b, c);
-    double a1 = 0, a2 = 0;
+  for_each_run(l, c, [&](int64_t at, int64_t len) {
+    const T* p = x + at;
+    T a1 = 0, a2 = 0;
 #pragma omp simd reduction(+ : a1, a2)
-    for (int64_t i = 0; i < l.inner; ++i) {
-      const double d = static_cast<double>(p[i]) - shift;
+    for (int64_t i = 0; i < len; ++i) {
+      const T d = p[i] - shift;
       a1 += d;
       a2 += d * d;
     }
     s1 += a1;
     s2 += a2;
-  }
+  });
 }
 
 // The mean as an unevaluated sum hi + lo of two T values: (x - hi) - lo keeps the digits of
@@ -109,11 +120,11 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
   parallel_items(l.channels, l.per_channel(), [&](int64_t c) {
     double m, inv;
     if (training) {
-      const double shift = px[l.offset(0, c)];
+      const T shift = px[l.offset(0, c)];
       double s1, s2;
       shifted_moments(px, l, c, shift, s1, s2);
       const double d = s1 / static_cast<double>(count);
-      m = shift + d;
+      m = static_cast<double>(shift) + d;
       const double var = std::max(s2 / static_cast<double>(count) - d * d, 0.0);
       inv = 1.0 / std::sqrt(var + eps);
       if (prm) {
@@ -160,19 +171,19 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
           // mean and variance); in evaluation only the parameter gradients do.
           double sum_dy = 0, sum_dy_xmu = 0;
           if (need_w || need_b || (need_x && training)) {
-            for (int64_t b = 0; b < l.batch; ++b) {
-              const T* xp = px + l.offset(b, c);
-              const T* dyp = pdy + l.offset(b, c);
-              double a1 = 0, a2 = 0;
+            const SplitMean<T> mt(m);
+            for_each_run(l, c, [&](int64_t at, int64_t len) {
+              const T* xp = px + at;
+              const T* dyp = pdy + at;
+              T a1 = 0, a2 = 0;
 #pragma omp simd reduction(+ : a1, a2)
-              for (int64_t i = 0; i < l.inner; ++i) {
-                const double dy = dyp[i];
-                a1 += dy;
-                a2 += dy * (static_cast<double>(xp[i]) - m);
+              for (int64_t i = 0; i < len; ++i) {
+                a1 += dyp[i];
+                a2 += dyp[i] * ((xp[i] - mt.hi) - mt.lo);
               }
               sum_dy += a1;
               sum_dy_xmu += a2;
-            }
+            });
           }
           if (need_w) gw[c] = static_cast<T>(sum_dy_xmu * inv);
           if (need_b) gb[c] = static_cast<T>(sum_dy);
