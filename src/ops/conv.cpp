@@ -678,16 +678,19 @@ struct Vec {
   typedef T type __attribute__((vector_size(kBytes)));
 };
 
-// acc[t][q] (rows Cp apart) += sum over p of xp[tap t of p] * dyt[p][q], for Q vectors of
-// output channels; xp is one zero-padded input plane (Wp wide).
+// acc[t][q] (rows Cp apart) (+)= sum over p of xp[tap t of p] * dyt[p][q], for Q vectors of
+// output channels; xp is one zero-padded input plane (Wp wide). `fresh`: start from zero.
 template <class T, int Q>
 void accumulate_taps(const T* xp, int64_t Wp, int64_t OH, int64_t OW, const T* dyt, int64_t Cp,
-                     T* acc) {
+                     bool fresh, T* acc) {
   using V = typename Vec<T>::type;
   constexpr int64_t L = Vec<T>::kLanes;
   V a[9][Q];
   for (int t = 0; t < 9; ++t)
-    for (int q = 0; q < Q; ++q) std::memcpy(&a[t][q], acc + t * Cp + q * L, sizeof(V));
+    for (int q = 0; q < Q; ++q) {
+      a[t][q] = V{};
+      if (!fresh) std::memcpy(&a[t][q], acc + t * Cp + q * L, sizeof(V));
+    }
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* r[3] = {xp + oh * Wp, xp + (oh + 1) * Wp, xp + (oh + 2) * Wp};
     const T* d = dyt + oh * OW * Cp;
@@ -714,12 +717,13 @@ void taps_weight_grad(const ConvGeom& g, const T* x, const T* dy, T* dw) {
   const int64_t acc_n = C * 9 * Cp;
   const Padded pd(g);
   const int64_t chunks = grad_blocks(g.N, acc_n, sizeof(T));
-  TensorT<T> partial = TensorT<T>::zeros({chunks * acc_n});
+  TensorT<T> partial = TensorT<T>::empty({chunks * acc_n});  // each block's first image sets it
   parallel_dynamic(chunks, useful_threads(g), 1, [&](int64_t chunk) {
     T* acc = partial.data() + chunk * acc_n;
     T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(C * pd.Hp * pd.Wp));
     T* dyt = thread_workspace<T>(kSlotBatch, static_cast<size_t>(P * Cp));
-    for (int64_t n = g.N * chunk / chunks; n < g.N * (chunk + 1) / chunks; ++n) {
+    const int64_t n0 = g.N * chunk / chunks;
+    for (int64_t n = n0; n < g.N * (chunk + 1) / chunks; ++n) {
       pad_rows(g, pd, x + n * C * g.H * g.W, C, 0, pd.Hp, xp);
       const T* dyn = dy + n * Cout * P;
       for (int64_t p0 = 0; p0 < P; p0 += L) {  // transpose in L1-sized blocks, zero past Cout
@@ -734,23 +738,27 @@ void taps_weight_grad(const ConvGeom& g, const T* x, const T* dy, T* dw) {
         T* ac = acc + c * 9 * Cp;
         int64_t o = 0;
         for (; o + 2 * L <= Cp; o += 2 * L)
-          accumulate_taps<T, 2>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, ac + o);
-        if (o < Cp) accumulate_taps<T, 1>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, ac + o);
+          accumulate_taps<T, 2>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, n == n0, ac + o);
+        if (o < Cp) accumulate_taps<T, 1>(plane, pd.Wp, g.OH, g.OW, dyt + o, Cp, n == n0, ac + o);
       }
     }
   });
+  // Block sums row by row (unit stride over output channels; the blocks can be 10s of MB for
+  // 512-channel layers), each row then written to its place in dw.
   parallel_for(
-      Cout,
-      [&](int64_t o) {
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t t = 0; t < 9; ++t) {
-            const T* src = partial.data() + (c * 9 + t) * Cp + o;
-            T s = src[0];
-            for (int64_t k = 1; k < chunks; ++k) s += src[k * acc_n];
-            dw[(o * C + c) * 9 + t] = s;
+      C,
+      [&](int64_t c) {
+        for (int64_t t = 0; t < 9; ++t) {
+          T* sum = partial.data() + (c * 9 + t) * Cp;  // block 0's row takes the total
+          for (int64_t k = 1; k < chunks; ++k) {
+            const T* row = sum + k * acc_n;
+#pragma omp simd
+            for (int64_t o = 0; o < Cout; ++o) sum[o] += row[o];
           }
+          for (int64_t o = 0; o < Cout; ++o) dw[(o * C + c) * 9 + t] = sum[o];
+        }
       },
-      min_items(g, Cout));
+      min_items(g, C));
 }
 
 }  // namespace
