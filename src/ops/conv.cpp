@@ -672,12 +672,6 @@ void pointwise_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx)
 // image: the same multiply-adds as im2col + GEMM, without writing (and packing) the 9 shifted
 // copies of the input.
 
-template <class T>
-struct Vec {
-  static constexpr int64_t kBytes = 64, kLanes = kBytes / static_cast<int64_t>(sizeof(T));
-  typedef T type __attribute__((vector_size(kBytes)));
-};
-
 // acc[t][q] (rows Cp apart) (+)= sum over p of xp[tap t of p] * dyt[p][q], for Q vectors of
 // output channels; xp is one zero-padded input plane (Wp wide). `fresh`: start from zero.
 template <class T, int Q>

@@ -150,6 +150,13 @@ void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes,
   }
 }
 
+// One 512-bit vector of T (GCC vector extension) for the register-blocked kernels.
+template <class T>
+struct Vec {
+  static constexpr int64_t kBytes = 64, kLanes = kBytes / static_cast<int64_t>(sizeof(T));
+  typedef T type __attribute__((vector_size(kBytes)));
+};
+
 // m (M x len, rows ld apart) = u (M x K, rows K apart) * v (K x len, rows ld apart), for len a
 // multiple of two 512-bit vectors (32 floats): a register-blocked kernel that writes m
 // directly, without packing either operand or zeroing m first (conv_winograd.cpp).

@@ -21,7 +21,7 @@ namespace cnnzoo::conv_detail {
 
 namespace {
 
-constexpr int64_t kBytes = 64;  // one 512-bit vector
+constexpr int64_t kBytes = Vec<float>::kBytes;  // one 512-bit vector
 
 // The per-thread buffers (transformed input V and the GEMM products M) of one block of tiles
 // stay inside a 1 MB L2 between the GEMMs that write and read them.
@@ -114,15 +114,10 @@ void transform_weights(const ConvGeom& g, const T* w, bool adjoint, T* u) {
 // R output channels times two vectors of tiles stay in registers over the whole C loop; len is
 // a multiple of two vectors, rows are TB apart.
 
-template <class T>
-struct Vec {
-  typedef T type __attribute__((vector_size(kBytes)));
-};
-
 template <class T, int R>
 void gemm_rows(const T* u, int64_t C, const T* v, int64_t TB, int64_t len, T* m) {
   using V = typename Vec<T>::type;
-  constexpr int64_t L = kBytes / static_cast<int64_t>(sizeof(T));
+  constexpr int64_t L = Vec<T>::kLanes;
   for (int64_t t = 0; t < len; t += 2 * L) {
     V acc[R][2];
     for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V{};
@@ -215,7 +210,7 @@ int64_t useful_threads(const ConvGeom& g, const TileGrid& grid) {
 struct Blocking {
   int64_t step, rows, TB, count;
   Blocking(const ConvGeom& g, const TileGrid& grid, int64_t threads, size_t elem) {
-    step = 2 * kBytes / static_cast<int64_t>(elem);
+    step = gemm_lanes_step(elem);
     const int64_t cols = grid.cols, total_rows = g.N * grid.rows;
     const int64_t per_tile = kE * (g.C + g.Cout) * static_cast<int64_t>(elem);
     int64_t max_rows = std::max(kBlockBudgetBytes / per_tile / cols, (step + cols - 1) / cols);
