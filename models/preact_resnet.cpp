@@ -39,7 +39,7 @@ Var PreActBlock::preactivate(const Var& x) {
 }
 
 Var PreActBlock::residual(const Var& a) {
-  Var h = relu(bn2->forward(conv1->forward(a)));
+  Var h = relu(nn::conv_bn(*conv1, *bn2, a));
   if (dropout) h = dropout->forward(h);
   return conv2->forward(h);
 }

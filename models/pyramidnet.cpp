@@ -84,7 +84,7 @@ Var Unit::residual(const Var& x) {
   Var h = conv1->forward(bn1->forward(x));
   h = conv2->forward(relu(bn2->forward(h)));
   h = bn3->forward(h);
-  if (conv3) h = bn4->forward(conv3->forward(relu(h)));
+  if (conv3) h = nn::conv_bn(*conv3, *bn4, relu(h));
   return h;
 }
 
@@ -132,7 +132,7 @@ PyramidNet::PyramidNet(const Config& c, const UnitFactory& factory) {
 }
 
 Var PyramidNet::forward(const Var& x) {
-  Var h = bn1->forward(conv1->forward(x));
+  Var h = nn::conv_bn(*conv1, *bn1, x);
   h = layer3->forward(layer2->forward(layer1->forward(h)));
   h = relu(bn_final->forward(h));
   return fc->forward(flatten(global_avg_pool2d(h)));

@@ -79,8 +79,8 @@ class BasicBlock : public Block {
     if (downsample) this->downsample = register_module("downsample", std::move(downsample));
   }
   Var forward(const Var& x) override {
-    Var out = relu->forward(bn1->forward(conv1->forward(x)));
-    out = bn2->forward(conv2->forward(out));
+    Var out = relu->forward(nn::conv_bn(*conv1, *bn1, x));
+    out = nn::conv_bn(*conv2, *bn2, out);
     return relu->forward(add(out, downsample ? downsample->forward(x) : x));
   }
   std::shared_ptr<BatchNorm2d> last_bn() const override { return bn2; }
@@ -108,9 +108,9 @@ class Bottleneck : public Block {
     if (downsample) this->downsample = register_module("downsample", std::move(downsample));
   }
   Var forward(const Var& x) override {
-    Var out = relu->forward(bn1->forward(conv1->forward(x)));
-    out = relu->forward(bn2->forward(conv2->forward(out)));
-    out = bn3->forward(conv3->forward(out));
+    Var out = relu->forward(nn::conv_bn(*conv1, *bn1, x));
+    out = relu->forward(nn::conv_bn(*conv2, *bn2, out));
+    out = nn::conv_bn(*conv3, *bn3, out);
     return relu->forward(add(out, downsample ? downsample->forward(x) : x));
   }
   std::shared_ptr<BatchNorm2d> last_bn() const override { return bn3; }
@@ -152,7 +152,7 @@ class ResNet : public Module {
   }
 
   Var forward(const Var& x) override {
-    Var h = maxpool->forward(relu->forward(bn1->forward(conv1->forward(x))));
+    Var h = maxpool->forward(relu->forward(nn::conv_bn(*conv1, *bn1, x)));
     for (auto& layer : layers) h = layer->forward(h);
     return fc->forward(flatten(avgpool->forward(h)));
   }

@@ -76,9 +76,9 @@ class SEBottleneck : public Module {
     }
   }
   Var forward(const Var& x) override {
-    Var h = relu(bn1->forward(conv1->forward(x)));
-    h = relu(bn2->forward(conv2->forward(h)));
-    h = se->forward(bn3->forward(conv3->forward(h)));
+    Var h = relu(nn::conv_bn(*conv1, *bn1, x));
+    h = relu(nn::conv_bn(*conv2, *bn2, h));
+    h = se->forward(nn::conv_bn(*conv3, *bn3, h));
     return relu(add(h, downsample ? downsample->forward(x) : x));
   }
   std::string type_name() const override { return "SEBottleneck"; }
@@ -113,7 +113,7 @@ class SEResNet : public Module {
     });
   }
   Var forward(const Var& x) override {
-    Var h = maxpool->forward(relu(bn1->forward(conv1->forward(x))));
+    Var h = maxpool->forward(relu(nn::conv_bn(*conv1, *bn1, x)));
     for (auto& layer : layers) h = layer->forward(h);
     return fc->forward(flatten(global_avg_pool2d(h)));
   }

@@ -84,7 +84,7 @@ Var Unit::preact(const Var& x) {
 }
 
 Var Unit::branch(const Var& a) {
-  return conv2->forward(relu(bn2->forward(conv1->forward(a))));
+  return conv2->forward(relu(nn::conv_bn(*conv1, *bn2, a)));
 }
 
 Var Unit::shortcut(const Var& x, const Var& a) const {

@@ -59,12 +59,15 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
   }
 }
 
+// Multiply-adds of a conv whose output has shape o.
+static int64_t conv_macs(const Conv2d& c, const Shape& o) {
+  return o[0] * o[1] * o[2] * o[3] * (c.in_channels / c.options.groups) * c.kernel_size.h *
+         c.kernel_size.w;
+}
+
 Var Conv2d::forward(const Var& x) {
   Var y = conv2d(x, weight, bias, options);
-  const Shape& o = y.shape();
-  int64_t macs =
-      o[0] * o[1] * o[2] * o[3] * (in_channels / options.groups) * kernel_size.h * kernel_size.w;
-  return recorded(*this, x, y, macs);
+  return recorded(*this, x, y, conv_macs(*this, y.shape()));
 }
 
 std::string Conv2d::extra_repr() const {
@@ -111,6 +114,39 @@ std::string BatchNorm::extra_repr() const {
   s << num_features << ", eps=" << options.eps << ", momentum=" << options.momentum;
   if (!options.affine) s << ", affine=False";
   return s.str();
+}
+
+// ---- conv + BN ------------------------------------------------------------------------------
+
+bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn) {
+  return !bn.is_training() && !grad_enabled() && bn.options.track_running_stats &&
+         bn.running_mean.defined() && bn.running_var.defined() &&
+         bn.num_features == conv.out_channels;
+}
+
+Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
+  if (!conv_bn_folds(conv, bn)) return bn.forward(conv.forward(x));
+  // bn(y) = (y - mean) * s + beta with s = gamma / sqrt(var + eps), y = w * x + b, so
+  // bn(y) = (w * s) * x + (b - mean) * s + beta. Scales in double, as the unfused BN does.
+  const Tensor& w = conv.weight.value();
+  const int64_t cout = conv.out_channels, per_out = w.numel() / cout;
+  Tensor wf = Tensor::empty(w.shape()), bf = Tensor::empty({cout});
+  const float* gamma = bn.weight.defined() ? bn.weight.value().data() : nullptr;
+  const float* beta = bn.bias.defined() ? bn.bias.value().data() : nullptr;
+  const float* b = conv.bias.defined() ? conv.bias.value().data() : nullptr;
+  const float* mean = bn.running_mean.data();
+  const float* var = bn.running_var.data();
+  for (int64_t o = 0; o < cout; ++o) {
+    const double s = (gamma ? gamma[o] : 1.0) / std::sqrt(double(var[o]) + bn.options.eps);
+    const float sf = static_cast<float>(s);
+    const float* src = w.data() + o * per_out;
+    float* dst = wf.data() + o * per_out;
+    for (int64_t i = 0; i < per_out; ++i) dst[i] = src[i] * sf;
+    bf.data()[o] = static_cast<float>(((b ? b[o] : 0.0) - mean[o]) * s + (beta ? beta[o] : 0.0));
+  }
+  Var y = conv2d(x, Var(std::move(wf)), Var(std::move(bf)), conv.options);
+  record_layer(conv, x.shape(), y.shape(), conv_macs(conv, y.shape()));
+  return recorded(bn, y, y);
 }
 
 // ---- Linear ----------------------------------------------------------------------------------

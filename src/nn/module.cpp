@@ -2,6 +2,9 @@
 #include "cnnzoo/nn/module.hpp"
 
 #include <set>
+#include <typeinfo>
+
+#include "cnnzoo/nn/layers.hpp"
 
 namespace cnnzoo::nn {
 
@@ -153,8 +156,20 @@ void Sequential::push_back(const std::string& name, ModulePtr m) {
 }
 
 Var Sequential::forward(const Var& x) {
+  const auto& children = named_children();
   Var h = x;
-  for (const auto& c : named_children()) h = c.second->forward(h);
+  for (size_t i = 0; i < children.size(); ++i) {
+    Module& m = *children[i].second;
+    // A Conv2d directly followed by a BatchNorm runs as conv_bn (the BN folded at inference).
+    // Exact types only: a subclass may override forward.
+    if (typeid(m) == typeid(Conv2d) && i + 1 < children.size() &&
+        typeid(*children[i + 1].second) == typeid(BatchNorm)) {
+      h = conv_bn(static_cast<Conv2d&>(m), static_cast<BatchNorm&>(*children[i + 1].second), h);
+      ++i;
+    } else {
+      h = m.forward(h);
+    }
+  }
   return h;
 }
 

@@ -42,6 +42,12 @@ class BatchNorm : public Module {
 using BatchNorm2d = BatchNorm;
 using BatchNorm1d = BatchNorm;
 
+// bn(conv(x)), the pair every post-activation block is made of. At inference (bn in eval mode
+// with running statistics, no gradient being recorded) bn is an affine map per channel, so it
+// is folded into the conv's weights and bias: one pass over the output instead of two.
+Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x);
+bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn);  // whether conv_bn folds, now
+
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
