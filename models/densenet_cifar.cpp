@@ -46,8 +46,8 @@ DenseLayer::DenseLayer(int64_t in_channels, int64_t growth_rate, bool bottleneck
 }
 
 Var DenseLayer::forward(const Var& x) {
-  Var h = maybe_dropout(conv1->forward(relu(norm1->forward(x))), drop_rate, is_training());
-  if (conv2) h = maybe_dropout(conv2->forward(relu(norm2->forward(h))), drop_rate, is_training());
+  Var h = maybe_dropout(conv1->forward(norm1->forward_relu(x)), drop_rate, is_training());
+  if (conv2) h = maybe_dropout(conv2->forward(norm2->forward_relu(h)), drop_rate, is_training());
   return concat(std::vector<Var>{x, h});
 }
 
@@ -59,7 +59,7 @@ Transition::Transition(int64_t in_channels, int64_t out_channels, double drop_ra
 }
 
 Var Transition::forward(const Var& x) {
-  Var h = maybe_dropout(conv->forward(relu(norm->forward(x))), drop_rate, is_training());
+  Var h = maybe_dropout(conv->forward(norm->forward_relu(x)), drop_rate, is_training());
   return pool->forward(h);
 }
 

@@ -42,7 +42,7 @@ ConvBlock::ConvBlock(int64_t in_channels, int64_t out_channels, double drop_rate
 Var ConvBlock::forward(const Var& x) {
   Var h = conv->forward(x);
   if (drop_rate > 0.0) h = dropout(h, drop_rate, is_training(), global_generator());
-  return relu(bn->forward(h));
+  return bn->forward_relu(h);
 }
 
 FractalBlock::FractalBlock(int64_t in_channels, int64_t out_channels, int64_t columns,

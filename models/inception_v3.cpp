@@ -58,7 +58,7 @@ class BasicConv2d : public Module {
     b.eps = 1e-3;
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out, b));
   }
-  Var forward(const Var& x) override { return relu(nn::conv_bn(*conv, *bn, x)); }
+  Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
   std::string type_name() const override { return "BasicConv2d"; }
   std::shared_ptr<Conv2d> conv;
   std::shared_ptr<BatchNorm2d> bn;

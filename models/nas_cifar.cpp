@@ -77,7 +77,7 @@ class SearchedLayer : public Module {
         "conv", std::make_shared<Conv2d>(in, out, Size2(s.filter_height, s.filter_width), o));
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
   }
-  Var forward(const Var& x) override { return relu(nn::conv_bn(*conv, *bn, x)); }
+  Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
   std::string type_name() const override { return "SearchedLayer"; }
   std::shared_ptr<Conv2d> conv;
   std::shared_ptr<BatchNorm2d> bn;

@@ -35,11 +35,11 @@ PreActBlock::PreActBlock(int64_t in_channels, int64_t out_channels, int64_t stri
 }
 
 Var PreActBlock::preactivate(const Var& x) {
-  return relu(bn1->forward(x));
+  return bn1->forward_relu(x);
 }
 
 Var PreActBlock::residual(const Var& a) {
-  Var h = relu(nn::conv_bn(*conv1, *bn2, a));
+  Var h = nn::conv_bn_relu(*conv1, *bn2, a);
   if (dropout) h = dropout->forward(h);
   return conv2->forward(h);
 }
@@ -70,13 +70,13 @@ PreActBottleneck::PreActBottleneck(int64_t in_channels, int64_t out_channels, in
 }
 
 Var PreActBottleneck::preactivate(const Var& x) {
-  return relu(bn1->forward(x));
+  return bn1->forward_relu(x);
 }
 
 Var PreActBottleneck::residual(const Var& a) {
   Var h = conv1->forward(a);
-  h = conv2->forward(relu(bn2->forward(h)));
-  return conv3->forward(relu(bn3->forward(h)));
+  h = conv2->forward(bn2->forward_relu(h));
+  return conv3->forward(bn3->forward_relu(h));
 }
 
 Var PreActBottleneck::shortcut(const Var& x, const Var& a) {
@@ -103,7 +103,7 @@ PreActCifarResNet::PreActCifarResNet(int64_t in_channels, int64_t stem, std::arr
 
 Var PreActCifarResNet::forward(const Var& x) {
   Var h = layer3->forward(layer2->forward(layer1->forward(conv1->forward(x))));
-  return fc->forward(global_pool(relu(bn->forward(h))));
+  return fc->forward(global_pool(bn->forward_relu(h)));
 }
 
 // ---- builders ----------------------------------------------------------------------------

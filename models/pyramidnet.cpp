@@ -82,7 +82,7 @@ Unit::Unit(int64_t in_channels, int64_t width, int64_t stride, bool bottleneck)
 
 Var Unit::residual(const Var& x) {
   Var h = conv1->forward(bn1->forward(x));
-  h = conv2->forward(relu(bn2->forward(h)));
+  h = conv2->forward(bn2->forward_relu(h));
   h = bn3->forward(h);
   if (conv3) h = nn::conv_bn(*conv3, *bn4, relu(h));
   return h;
@@ -134,7 +134,7 @@ PyramidNet::PyramidNet(const Config& c, const UnitFactory& factory) {
 Var PyramidNet::forward(const Var& x) {
   Var h = nn::conv_bn(*conv1, *bn1, x);
   h = layer3->forward(layer2->forward(layer1->forward(h)));
-  h = relu(bn_final->forward(h));
+  h = bn_final->forward_relu(h);
   return fc->forward(flatten(global_avg_pool2d(h)));
 }
 

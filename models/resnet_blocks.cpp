@@ -96,7 +96,7 @@ BasicBlock::BasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride
 }
 
 Var BasicBlock::residual(const Var& x) {
-  return nn::conv_bn(*conv2, *bn2, relu(nn::conv_bn(*conv1, *bn1, x)));
+  return nn::conv_bn(*conv2, *bn2, nn::conv_bn_relu(*conv1, *bn1, x));
 }
 
 Var BasicBlock::shortcut(const Var& x) {
@@ -131,7 +131,7 @@ CifarResNet::CifarResNet(int64_t in_channels, std::array<int64_t, 3> w, int64_t 
 }
 
 Var CifarResNet::forward(const Var& x) {
-  Var h = relu(nn::conv_bn(*conv1, *bn1, x));
+  Var h = nn::conv_bn_relu(*conv1, *bn1, x);
   h = layer3->forward(layer2->forward(layer1->forward(h)));
   return fc->forward(global_pool(h));
 }

@@ -51,8 +51,8 @@ Bottleneck::Bottleneck(int64_t in_channels, int64_t width, int64_t out_channels,
 }
 
 Var Bottleneck::forward(const Var& x) {
-  Var h = relu(nn::conv_bn(*conv1, *bn1, x));
-  h = relu(nn::conv_bn(*conv2, *bn2, h));
+  Var h = nn::conv_bn_relu(*conv1, *bn1, x);
+  h = nn::conv_bn_relu(*conv2, *bn2, h);
   h = nn::conv_bn(*conv3, *bn3, h);
   return relu(add(h, downsample ? downsample->forward(x) : x));
 }
@@ -91,7 +91,7 @@ ResNeXt::ResNeXt(const Config& c) {
 }
 
 Var ResNeXt::forward(const Var& x) {
-  Var h = relu(nn::conv_bn(*conv1, *bn1, x));
+  Var h = nn::conv_bn_relu(*conv1, *bn1, x);
   h = layer3->forward(layer2->forward(layer1->forward(h)));
   return fc->forward(flatten(global_avg_pool2d(h)));
 }

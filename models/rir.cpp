@@ -64,7 +64,7 @@ GeneralizedResidualLayer::GeneralizedResidualLayer(int64_t in_channels, int64_t 
 Var GeneralizedResidualLayer::forward(const Var& x) {
   Var r = residual_stream(x);
   Var h = add_to_residual(conv->forward(x), projection ? projection->forward(r) : r);
-  return relu(bn->forward(h));
+  return bn->forward_relu(h);
 }
 
 RiRBlock::RiRBlock(int64_t in_channels, int64_t out_channels, int64_t stride)

@@ -72,7 +72,7 @@ Var RoRWideResNet::forward(const Var& x) {
   Var h1 = add(layer1->forward(h0), middle1->forward(h0));
   Var h2 = add(layer2->forward(h1), middle2->forward(h1));
   Var h3 = add(add(layer3->forward(h2), middle3->forward(h2)), root->forward(h0));
-  return fc->forward(global_pool(relu(bn->forward(h3))));
+  return fc->forward(global_pool(bn->forward_relu(h3)));
 }
 
 nn::ModulePtr build_ror3_wrn(const ModelSpec& spec, int64_t depth, int64_t widen_factor) {

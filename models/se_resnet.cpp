@@ -76,8 +76,8 @@ class SEBottleneck : public Module {
     }
   }
   Var forward(const Var& x) override {
-    Var h = relu(nn::conv_bn(*conv1, *bn1, x));
-    h = relu(nn::conv_bn(*conv2, *bn2, h));
+    Var h = nn::conv_bn_relu(*conv1, *bn1, x);
+    h = nn::conv_bn_relu(*conv2, *bn2, h);
     h = se->forward(nn::conv_bn(*conv3, *bn3, h));
     return relu(add(h, downsample ? downsample->forward(x) : x));
   }
@@ -113,7 +113,7 @@ class SEResNet : public Module {
     });
   }
   Var forward(const Var& x) override {
-    Var h = maxpool->forward(relu(nn::conv_bn(*conv1, *bn1, x)));
+    Var h = maxpool->forward(nn::conv_bn_relu(*conv1, *bn1, x));
     for (auto& layer : layers) h = layer->forward(h);
     return fc->forward(flatten(global_avg_pool2d(h)));
   }

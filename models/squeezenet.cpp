@@ -137,7 +137,7 @@ class ConvBNReLU : public Module {
     conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
   }
-  Var forward(const Var& x) override { return relu(nn::conv_bn(*conv, *bn, x)); }
+  Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
   std::string type_name() const override { return "ConvBNReLU"; }
   std::shared_ptr<Conv2d> conv;
   std::shared_ptr<BatchNorm2d> bn;

@@ -80,11 +80,11 @@ Unit::Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool preac
 }
 
 Var Unit::preact(const Var& x) {
-  return bn1 ? relu(bn1->forward(x)) : x;
+  return bn1 ? bn1->forward_relu(x) : x;
 }
 
 Var Unit::branch(const Var& a) {
-  return conv2->forward(relu(nn::conv_bn(*conv1, *bn2, a)));
+  return conv2->forward(nn::conv_bn_relu(*conv1, *bn2, a));
 }
 
 Var Unit::shortcut(const Var& x, const Var& a) const {
@@ -154,7 +154,7 @@ SwapoutNet::SwapoutNet(const Config& c) : stochastic_inference(c.stochastic_infe
 Var SwapoutNet::forward(const Var& x, Generator* gen) {
   Var h = conv1->forward(x);
   for (const auto& u : units) h = u->forward(h, gen);
-  h = relu(bn_final->forward(h));
+  h = bn_final->forward_relu(h);
   return fc->forward(flatten(global_avg_pool2d(h)));
 }
 

@@ -40,8 +40,8 @@ WeightedResidualBlock::WeightedResidualBlock(int64_t in_channels, int64_t out_ch
 }
 
 Var WeightedResidualBlock::residual(const Var& x) {
-  Var h = relu(nn::conv_bn(*conv1, *bn1, x));
-  h = relu(nn::conv_bn(*conv2, *bn2, h));
+  Var h = nn::conv_bn_relu(*conv1, *bn1, x);
+  h = nn::conv_bn_relu(*conv2, *bn2, h);
   if (is_training()) return scale(h, alpha);
   // Evaluation must not modify the model (concurrent inference): use the projected value.
   float a = alpha.value()[0];

@@ -150,8 +150,8 @@ class Xception : public Module {
     });
   }
   Var forward(const Var& x) override {
-    Var h = relu(nn::conv_bn(*conv1, *bn1, x));
-    h = relu(nn::conv_bn(*conv2, *bn2, h));
+    Var h = nn::conv_bn_relu(*conv1, *bn1, x);
+    h = nn::conv_bn_relu(*conv2, *bn2, h);
     h = blocks->forward(h);
     h = relu(conv3->forward(h));
     h = relu(conv4->forward(h));

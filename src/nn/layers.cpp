@@ -97,16 +97,25 @@ BatchNorm::BatchNorm(int64_t num_features, const BatchNormOptions& options)
   }
 }
 
+static Var batch_norm_forward(BatchNorm& bn, const Var& x, bool relu) {
+  check(x.dim() >= 2 && x.size(1) == bn.num_features, "BatchNorm: expected input [N, " +
+                                                          std::to_string(bn.num_features) +
+                                                          ", ...], got " + shape_str(x.shape()));
+  const BatchNormOptions& o = bn.options;
+  bool use_batch_stats = bn.is_training() || !o.track_running_stats;
+  if (bn.is_training() && o.track_running_stats && bn.num_batches_tracked.defined())
+    bn.num_batches_tracked[0] += 1.0f;
+  Var y = (relu ? batch_norm_relu<float> : batch_norm<float>)(x, bn.weight, bn.bias,
+                                                              bn.running_mean, bn.running_var,
+                                                              use_batch_stats, o.momentum, o.eps);
+  return recorded(bn, x, y);
+}
+
 Var BatchNorm::forward(const Var& x) {
-  check(x.dim() >= 2 && x.size(1) == num_features, "BatchNorm: expected input [N, " +
-                                                       std::to_string(num_features) +
-                                                       ", ...], got " + shape_str(x.shape()));
-  bool use_batch_stats = is_training() || !options.track_running_stats;
-  if (is_training() && options.track_running_stats && num_batches_tracked.defined())
-    num_batches_tracked[0] += 1.0f;
-  Var y = batch_norm(x, weight, bias, running_mean, running_var, use_batch_stats, options.momentum,
-                     options.eps);
-  return recorded(*this, x, y);
+  return batch_norm_forward(*this, x, false);
+}
+Var BatchNorm::forward_relu(const Var& x) {
+  return batch_norm_forward(*this, x, true);
 }
 
 std::string BatchNorm::extra_repr() const {
@@ -124,8 +133,8 @@ bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn) {
          bn.num_features == conv.out_channels;
 }
 
-Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
-  if (!conv_bn_folds(conv, bn)) return bn.forward(conv.forward(x));
+// The fold itself: conv_bn at inference.
+static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
   // bn(y) = (y - mean) * s + beta with s = gamma / sqrt(var + eps), y = w * x + b, so
   // bn(y) = (w * s) * x + (b - mean) * s + beta. Scales in double, as the unfused BN does.
   const Tensor& w = conv.weight.value();
@@ -147,6 +156,15 @@ Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
   Var y = conv2d(x, Var(std::move(wf)), Var(std::move(bf)), conv.options);
   record_layer(conv, x.shape(), y.shape(), conv_macs(conv, y.shape()));
   return recorded(bn, y, y);
+}
+
+Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
+  return conv_bn_folds(conv, bn) ? conv_bn_folded(conv, bn, x) : bn.forward(conv.forward(x));
+}
+
+Var conv_bn_relu(Conv2d& conv, BatchNorm& bn, const Var& x) {
+  return conv_bn_folds(conv, bn) ? relu(conv_bn_folded(conv, bn, x))
+                                 : bn.forward_relu(conv.forward(x));
 }
 
 // ---- Linear ----------------------------------------------------------------------------------

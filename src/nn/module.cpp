@@ -5,6 +5,7 @@
 #include <typeinfo>
 
 #include "cnnzoo/nn/layers.hpp"
+#include "cnnzoo/nn/profile.hpp"
 
 namespace cnnzoo::nn {
 
@@ -157,17 +158,29 @@ void Sequential::push_back(const std::string& name, ModulePtr m) {
 
 Var Sequential::forward(const Var& x) {
   const auto& children = named_children();
+  // Exact types only (a subclass may override forward) of the child at i, if there is one.
+  auto is = [&](size_t i, const std::type_info& t) {
+    return i < children.size() && typeid(*children[i].second) == t;
+  };
   Var h = x;
   for (size_t i = 0; i < children.size(); ++i) {
     Module& m = *children[i].second;
-    // A Conv2d directly followed by a BatchNorm runs as conv_bn (the BN folded at inference).
-    // Exact types only: a subclass may override forward.
-    if (typeid(m) == typeid(Conv2d) && i + 1 < children.size() &&
-        typeid(*children[i + 1].second) == typeid(BatchNorm)) {
-      h = conv_bn(static_cast<Conv2d&>(m), static_cast<BatchNorm&>(*children[i + 1].second), h);
-      ++i;
+    // Conv2d, BatchNorm (and ReLU) run as one fused step: conv_bn(_relu), bn.forward_relu.
+    const bool relu_after_bn = is(i + 2, typeid(ReLU));
+    if (is(i, typeid(Conv2d)) && is(i + 1, typeid(BatchNorm))) {
+      auto& conv = static_cast<Conv2d&>(m);
+      auto& bn = static_cast<BatchNorm&>(*children[i + 1].second);
+      h = relu_after_bn ? conv_bn_relu(conv, bn, h) : conv_bn(conv, bn, h);
+      i += 1;
+    } else if (is(i, typeid(BatchNorm)) && is(i + 1, typeid(ReLU))) {
+      h = static_cast<BatchNorm&>(m).forward_relu(h);
     } else {
       h = m.forward(h);
+      continue;
+    }
+    if (is(i + 1, typeid(ReLU))) {  // the ReLU ran fused: keep its profile record
+      record_layer(*children[i + 1].second, h.shape(), h.shape(), 0);
+      i += 1;
     }
   }
   return h;

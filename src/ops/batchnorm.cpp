@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "parallel_for.hpp"
@@ -77,10 +78,13 @@ void check_channel_vector(const Shape& s, int64_t channels, const char* what, co
 
 }  // namespace
 
+// batch_norm, followed by a ReLU when `relu`: the fused form writes max(z, 0) in the same
+// pass, and its backward masks dy by z > 0, z recomputed from the saved x, so neither the
+// ReLU's pass nor its output is needed.
 template <class T>
-VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
-                   TensorT<T> running_mean, TensorT<T> running_var, bool training, double momentum,
-                   double eps) {
+VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                        TensorT<T> running_mean, TensorT<T> running_var, bool training,
+                        double momentum, double eps, bool relu) {
   check(x.defined(), "batch_norm: undefined input");
   const TensorT<T>& xv = x.value();
   check(xv.dim() == 2 || xv.dim() == 4,
@@ -146,14 +150,22 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
     for (int64_t n = 0; n < l.batch; ++n) {
       const T* xp = px + l.offset(n, c);
       T* yp = py + l.offset(n, c);
-      for (int64_t i = 0; i < l.inner; ++i) yp[i] = ((xp[i] - mt.hi) - mt.lo) * a + b;
+      if (relu) {
+        for (int64_t i = 0; i < l.inner; ++i) {
+          const T z = ((xp[i] - mt.hi) - mt.lo) * a + b;
+          yp[i] = z > T(0) ? z : T(0);
+        }
+      } else {
+        for (int64_t i = 0; i < l.inner; ++i) yp[i] = ((xp[i] - mt.hi) - mt.lo) * a + b;
+      }
     }
   });
 
   TensorT<T> gamma_v = weight.defined() ? weight.value() : TensorT<T>();
+  TensorT<T> beta_v = relu && bias.defined() ? bias.value() : TensorT<T>();
   return make_result<T>(
-      std::move(y), {x, weight, bias}, "batch_norm",
-      [xv, gamma_v, mean, invstd, l, training](Node<T>& n) {
+      std::move(y), {x, weight, bias}, relu ? "batch_norm_relu" : "batch_norm",
+      [xv, gamma_v, beta_v, mean, invstd, l, training, relu](Node<T>& n) {
         const bool need_x = n.input_needs_grad(0);
         const bool need_w = n.input_needs_grad(1), need_b = n.input_needs_grad(2);
         const int64_t count = l.per_channel();
@@ -165,21 +177,32 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
         TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
         T* pgx = gx.data();
-        parallel_items(l.channels, l.per_channel(), [&](int64_t c) {
+        const T* pbeta = beta_v.defined() ? beta_v.data() : nullptr;
+        // Fused ReLU: dy becomes dz = (z > 0 ? dy : 0), z = (x - mean) * a + beta as in forward.
+        auto channel = [&](int64_t c, auto fused) {
+          constexpr bool kRelu = decltype(fused)::value;
           const double m = mean[c], inv = invstd[c];
+          const double gamma = pgamma ? pgamma[c] : 1.0;
+          const T a = static_cast<T>(gamma * inv);
+          const T beta = static_cast<T>(pbeta ? pbeta[c] : 0.0);
+          const SplitMean<T> mt(m);
+          auto dz = [&](T xmu, T dy) {
+            if constexpr (kRelu) return xmu * a + beta > T(0) ? dy : T(0);
+            return dy;
+          };
           // In training the input gradient needs these sums too (it flows through the batch
           // mean and variance); in evaluation only the parameter gradients do.
           double sum_dy = 0, sum_dy_xmu = 0;
           if (need_w || need_b || (need_x && training)) {
-            const SplitMean<T> mt(m);
             for_each_run(l, c, [&](int64_t at, int64_t len) {
               const T* xp = px + at;
               const T* dyp = pdy + at;
               T a1 = 0, a2 = 0;
 #pragma omp simd reduction(+ : a1, a2)
               for (int64_t i = 0; i < len; ++i) {
-                a1 += dyp[i];
-                a2 += dyp[i] * ((xp[i] - mt.hi) - mt.lo);
+                const T xmu = (xp[i] - mt.hi) - mt.lo, d = dz(xmu, dyp[i]);
+                a1 += d;
+                a2 += d * xmu;
               }
               sum_dy += a1;
               sum_dy_xmu += a2;
@@ -188,32 +211,59 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
           if (need_w) gw[c] = static_cast<T>(sum_dy_xmu * inv);
           if (need_b) gb[c] = static_cast<T>(sum_dy);
           if (!need_x) return;
-          const double gamma = pgamma ? pgamma[c] : 1.0;
-          const T a = static_cast<T>(gamma * inv);
           if (training) {
             // dx = a * (dy - mean(dy) - (x - mean) * inv^2 * mean(dy * (x - mean)))
             const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(count));
             const T k = static_cast<T>(inv * inv * sum_dy_xmu / static_cast<double>(count));
-            const SplitMean<T> mt(m);
             for (int64_t b = 0; b < l.batch; ++b) {
               const T* xp = px + l.offset(b, c);
               const T* dyp = pdy + l.offset(b, c);
               T* gp = pgx + l.offset(b, c);
-              for (int64_t i = 0; i < l.inner; ++i)
-                gp[i] = (dyp[i] - mean_dy - ((xp[i] - mt.hi) - mt.lo) * k) * a;
+              for (int64_t i = 0; i < l.inner; ++i) {
+                const T xmu = (xp[i] - mt.hi) - mt.lo;
+                gp[i] = (dz(xmu, dyp[i]) - mean_dy - xmu * k) * a;
+              }
             }
           } else {
             for (int64_t b = 0; b < l.batch; ++b) {
+              const T* xp = px + l.offset(b, c);
               const T* dyp = pdy + l.offset(b, c);
               T* gp = pgx + l.offset(b, c);
-              for (int64_t i = 0; i < l.inner; ++i) gp[i] = dyp[i] * a;
+              for (int64_t i = 0; i < l.inner; ++i) {
+                if constexpr (kRelu)
+                  gp[i] = dz((xp[i] - mt.hi) - mt.lo, dyp[i]) * a;
+                else
+                  gp[i] = dyp[i] * a;
+              }
             }
           }
+        };
+        parallel_items(l.channels, l.per_channel(), [&](int64_t c) {
+          if (relu)
+            channel(c, std::true_type());
+          else
+            channel(c, std::false_type());
         });
         if (need_x) n.inputs[0]->accumulate(std::move(gx));
         if (need_w) n.inputs[1]->accumulate(std::move(gw));
         if (need_b) n.inputs[2]->accumulate(std::move(gb));
       });
+}
+
+template <class T>
+VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                   TensorT<T> running_mean, TensorT<T> running_var, bool training, double momentum,
+                   double eps) {
+  return batch_norm_impl(x, weight, bias, std::move(running_mean), std::move(running_var), training,
+                         momentum, eps, false);
+}
+
+template <class T>
+VarT<T> batch_norm_relu(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                        TensorT<T> running_mean, TensorT<T> running_var, bool training,
+                        double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, std::move(running_mean), std::move(running_var), training,
+                         momentum, eps, true);
 }
 
 namespace {
@@ -315,9 +365,11 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
       /*keep_value=*/true);  // the backward reads the output
 }
 
-#define CNNZOO_INSTANTIATE(T)                                                                \
-  template VarT<T> batch_norm<T>(const VarT<T>&, const VarT<T>&, const VarT<T>&, TensorT<T>, \
-                                 TensorT<T>, bool, double, double);                          \
+#define CNNZOO_INSTANTIATE(T)                                                                     \
+  template VarT<T> batch_norm<T>(const VarT<T>&, const VarT<T>&, const VarT<T>&, TensorT<T>,      \
+                                 TensorT<T>, bool, double, double);                               \
+  template VarT<T> batch_norm_relu<T>(const VarT<T>&, const VarT<T>&, const VarT<T>&, TensorT<T>, \
+                                      TensorT<T>, bool, double, double);                          \
   template VarT<T> local_response_norm<T>(const VarT<T>&, int64_t, double, double, double);
 CNNZOO_INSTANTIATE(float)
 CNNZOO_INSTANTIATE(double)

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/batchnorm.hpp"
 #include "gradcheck.hpp"
 
@@ -177,8 +178,16 @@ TEST(BatchNorm, Errors) {
 
 namespace {
 
+// batch_norm, or batch_norm_relu when `relu` (the fused op, checked the same way).
+VarD bn_op(bool relu, const VarD& x, const VarD& w, const VarD& b, TensorD rm, TensorD rv,
+           bool training) {
+  return (relu ? batch_norm_relu<double> : batch_norm<double>)(x, w, b, rm, rv, training, 0.1,
+                                                               1e-5);
+}
+
 // Gradient check of batch_norm in training mode; weight/bias are inputs 1 and 2 when affine.
-::testing::AssertionResult check_bn_train(const Shape& shape, bool affine, uint64_t seed) {
+::testing::AssertionResult check_bn_train(const Shape& shape, bool affine, uint64_t seed,
+                                          bool relu = false) {
   Generator g(seed);
   const int64_t c = shape[1];
   std::vector<TensorD> inputs{random_tensor(shape, g, -1, 2)};
@@ -187,15 +196,16 @@ namespace {
     inputs.push_back(random_tensor({c}, g));
   }
   return gradcheck(
-      [affine, c](const std::vector<VarD>& v) {
+      [affine, c, relu](const std::vector<VarD>& v) {
         // Running statistics are updated but do not affect the training output.
         TensorD rm = TensorD::zeros({c}), rv = TensorD::ones({c});
-        return batch_norm(v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, true);
+        return bn_op(relu, v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, true);
       },
       inputs, 1e-6, 1e-6, 1e-5);
 }
 
-::testing::AssertionResult check_bn_eval(const Shape& shape, bool affine, uint64_t seed) {
+::testing::AssertionResult check_bn_eval(const Shape& shape, bool affine, uint64_t seed,
+                                         bool relu = false) {
   Generator g(seed);
   const int64_t c = shape[1];
   TensorD rm = random_tensor({c}, g), rv = random_tensor({c}, g, 0.2, 2);
@@ -205,8 +215,8 @@ namespace {
     inputs.push_back(random_tensor({c}, g));
   }
   return gradcheck(
-      [affine, rm, rv](const std::vector<VarD>& v) {
-        return batch_norm(v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, false);
+      [affine, rm, rv, relu](const std::vector<VarD>& v) {
+        return bn_op(relu, v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, false);
       },
       inputs);
 }
@@ -247,6 +257,52 @@ TEST(GradCheck, BatchNorm_Eval4d) {
 
 TEST(GradCheck, BatchNorm_Eval2d) {
   EXPECT_TRUE(check_bn_eval({4, 5}, true, 10));
+}
+
+TEST(GradCheck, BatchNormRelu_Train) {
+  EXPECT_TRUE(check_bn_train({3, 2, 3, 4}, true, 11, true));
+  EXPECT_TRUE(check_bn_train({6, 3}, false, 12, true));
+}
+
+TEST(GradCheck, BatchNormRelu_Eval) {
+  EXPECT_TRUE(check_bn_eval({2, 3, 3, 2}, true, 13, true));
+  EXPECT_TRUE(check_bn_eval({4, 5}, false, 14, true));
+}
+
+// The fused op against relu(batch_norm(...)) in float, on planes long enough for the vector
+// loops and with about half of the outputs clipped.
+TEST(BatchNormRelu, MatchesReluOfBatchNorm) {
+  Generator g(15);
+  const Shape shape{4, 5, 9, 13};
+  const Tensor x0 = tensor_cast<float>(random_tensor(shape, g, -1, 3));
+  const Tensor w0 = tensor_cast<float>(random_tensor({5}, g, 0.5, 1.5));
+  const Tensor b0 = tensor_cast<float>(random_tensor({5}, g, -0.5, 0.5));
+  const Tensor seed = tensor_cast<float>(random_tensor(shape, g));
+  for (bool training : {true, false}) {
+    Tensor rm1 = tensor_cast<float>(vals({5}, {0.1, -0.2, 0.3, 1.0, 0.9}));
+    Tensor rv1 = tensor_cast<float>(vals({5}, {0.5, 1.0, 2.0, 0.7, 1.3}));
+    Tensor rm2 = rm1.clone(), rv2 = rv1.clone();
+    Var x1(x0.clone(), true), w1(w0.clone(), true), b1(b0.clone(), true);
+    Var x2(x0.clone(), true), w2(w0.clone(), true), b2(b0.clone(), true);
+    Var fused = batch_norm_relu(x1, w1, b1, rm1, rv1, training);
+    Var plain = relu(batch_norm(x2, w2, b2, rm2, rv2, training));
+    backward(fused, seed);
+    backward(plain, seed);
+    int64_t clipped = 0;
+    for (int64_t i = 0; i < x0.numel(); ++i) {
+      ASSERT_EQ(fused.value()[i], plain.value()[i]) << i;
+      ASSERT_NEAR(x1.grad()[i], x2.grad()[i], 1e-5) << i;
+      clipped += plain.value()[i] == 0.0f;
+    }
+    EXPECT_GT(clipped, x0.numel() / 5);
+    EXPECT_LT(clipped, x0.numel() * 4 / 5);
+    for (int64_t c = 0; c < 5; ++c) {
+      EXPECT_NEAR(w1.grad()[c], w2.grad()[c], 1e-4);
+      EXPECT_NEAR(b1.grad()[c], b2.grad()[c], 1e-4);
+      EXPECT_EQ(rm1[c], rm2[c]);
+      EXPECT_EQ(rv1[c], rv2[c]);
+    }
+  }
 }
 
 // ---- local response norm ------------------------------------------------------------------

@@ -32,6 +32,7 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t num_features, const BatchNormOptions& options = {});
   Var forward(const Var& x) override;
+  Var forward_relu(const Var& x);  // relu(forward(x)) in one fused op
   std::string type_name() const override { return "BatchNorm"; }
   std::string extra_repr() const override;
   int64_t num_features;
@@ -46,6 +47,7 @@ using BatchNorm1d = BatchNorm;
 // with running statistics, no gradient being recorded) bn is an affine map per channel, so it
 // is folded into the conv's weights and bias: one pass over the output instead of two.
 Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x);
+Var conv_bn_relu(Conv2d& conv, BatchNorm& bn, const Var& x);  // relu(conv_bn(...)), fused
 bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn);  // whether conv_bn folds, now
 
 class Linear : public Module {

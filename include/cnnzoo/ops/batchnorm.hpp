@@ -14,6 +14,12 @@ VarT<T> batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
                    TensorT<T> running_mean, TensorT<T> running_var, bool training,
                    double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm(...)) in one pass forward and one backward, without the ReLU's tensor.
+template <class T>
+VarT<T> batch_norm_relu(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                        TensorT<T> running_mean, TensorT<T> running_var, bool training,
+                        double momentum = 0.1, double eps = 1e-5);
+
 // Local response normalisation across channels (AlexNet), PyTorch semantics:
 // y_c = x_c / (k + alpha / size * sum_{c' in window(c)} x_c'^2)^beta, window of `size`
 // channels centred on c (size/2 before, (size-1)/2 after), zero outside.
