@@ -202,11 +202,12 @@ bool takes_winograd(const Case& c) {
   TEST(Conv2d, TakesWinograd_##Name) {    \
     EXPECT_TRUE(takes_winograd(k##Name)); \
   }
-WINOGRAD_CASE(Winograd8x8, 2, 8, 8, 8, 8, 3, 3, options(1, 1), true)
-WINOGRAD_CASE(WinogradOddSizes, 3, 9, 7, 10, 11, 3, 3, options(1, 1), false)
-WINOGRAD_CASE(WinogradNoPadding, 2, 8, 9, 6, 10, 3, 3, options(1, 0), true)
-WINOGRAD_CASE(WinogradPadding2, 1, 10, 5, 6, 8, 3, 3, options(1, 2), false)
-WINOGRAD_CASE(WinogradAsymmetricPadding, 2, 8, 6, 7, 9, 3, 3, options(1, Padding2d(2, 0, 0, 1)),
+// Batches reach the 48 tiles (4x4 outputs each) below which Winograd does not pay.
+WINOGRAD_CASE(Winograd8x8, 12, 8, 8, 8, 8, 3, 3, options(1, 1), true)
+WINOGRAD_CASE(WinogradOddSizes, 8, 9, 7, 10, 11, 3, 3, options(1, 1), false)
+WINOGRAD_CASE(WinogradNoPadding, 12, 8, 9, 10, 10, 3, 3, options(1, 0), true)
+WINOGRAD_CASE(WinogradPadding2, 12, 10, 5, 6, 8, 3, 3, options(1, 2), false)
+WINOGRAD_CASE(WinogradAsymmetricPadding, 12, 8, 6, 7, 9, 3, 3, options(1, Padding2d(2, 0, 0, 1)),
               true)
 
 TEST(Conv2d, Reference_WinogradManyBlocks) {
@@ -222,6 +223,9 @@ TEST(Conv2d, WinogradOnlyWhereItPays) {
   EXPECT_FALSE(takes_winograd(kGroups2));    // groups
   EXPECT_FALSE(takes_winograd(Case{2, 16, 2, 2, 16, 3, 3, options(1, 1), true}));  // 2x2 output
   EXPECT_FALSE(takes_winograd(Case{2, 16, 8, 8, 16, 3, 3, options(1, 3), true}));  // padding 3
+  // Too few tiles to pay back the weight transform: 11 images of 2x2 tiles, not 12.
+  EXPECT_FALSE(takes_winograd(Case{11, 8, 8, 8, 8, 3, 3, options(1, 1), true}));
+  EXPECT_TRUE(takes_winograd(Case{12, 8, 8, 8, 8, 3, 3, options(1, 1), true}));
 }
 
 // Wide enough that the im2col buffer is split into several row tiles per image.
