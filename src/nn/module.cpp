@@ -166,11 +166,10 @@ Var Sequential::forward(const Var& x) {
   for (size_t i = 0; i < children.size(); ++i) {
     Module& m = *children[i].second;
     // Conv2d, BatchNorm (and ReLU) run as one fused step: conv_bn(_relu), bn.forward_relu.
-    const bool relu_after_bn = is(i + 2, typeid(ReLU));
     if (is(i, typeid(Conv2d)) && is(i + 1, typeid(BatchNorm))) {
       auto& conv = static_cast<Conv2d&>(m);
       auto& bn = static_cast<BatchNorm&>(*children[i + 1].second);
-      h = relu_after_bn ? conv_bn_relu(conv, bn, h) : conv_bn(conv, bn, h);
+      h = is(i + 2, typeid(ReLU)) ? conv_bn_relu(conv, bn, h) : conv_bn(conv, bn, h);
       i += 1;
     } else if (is(i, typeid(BatchNorm)) && is(i + 1, typeid(ReLU))) {
       h = static_cast<BatchNorm&>(m).forward_relu(h);
