@@ -13,7 +13,10 @@
 # missing), OUT (default runs/one-epoch; an entry whose metrics.csv exists is not run again
 # unless FORCE=1), JOBS (runs at the same time, default 2) and THREADS (threads per run,
 # default 1: two one-thread runs use a 2-core machine better than one two-thread run),
-# LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick check; 0 = all).
+# LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick check; 0 = all), TIME_LIMIT (minutes of
+# training per run; a run that reaches it stops mid-epoch with a checkpoint, and the next
+# invocation resumes it: an entry with a checkpoint but no metrics.csv is continued, not
+# restarted, unless FORCE=1).
 #
 # Recipe, the same for every model unless its entry names a change: 1 epoch, batch 128, SGD
 # lr 0.05, Nesterov momentum 0.9, weight decay 5e-4, 0.2 epochs of linear warm-up then cosine
@@ -122,16 +125,26 @@ run_one() {
       *) echo "$name: unknown recipe change $kv" >&2; return 1 ;;
     esac
   done
-  local -a sets
+  local -a sets extra=()
   mapfile -t sets < <(set_flags "$opts")
-  rm -rf "$run"
-  mkdir -p "$run"
-  echo "== $name start $(date +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [ -f "$run/train/checkpoint.safetensors" ] && [ -z "${FORCE:-}" ]; then
+    extra+=(--resume)
+    echo "== $name resume $(date +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  else
+    rm -rf "$run"
+    mkdir -p "$run"
+    echo "== $name start $(date +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  fi
+  [ -n "${TIME_LIMIT:-}" ] && extra+=(--time-limit "$TIME_LIMIT")
   if "$CNNZOO" train --model "$model" "${sets[@]}" --data "$DATA" --dataset folder \
       --epochs 1 --batch "$batch" --lr "$lr" --momentum 0.9 --nesterov --wd 5e-4 \
       --schedule cosine --warmup "$warmup" --augment crop,flip --threads "$THREADS" --seed 1 \
-      --limit-train "$LIMIT_TRAIN" --limit-test "$LIMIT_TEST" --no-progress \
-      --out "$run/train" >"$run/log.txt" 2>&1; then
+      --limit-train "$LIMIT_TRAIN" --limit-test "$LIMIT_TEST" --no-progress "${extra[@]}" \
+      --out "$run/train" >>"$run/log.txt" 2>&1; then
+    if [ ! -f "$run/train/metrics.csv" ]; then
+      echo "== $name $(tail -n 1 "$run/log.txt")"
+      return
+    fi
     echo "== $name done $(date +%H:%M:%S): $(grep -m1 'final test accuracy' "$run/log.txt")"
     if [ "$samples" != 0 ]; then  # stochastic inference: the mean of `samples` predictions
       "$CNNZOO" eval --model "$model" "${sets[@]}" --set stochastic_inference="$samples" \

@@ -30,6 +30,12 @@ struct LoadedModel {
 LoadedModel load_model(const std::string& name, const std::string& weights,
                        int64_t classes_override, const std::vector<std::string>& sets);
 
+// Thrown by a subcommand that ends without an error but with a non-zero status (a run
+// stopped by a signal); main returns the code.
+struct ExitStatus {
+  int code;
+};
+
 void add_list(CLI::App& app);
 void add_summary(CLI::App& app);
 void add_train(CLI::App& app);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +24,25 @@ namespace fs = std::filesystem;
 namespace cnnzoo::cli {
 
 namespace {
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+  train::request_stop();
+}
+
+// Ctrl-C or SIGTERM: the run stops after its current step and saves a checkpoint. The
+// handler is reset on delivery, so a second signal ends the process at once (every file is
+// written atomically, so that loses only the steps since the last checkpoint).
+void stop_on_signals() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 template <class T>
 std::vector<T> json_vector(const std::map<std::string, std::string>& meta, const std::string& key) {
@@ -134,27 +154,55 @@ void add_train(CLI::App& app) {
   cmd->add_option("--stop-after", c->stop_after,
                   "Stop after this epoch (a time-boxed session); --resume continues the run")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--time-limit", c->time_limit_minutes,
+                  "Stop after this many minutes of training, mid-epoch if need be, with a "
+                  "checkpoint; --resume continues the run")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--checkpoint-minutes", c->checkpoint_minutes,
+                  "Save a mid-epoch checkpoint this often (0: only at epoch ends)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_flag("!--no-progress", c->progress, "No progress line");
   cmd->callback([c, sets, classes] {
     c->model_options = parse_sets(*sets);
     c->num_classes = *classes;
+    stop_on_signals();
     train::Trainer trainer(*c);
     auto hist = trainer.fit();
-    const auto& last = hist.back();
-    double best = 0;
-    for (const auto& m : hist) best = std::max(best, m.test_acc);
-    if (last.epoch < trainer.config().epochs)
-      std::printf(
-          "stopped after epoch %lld of %lld (test accuracy %.2f%%); continue with "
-          "--resume --out %s\n",
-          static_cast<long long>(last.epoch), static_cast<long long>(trainer.config().epochs),
-          100 * last.test_acc, trainer.config().out.c_str());
+    const train::TrainConfig& cfg = trainer.config();
+    const auto epochs = static_cast<long long>(cfg.epochs);
+    const auto done = static_cast<long long>(trainer.epochs_done());
+    // Where a stopped run stands, for the message that says how to continue it.
+    char where[160];
+    if (trainer.epoch_step() > 0)
+      std::snprintf(where, sizeof where, "in epoch %lld of %lld at step %lld of %lld", done + 1,
+                    epochs, static_cast<long long>(trainer.epoch_step()),
+                    static_cast<long long>(trainer.steps_per_epoch()));
     else
+      std::snprintf(where, sizeof where, "after epoch %lld of %lld", done, epochs);
+    using Stop = train::Trainer::Stop;
+    if (trainer.stopped() == Stop::requested) {
+      std::fprintf(stderr,
+                   "cnnzoo: interrupted (signal %d) %s; checkpoint saved, continue with "
+                   "--resume --out %s\n",
+                   static_cast<int>(g_stop_signal), where, cfg.out.c_str());
+      throw ExitStatus{128 + (g_stop_signal ? static_cast<int>(g_stop_signal) : SIGINT)};
+    }
+    if (trainer.stopped() != Stop::none) {
+      std::printf("stopped %s (%s); continue with --resume --out %s\n", where,
+                  trainer.stopped() == Stop::time_limit ? "time limit" : "--stop-after",
+                  cfg.out.c_str());
+    } else {
+      check(!hist.empty(), "train: no epoch was trained");
+      double best = 0;
+      for (const auto& m : hist) best = std::max(best, m.test_acc);
       std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
-                  100 * last.test_acc, static_cast<long long>(last.epoch), 100 * best);
-    std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n",
-                train::weights_path(trainer.config().out).c_str(), trainer.config().out.c_str(),
-                trainer.config().out.c_str());
+                  100 * hist.back().test_acc, static_cast<long long>(hist.back().epoch),
+                  100 * best);
+    }
+    if (!hist.empty())
+      std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n", train::weights_path(cfg.out).c_str(),
+                  cfg.out.c_str(), cfg.out.c_str());
   });
 }
 

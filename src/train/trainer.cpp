@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -204,6 +205,13 @@ std::map<std::string, std::string> load_weights(nn::Module& model, const std::st
 // ---- trainer --------------------------------------------------------------------------------
 
 namespace {
+std::atomic<bool> g_stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // n images drawn at random (fixed by seed), in dataset order: a quick run on a subset sees
 // every class even though folders and CIFAR-100 files are sorted by class.
 data::Dataset random_subset(const data::Dataset& ds, int64_t n, uint64_t seed) {
@@ -246,6 +254,8 @@ Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
     saved.progress = config_.progress;
     saved.resume = true;
     saved.stop_after = config_.stop_after;
+    saved.time_limit_minutes = config_.time_limit_minutes;
+    saved.checkpoint_minutes = config_.checkpoint_minutes;
     if (config_.threads > 0) saved.threads = config_.threads;
     config_ = saved;
   }
@@ -311,6 +321,8 @@ void Trainer::save_checkpoint() {
                     m.seconds, m.images_per_s});
   json t = {{"epoch", start_epoch_},
             {"step", global_step_},
+            {"epoch_step", partial_.step},
+            {"partial", {partial_.seen, partial_.correct, partial_.loss_sum, partial_.seconds}},
             {"rng", global_generator().state()},
             {"config", json::parse(config_.to_json())},
             {"history", hist},
@@ -342,6 +354,19 @@ void Trainer::load_checkpoint(const std::string& path) {
   state_->opt->load_state_dict(opt_state);
   start_epoch_ = t.at("epoch");
   global_step_ = t.at("step");
+  partial_ = Partial{};
+  if (t.contains("epoch_step")) {  // absent in checkpoints older than mid-epoch saves
+    partial_.step = t.at("epoch_step");
+    const json& p = t.at("partial");
+    partial_.seen = p.at(0);
+    partial_.correct = p.at(1);
+    partial_.loss_sum = p.at(2);
+    partial_.seconds = p.at(3);
+  }
+  check(partial_.step >= 0 && partial_.step < steps_per_epoch(),
+        path + ": checkpoint stopped at step " + std::to_string(partial_.step) +
+            " of an epoch that has " + std::to_string(steps_per_epoch()) +
+            " (a different dataset or batch?)");
   global_generator().set_state(t.at("rng"));
   history_.clear();
   for (const auto& h : t.at("history")) {
@@ -370,8 +395,24 @@ std::string format_eta(double s) {
 
 }  // namespace
 
-EpochMetrics Trainer::run_epoch(int64_t epoch) {
-  using clock = std::chrono::steady_clock;
+int64_t Trainer::steps_per_epoch() const {
+  return (data_.train.size() + config_.batch - 1) / config_.batch;
+}
+
+bool Trainer::should_stop() {
+  if (g_stop_requested.exchange(false)) {
+    stopped_ = Stop::requested;
+    return true;
+  }
+  if (config_.time_limit_minutes > 0 &&
+      now_seconds() - fit_start_ >= 60 * config_.time_limit_minutes) {
+    stopped_ = Stop::time_limit;
+    return true;
+  }
+  return false;
+}
+
+bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   data::LoaderOptions lo;
   lo.batch_size = config_.batch;
   lo.shuffle = true;
@@ -391,14 +432,16 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
       throw Error("train: unknown augmentation '" + item + "' (crop, flip, cutout, none)");
   }
   data::DataLoader loader(data_.train, lo);
-  loader.start_epoch(epoch);
+  // A run resumed mid-epoch carries on from the saved step with that epoch's counters.
+  loader.start_epoch(epoch, partial_.step);
   const int64_t steps = loader.batches_per_epoch();
   const bool tty = isatty(fileno(stderr));
   model_->train();
-  auto t0 = clock::now();
-  auto last_print = t0;
-  double loss_sum = 0;
-  int64_t seen = 0, correct = 0, step = 0;
+  const Partial before = partial_;
+  const double t0 = now_seconds();
+  double last_print = t0;
+  double loss_sum = before.loss_sum;
+  int64_t seen = before.seen, correct = before.correct, step = before.step;
   double lr = 0;
   data::Batch b;
   while (loader.next(b)) {
@@ -425,23 +468,35 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
     seen += bs;
     ++step;
     ++global_step_;
-    auto now = clock::now();
-    double el = std::chrono::duration<double>(now - t0).count();
-    double since = std::chrono::duration<double>(now - last_print).count();
-    if (config_.progress && (tty ? since > 0.2 : since > 15.0)) {
+    const double now = now_seconds();
+    partial_ = Partial{step, seen, correct, loss_sum, before.seconds + (now - t0)};
+    if (step < steps) {
+      if (should_stop()) {
+        save_checkpoint();
+        return false;
+      }
+      if (config_.checkpoint_minutes > 0 && now - last_save_ >= 60 * config_.checkpoint_minutes) {
+        save_checkpoint();
+        last_save_ = now_seconds();
+      }
+    }
+    const double el = now - t0;
+    if (config_.progress && (tty ? now - last_print > 0.2 : now - last_print > 15.0)) {
       last_print = now;
+      const double rate = (seen - before.seen) / el;
       std::fprintf(stderr,
                    "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
                    tty ? "\r" : "", static_cast<long long>(epoch + 1),
                    static_cast<long long>(config_.epochs), static_cast<long long>(step),
-                   static_cast<long long>(steps), loss_sum / seen, 100.0 * correct / seen,
-                   seen / el, format_eta(el / step * (steps - step)).c_str(), tty ? "  " : "\n");
+                   static_cast<long long>(steps), loss_sum / seen, 100.0 * correct / seen, rate,
+                   format_eta((data_.train.size() - seen) / rate).c_str(), tty ? "  " : "\n");
       std::fflush(stderr);
     }
   }
-  double train_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+  const double train_seconds = partial_.seconds;
+  partial_ = Partial{};
   EvalResult ev = evaluate(*model_, data_.test, mean_, std_);
-  EpochMetrics m;
+  m = EpochMetrics{};
   m.epoch = epoch + 1;
   m.step = global_step_;
   m.lr = lr;
@@ -459,7 +514,7 @@ EpochMetrics Trainer::run_epoch(int64_t epoch) {
                  static_cast<long long>(config_.epochs), m.train_loss, 100 * m.train_acc,
                  m.test_loss, 100 * m.test_acc, m.seconds, m.images_per_s);
   }
-  return m;
+  return true;
 }
 
 void Trainer::write_reports() const {
@@ -479,16 +534,28 @@ void Trainer::write_reports() const {
 }
 
 std::vector<EpochMetrics> Trainer::fit() {
-  const int64_t last =
-      config_.stop_after > 0 ? std::min(config_.stop_after, config_.epochs) : config_.epochs;
-  for (int64_t e = start_epoch_; e < last; ++e) {
-    EpochMetrics m = run_epoch(e);
+  stopped_ = Stop::none;
+  fit_start_ = last_save_ = now_seconds();
+  const int64_t first = start_epoch_;
+  for (int64_t e = first; e < config_.epochs; ++e) {
+    if (config_.stop_after > 0 && e >= config_.stop_after) {
+      stopped_ = Stop::stop_after;
+      break;
+    }
+    if (e > first && should_stop()) break;
+    EpochMetrics m;
+    if (!run_epoch(e, m)) break;
     history_.push_back(m);
     start_epoch_ = e + 1;
     save_checkpoint();
+    last_save_ = now_seconds();
     write_reports();
   }
   return history_;
+}
+
+void request_stop() noexcept {
+  g_stop_requested.store(true);
 }
 
 }  // namespace cnnzoo::train

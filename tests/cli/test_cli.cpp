@@ -2,8 +2,10 @@
 // weights round trips, and one-line errors with no output left behind on bad input.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +146,70 @@ TEST(Cli, ResumeIsBitwiseIdentical) {
   // A second run into a directory that holds a checkpoint refuses to overwrite it.
   CliRun again = cli(common + tmp / "straight" + " --epochs 2", tmp.path());
   expect_one_line_error(again, "--resume");
+
+  // A time limit stops mid-epoch: the first step outlasts a limit of 1e-9 minutes. Each
+  // resume with the limit takes one more step; the last one runs to the end. 1500 images in
+  // batches of 32: 47 steps per epoch.
+  CliRun first = cli(common + tmp / "timed" + " --epochs 2 --time-limit 1e-9", tmp.path());
+  ASSERT_EQ(first.status, 0) << first.err;
+  EXPECT_NE(first.out.find("stopped in epoch 1 of 2 at step 1 of 47 (time limit)"),
+            std::string::npos)
+      << first.out;
+  EXPECT_TRUE(fs::exists(tmp / "timed/checkpoint.safetensors"));
+  EXPECT_FALSE(fs::exists(tmp / "timed/metrics.csv"));  // no epoch has ended
+  const std::string resume =
+      "train --model lenet5 --data " + kFashion + " --resume --no-progress --out " + tmp / "timed";
+  CliRun second = cli(resume + " --time-limit 1e-9", tmp.path());
+  ASSERT_EQ(second.status, 0) << second.err;
+  EXPECT_NE(second.out.find("stopped in epoch 1 of 2 at step 2 of 47"), std::string::npos)
+      << second.out;
+  CliRun rest = cli(resume, tmp.path());
+  ASSERT_EQ(rest.status, 0) << rest.err;
+  EXPECT_NE(rest.out.find("final test accuracy"), std::string::npos) << rest.out;
+  EXPECT_EQ(read_bytes(tmp / "straight/model.safetensors"),
+            read_bytes(tmp / "timed/model.safetensors"));
+  EXPECT_EQ(metrics_without_time(tmp / "straight/metrics.csv"),
+            metrics_without_time(tmp / "timed/metrics.csv"));
+}
+
+TEST(Cli, InterruptSavesACheckpointThatResumes) {
+  TempDir tmp;
+  const std::string out = tmp / "run";
+  // A checkpoint after every step, so that its appearance shows that training has begun
+  // (and the signal handlers are in place).
+  const std::string cmd = kCli + " train --model lenet5 --data " + kFashion +
+                          " --epochs 8 --batch 32 --limit-train 2000 --limit-test 200"
+                          " --threads 1 --seed 3 --no-progress --checkpoint-minutes 1e-9 --out " +
+                          out + " >" + tmp / "stdout.txt" + " 2>" + tmp / "stderr.txt";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 6000 && !fs::exists(out + "/checkpoint.safetensors"); ++i) usleep(5000);
+  ASSERT_TRUE(fs::exists(out + "/checkpoint.safetensors"));
+  kill(pid, SIGINT);
+  int raw = 0;
+  ASSERT_EQ(waitpid(pid, &raw, 0), pid);
+  ASSERT_TRUE(WIFEXITED(raw)) << "killed by signal " << WTERMSIG(raw);
+  EXPECT_EQ(WEXITSTATUS(raw), 130);
+  std::ifstream ef(tmp / "stderr.txt");
+  std::stringstream es;
+  es << ef.rdbuf();
+  const std::string err = es.str();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("interrupted (signal 2)"), std::string::npos) << err;
+  EXPECT_NE(err.find("--resume --out " + out), std::string::npos) << err;
+  // The run was cut short, and resumes to the end from where it stopped.
+  const size_t epochs_before =
+      fs::exists(out + "/metrics.csv") ? read_lines(out + "/metrics.csv").size() - 1 : 0;
+  EXPECT_LT(epochs_before, 8u);
+  CliRun resumed = cli("train --model lenet5 --data " + kFashion +
+                           " --resume --no-progress --checkpoint-minutes 0 --out " + out,
+                       tmp.path());
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_EQ(read_lines(out + "/metrics.csv").size(), 9u);
 }
 
 TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {

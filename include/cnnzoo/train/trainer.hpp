@@ -43,7 +43,13 @@ struct TrainConfig {
   std::string out = "runs/run";
   bool resume = false;
   int64_t stop_after = 0;  // stop after this epoch (1-based) this run; continue with resume
-  bool progress = true;    // progress line on stderr
+  // A time-boxed run: stop after this many minutes of this process's training (0 = none), at
+  // the next step, mid-epoch if need be, with a checkpoint that resume continues exactly.
+  double time_limit_minutes = 0;
+  // Mid-epoch checkpoints this often (minutes of training; 0 = only at epoch ends), so that a
+  // killed run of a long epoch loses at most this much.
+  double checkpoint_minutes = 15;
+  bool progress = true;  // progress line on stderr
 
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);  // Error on malformed input
@@ -76,8 +82,17 @@ class Trainer {
 
   // Trains the remaining epochs. Each epoch: train, evaluate, append to metrics.csv, redraw
   // curves.svg, write checkpoint.safetensors and model.safetensors atomically. Stops with
-  // an Error when the loss becomes NaN/inf (the last good checkpoint stays).
+  // an Error when the loss becomes NaN/inf (the last good checkpoint stays). Returns early,
+  // after the current step and with a checkpoint, at stop_after, at the time limit or on
+  // request_stop(); a Trainer built with resume then continues bit for bit.
   std::vector<EpochMetrics> fit();
+
+  enum class Stop { none, stop_after, time_limit, requested };
+  Stop stopped() const { return stopped_; }  // why the last fit() returned early
+  // Where the run stands: epochs finished, steps done in the epoch in progress.
+  int64_t epochs_done() const { return start_epoch_; }
+  int64_t epoch_step() const { return partial_.step; }
+  int64_t steps_per_epoch() const;
 
   nn::Module& model() { return *model_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
@@ -89,8 +104,15 @@ class Trainer {
   void setup();
   void save_checkpoint();
   void load_checkpoint(const std::string& path);
-  EpochMetrics run_epoch(int64_t epoch);
+  bool run_epoch(int64_t epoch, EpochMetrics& out);  // false: stopped mid-epoch
+  bool should_stop();
   void write_reports() const;
+
+  // Counters of the epoch in progress; kept in mid-epoch checkpoints.
+  struct Partial {
+    int64_t step = 0, seen = 0, correct = 0;
+    double loss_sum = 0, seconds = 0;
+  };
 
   TrainConfig config_;
   nn::ModulePtr model_;
@@ -101,7 +123,15 @@ class Trainer {
   std::vector<EpochMetrics> history_;
   int64_t start_epoch_ = 0;
   int64_t global_step_ = 0;
+  Partial partial_;
+  Stop stopped_ = Stop::none;
+  double fit_start_ = 0, last_save_ = 0;  // steady-clock seconds
 };
+
+// Asks every running Trainer to stop after its current step, saving a checkpoint; the
+// Trainer that honours it clears the request. Async-signal-safe: the CLI calls it on
+// SIGINT and SIGTERM.
+void request_stop() noexcept;
 
 // Files a training run writes into its output directory.
 std::string checkpoint_path(const std::string& out_dir);  // out/checkpoint.safetensors
