@@ -74,9 +74,12 @@ void DataLoader::wait_pending() {
   }
 }
 
+int64_t batches_per_epoch(int64_t samples, int64_t batch_size, bool drop_last) {
+  return drop_last ? samples / batch_size : (samples + batch_size - 1) / batch_size;
+}
+
 int64_t DataLoader::batches_per_epoch() const {
-  const int64_t n = ds_.size(), b = opt_.batch_size;
-  return opt_.drop_last ? n / b : (n + b - 1) / b;
+  return data::batches_per_epoch(ds_.size(), opt_.batch_size, opt_.drop_last);
 }
 
 static uint64_t make_epoch_key(uint64_t seed, int64_t epoch) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "cnnzoo/data/loader.hpp"
 #include "cnnzoo/io/file.hpp"
@@ -396,7 +397,7 @@ std::string format_eta(double s) {
 }  // namespace
 
 int64_t Trainer::steps_per_epoch() const {
-  return (data_.train.size() + config_.batch - 1) / config_.batch;
+  return data::batches_per_epoch(data_.train.size(), config_.batch, /*drop_last=*/false);
 }
 
 bool Trainer::should_stop() {
@@ -437,15 +438,15 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   const int64_t steps = loader.batches_per_epoch();
   const bool tty = isatty(fileno(stderr));
   model_->train();
-  const Partial before = partial_;
+  Partial& p = partial_;
+  const int64_t seen_before = p.seen;
+  const double seconds_before = p.seconds;
   const double t0 = now_seconds();
   double last_print = t0;
-  double loss_sum = before.loss_sum;
-  int64_t seen = before.seen, correct = before.correct, step = before.step;
   double lr = 0;
   data::Batch b;
   while (loader.next(b)) {
-    lr = state_->schedule->lr({epoch, step, steps});
+    lr = state_->schedule->lr({epoch, p.step, steps});
     state_->opt->set_lr(lr);
     Var logits = model_->forward(Var(b.images));
     Var loss = cross_entropy(logits, b.labels, config_.label_smoothing);
@@ -454,7 +455,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     float lv = loss.value().item();
     if (!std::isfinite(lv)) {
       throw Error("train: loss became " + std::string(std::isnan(lv) ? "NaN" : "inf") +
-                  " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step + 1) +
+                  " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(p.step + 1) +
                   "; stopped, the last good checkpoint is " + checkpoint_path(config_.out));
     }
     state_->opt->zero_grad();
@@ -463,14 +464,14 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     const int64_t bs = static_cast<int64_t>(b.labels.size());
     const int64_t k = logits.size(1);
     for (int64_t i = 0; i < bs; ++i)
-      correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
-    loss_sum += static_cast<double>(lv) * bs;
-    seen += bs;
-    ++step;
+      p.correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
+    p.loss_sum += static_cast<double>(lv) * bs;
+    p.seen += bs;
+    ++p.step;
     ++global_step_;
     const double now = now_seconds();
-    partial_ = Partial{step, seen, correct, loss_sum, before.seconds + (now - t0)};
-    if (step < steps) {
+    p.seconds = seconds_before + (now - t0);
+    if (p.step < steps) {
       if (should_stop()) {
         save_checkpoint();
         return false;
@@ -483,29 +484,28 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     const double el = now - t0;
     if (config_.progress && (tty ? now - last_print > 0.2 : now - last_print > 15.0)) {
       last_print = now;
-      const double rate = (seen - before.seen) / el;
-      std::fprintf(stderr,
-                   "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
-                   tty ? "\r" : "", static_cast<long long>(epoch + 1),
-                   static_cast<long long>(config_.epochs), static_cast<long long>(step),
-                   static_cast<long long>(steps), loss_sum / seen, 100.0 * correct / seen, rate,
-                   format_eta((data_.train.size() - seen) / rate).c_str(), tty ? "  " : "\n");
+      const double rate = (p.seen - seen_before) / el;
+      std::fprintf(
+          stderr, "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
+          tty ? "\r" : "", static_cast<long long>(epoch + 1),
+          static_cast<long long>(config_.epochs), static_cast<long long>(p.step),
+          static_cast<long long>(steps), p.loss_sum / p.seen, 100.0 * p.correct / p.seen, rate,
+          format_eta((data_.train.size() - p.seen) / rate).c_str(), tty ? "  " : "\n");
       std::fflush(stderr);
     }
   }
-  const double train_seconds = partial_.seconds;
-  partial_ = Partial{};
+  const Partial done = std::exchange(partial_, Partial{});
   EvalResult ev = evaluate(*model_, data_.test, mean_, std_);
   m = EpochMetrics{};
   m.epoch = epoch + 1;
   m.step = global_step_;
   m.lr = lr;
-  m.train_loss = loss_sum / seen;
-  m.train_acc = static_cast<double>(correct) / seen;
+  m.train_loss = done.loss_sum / done.seen;
+  m.train_acc = static_cast<double>(done.correct) / done.seen;
   m.test_loss = ev.loss;
   m.test_acc = ev.accuracy;
-  m.seconds = train_seconds;
-  m.images_per_s = seen / train_seconds;
+  m.seconds = done.seconds;
+  m.images_per_s = done.seen / done.seconds;
   if (config_.progress) {
     std::fprintf(stderr,
                  "%sepoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "

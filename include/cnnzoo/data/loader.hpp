@@ -28,6 +28,9 @@ struct LoaderOptions {
   bool prefetch = true;  // prepare the next batch on a background thread
 };
 
+// Batches in one epoch of `samples` samples; the trainer needs it before any loader exists.
+int64_t batches_per_epoch(int64_t samples, int64_t batch_size, bool drop_last);
+
 struct Batch {
   Tensor images;                // float [B, C, H, W]
   std::vector<int64_t> labels;  // B labels
