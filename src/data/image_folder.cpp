@@ -107,7 +107,7 @@ Dataset load_image_folder(const std::string& split_dir, const ImageFolderOptions
       const std::string& path = listing.files[i];
       std::vector<uint8_t> bytes = read_binary_file(path, "image folder");
       io::Image img = io::decode_image(bytes.data(), bytes.size(), path, opt.channels);
-      if (opt.height > 0) img = io::resize_bilinear(img, opt.height, opt.width);
+      if (opt.height > 0) img = io::resize(img, opt.height, opt.width);
       if (img.height != H || img.width != W)
         throw Error("image folder: '" + path + "' is " + std::to_string(img.height) + "x" +
                     std::to_string(img.width) + ", expected " + std::to_string(H) + "x" +

@@ -33,10 +33,17 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO
 #include <stb_image_write.h>
+#define STB_IMAGE_RESIZE_STATIC
+#define STB_IMAGE_RESIZE_IMPLEMENTATION
+#include <stb_image_resize.h>
 #pragma GCC diagnostic pop
 
 namespace cnnzoo::io {
 namespace {
+
+// The largest image resize will produce (1 GiB of pixels): a mistyped size is an error, not
+// an allocation that takes the machine.
+constexpr size_t kMaxImageBytes = size_t(1) << 30;
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
@@ -178,47 +185,29 @@ Image convert_channels(const Image& in, int channels) {
   return out;
 }
 
-Image resize_bilinear(const Image& in, int height, int width) {
-  check(height > 0 && width > 0, "resize_bilinear: target size must be positive, got " +
+Image resize(const Image& in, int height, int width) {
+  check(height > 0 && width > 0, "resize: target size must be positive, got " +
                                      std::to_string(height) + "x" + std::to_string(width));
   check(in.height > 0 && in.width > 0 && in.channels > 0 &&
             in.pixels.size() == size_t(in.height) * in.width * in.channels,
-        "resize_bilinear: input image is empty or its pixel buffer does not match its size");
+        "resize: input image is empty or its pixel buffer does not match its size");
+  check(size_t(height) * width * in.channels <= kMaxImageBytes,
+        "resize: target " + std::to_string(height) + "x" + std::to_string(width) +
+            " is over the limit of " + std::to_string(kMaxImageBytes >> 20) + " MiB");
   if (height == in.height && width == in.width) return in;
   Image out;
   out.height = height;
   out.width = width;
   out.channels = in.channels;
   out.pixels.resize(size_t(height) * width * in.channels);
-  const int C = in.channels;
-  // Source coordinate of each output column, computed once: x0, x1 and the weight of x1.
-  std::vector<int> x0(width), x1(width);
-  std::vector<float> wx(width);
-  float scale_x = float(in.width) / float(width), scale_y = float(in.height) / float(height);
-  for (int x = 0; x < width; ++x) {
-    float sx = std::max(0.f, (x + 0.5f) * scale_x - 0.5f);
-    int i0 = std::min(static_cast<int>(sx), in.width - 1);
-    x0[x] = i0;
-    x1[x] = std::min(i0 + 1, in.width - 1);
-    wx[x] = sx - float(i0);
-  }
-  for (int y = 0; y < height; ++y) {
-    float sy = std::max(0.f, (y + 0.5f) * scale_y - 0.5f);
-    int y0 = std::min(static_cast<int>(sy), in.height - 1);
-    int y1 = std::min(y0 + 1, in.height - 1);
-    float wy = sy - float(y0);
-    const uint8_t* r0 = in.pixels.data() + size_t(y0) * in.width * C;
-    const uint8_t* r1 = in.pixels.data() + size_t(y1) * in.width * C;
-    uint8_t* o = out.pixels.data() + size_t(y) * width * C;
-    for (int x = 0; x < width; ++x) {
-      for (int c = 0; c < C; ++c) {
-        float top = r0[x0[x] * C + c] + wx[x] * (r0[x1[x] * C + c] - r0[x0[x] * C + c]);
-        float bottom = r1[x0[x] * C + c] + wx[x] * (r1[x1[x] * C + c] - r1[x0[x] * C + c]);
-        float v = top + wy * (bottom - top);
-        o[x * C + c] = static_cast<uint8_t>(std::min(255.f, std::max(0.f, v + 0.5f)));
-      }
-    }
-  }
+  // The triangle filter widened by the scale factor when shrinking: bilinear when
+  // enlarging, antialiased when shrinking, as PIL's and torchvision's bilinear resize.
+  if (!stbir_resize_uint8_generic(in.pixels.data(), in.width, in.height, 0, out.pixels.data(),
+                                  width, height, 0, in.channels, STBIR_ALPHA_CHANNEL_NONE, 0,
+                                  STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
+                                  nullptr))
+    throw Error("resize: out of memory resizing to " + std::to_string(height) + "x" +
+                std::to_string(width));
   return out;
 }
 

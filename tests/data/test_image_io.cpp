@@ -1,4 +1,4 @@
-// Image read/write, channel conversion, bilinear resize, and errors for bad image files.
+// Image read/write, channel conversion, resize, and errors for bad image files.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -126,29 +126,32 @@ TEST(ImageIO, ChannelConversionUsesBt601Luma) {
   EXPECT_THROW(cnnzoo::io::read_image(dir / "rgb.png", 2), Error);
 }
 
-TEST(ImageIO, ResizeBilinearHandComputed) {
+TEST(ImageIO, ResizeHandComputed) {
   Image row;
   row.height = 1;
   row.width = 2;
   row.channels = 1;
   row.pixels = {0, 100};
   // Output x samples source (x + 0.5) * 2/4 - 0.5 = -0.25, 0.25, 0.75, 1.25 (clamped).
-  Image up = cnnzoo::io::resize_bilinear(row, 1, 4);
+  Image up = cnnzoo::io::resize(row, 1, 4);
   EXPECT_EQ(up.pixels, (std::vector<uint8_t>{0, 25, 75, 100}));
 
   Image four = row;
   four.width = 4;
-  four.pixels = {0, 100, 200, 50};
-  // Source x = 0.5 and 2.5: midpoints of (0, 100) and (200, 50).
-  Image down = cnnzoo::io::resize_bilinear(four, 1, 2);
-  EXPECT_EQ(down.pixels, (std::vector<uint8_t>{50, 125}));
+  four.pixels = {0, 104, 200, 64};
+  // Shrinking by 2 widens the triangle to 4 source pixels (antialiasing): output 0 at source
+  // x = 1 weighs the pixels at -0.5 (the edge, clamped), 0.5, 1.5, 2.5 by 1/8, 3/8, 3/8,
+  // 1/8: 0 + 0 + 39 + 25 = 64; output 1: 13 + 75 + 24 + 8 = 120. (Plain bilinear sampling
+  // would give 52 and 132.)
+  Image down = cnnzoo::io::resize(four, 1, 2);
+  EXPECT_EQ(down.pixels, (std::vector<uint8_t>{64, 120}));
 
   // 2x2 RGB to 4x4: the corners keep their values, channels stay separate.
   Image sq;
   sq.height = sq.width = 2;
   sq.channels = 3;
   sq.pixels = {0, 10, 20, 40, 50, 60, 80, 90, 100, 120, 130, 140};
-  Image big = cnnzoo::io::resize_bilinear(sq, 4, 4);
+  Image big = cnnzoo::io::resize(sq, 4, 4);
   ASSERT_EQ(big.pixels.size(), 48u);
   auto at = [&](int y, int x, int c) { return int(big.pixels[(y * 4 + x) * 3 + c]); };
   EXPECT_EQ(at(0, 0, 0), 0);
@@ -157,8 +160,8 @@ TEST(ImageIO, ResizeBilinearHandComputed) {
   // (1, 1) samples source (0.25, 0.25): 0*.5625 + 40*.1875 + 80*.1875 + 120*.0625 = 30
   EXPECT_EQ(at(1, 1, 0), 30);
   EXPECT_EQ(at(1, 1, 2), 50);
-  EXPECT_EQ(cnnzoo::io::resize_bilinear(sq, 2, 2).pixels, sq.pixels);
-  EXPECT_THROW(cnnzoo::io::resize_bilinear(sq, 0, 3), Error);
+  EXPECT_EQ(cnnzoo::io::resize(sq, 2, 2).pixels, sq.pixels);
+  EXPECT_THROW(cnnzoo::io::resize(sq, 0, 3), Error);
 }
 
 TEST(ImageIO, JpegDecodes) {

@@ -33,7 +33,7 @@ Dataset load_cifar100_binary(const std::string& dir, bool train, bool fine = tru
 struct ImageFolderOptions {
   int channels = 3;           // 1 or 3 (see io::read_image for the conversion)
   int height = 0, width = 0;  // 0: keep, every image must have the same size;
-                              // > 0: resize bilinear to this size
+                              // > 0: resize (io::resize) to this size
 };
 
 // torchvision-style ImageFolder: split_dir/<class>/<file>.{png,jpg,jpeg,bmp}; classes are the

@@ -1,4 +1,4 @@
-// Image files in and out: decode PNG/JPEG/BMP with stb_image, bilinear resize, atomic PNG write.
+// Image files in and out: decode PNG/JPEG/BMP with stb_image, resize, atomic PNG write.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -24,8 +24,10 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, in
 // Converts interleaved pixels between 1, 2 (gray+alpha), 3 and 4 (RGBA) channels to 1 or 3.
 Image convert_channels(const Image& image, int channels);
 
-// Bilinear resampling with pixel centres aligned (PyTorch align_corners=False, no antialias).
-Image resize_bilinear(const Image& image, int height, int width);
+// Resamples with stb_image_resize's triangle filter, pixel centres aligned: bilinear when
+// enlarging, antialiased (the filter widened by the scale) when shrinking, like PIL's and
+// torchvision's bilinear resize with antialias. A target over 1 GiB of pixels is an Error.
+Image resize(const Image& image, int height, int width);
 
 // Writes a PNG through a temporary file in the same directory and a rename, so the
 // destination is never left half-written. Throws Error naming the file on failure.
