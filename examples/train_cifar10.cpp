@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s DATA_DIR [MODEL] [EPOCHS]\n", argv[0]);
     return 2;
   }
+  cnnzoo::keep_freed_memory();  // a training process: reuse freed activations every step
   cnnzoo::train::TrainConfig config;
   config.data = argv[1];
   config.model = argc > 2 ? argv[2] : "resnet20";

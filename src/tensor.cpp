@@ -1,5 +1,4 @@
-// Tensor storage (malloc, configured not to hand memory back between steps) and basic tensor
-// methods.
+// Tensor storage (malloc, which keep_freed_memory tunes on request) and basic tensor methods.
 #include "cnnzoo/tensor.hpp"
 
 #include <malloc.h>
@@ -39,12 +38,14 @@ size_t rounded(size_t bytes) {
   return (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
 }
 
+}  // namespace
+
 // glibc's defaults hand large blocks (> 128 KB, adaptively up to 32 MB) to mmap and give
 // freed heap tops back to the OS, so every training step would fault its activations in
 // again. Keeping everything on the heap and never trimming it lets malloc reuse (and
 // coalesce) freed activations for the next step; unlike a cache keyed by exact size, a
 // freed block serves requests of other sizes too (DenseNet's growing concatenations).
-void configure_heap() {
+void keep_freed_memory() {
   static const bool done = [] {
     const char* keep = std::getenv("CNNZOO_SYSTEM_MALLOC");
     if (keep && *keep && std::string(keep) != "0") return true;
@@ -56,13 +57,10 @@ void configure_heap() {
   (void)done;
 }
 
-}  // namespace
-
 // 64-byte aligned blocks carved out of plain malloc blocks (the malloc pointer is kept just
 // before the aligned one): aligned_alloc splits its blocks so that a freed block is not
 // reused at the same place, and each training step would fault part of its memory in again.
 void* storage_alloc(size_t bytes) {
-  configure_heap();
   char* raw = static_cast<char*>(std::malloc(rounded(bytes) + kAlign));
   if (!raw) throw Error("tensor: out of memory allocating " + std::to_string(bytes) + " bytes");
   const uintptr_t aligned = (reinterpret_cast<uintptr_t>(raw) + kAlign) & ~uintptr_t(kAlign - 1);

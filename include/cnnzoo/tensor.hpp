@@ -15,12 +15,17 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& shape);
 
-// Storage comes from malloc, which the first allocation configures (glibc mallopt) to keep
-// every block on the heap and never trim it: a training step then reuses the memory the
-// previous step freed instead of faulting fresh pages in from the OS. Set the environment
-// variable CNNZOO_SYSTEM_MALLOC=1 to leave the process's malloc settings alone.
+// Storage comes from plain malloc. The library leaves the process's allocator settings
+// alone unless the application asks with keep_freed_memory().
 void* storage_alloc(size_t bytes);
 void storage_free(void* p);
+
+// Asks glibc malloc (mallopt) to keep every block on the heap and never trim it, for the
+// whole process: a training step then reuses the memory the previous step freed instead of
+// faulting fresh pages in from the OS; the process then keeps its peak memory. The cnnzoo
+// command line and benchmarks call it; an application that trains may too. CNNZOO_SYSTEM_MALLOC=1
+// in the environment makes it do nothing.
+void keep_freed_memory();
 
 template <class T>
 class TensorT {
