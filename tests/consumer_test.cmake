@@ -1,30 +1,67 @@
-# CTest script: installs the built cnnzoo into a scratch prefix, then configures, builds and
-# runs examples/consumer against it with find_package(cnnzoo).
+# CTest script: installs cnnzoo into a scratch prefix, then builds and runs programs against
+# it as an outside project would: examples/consumer (its own main and the classify example)
+# with find_package(cnnzoo), and classify.cpp compiled with pkg-config's flags alone.
+# -DSHARED=ON first configures and builds the library on its own as a shared library.
 foreach(v SRC BIN GENERATOR)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "consumer_test: -D${v}= is required")
   endif()
 endforeach()
-set(prefix ${BIN}/consumer-test/install)
-set(build ${BIN}/consumer-test/build)
-file(REMOVE_RECURSE ${BIN}/consumer-test)
-execute_process(COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${prefix}
-                RESULT_VARIABLE rc OUTPUT_QUIET)
-if(rc)
-  message(FATAL_ERROR "cmake --install failed: ${rc}")
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(rc)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(run_out "${out}" PARENT_SCOPE)
+endfunction()
+
+if(SHARED)
+  set(root ${BIN}/consumer-test-shared)
+  file(REMOVE_RECURSE ${root})
+  set(lib ${root}/lib-build)
+  run(${CMAKE_COMMAND} -S ${SRC} -B ${lib} -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release
+      -DBUILD_SHARED_LIBS=ON -DCNNZOO_NATIVE=${NATIVE} -DCNNZOO_BUILD_TESTS=OFF
+      -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_BUILD_BENCH=OFF)
+  run(${CMAKE_COMMAND} --build ${lib})
+  set(installed_from ${lib})
+else()
+  set(root ${BIN}/consumer-test)
+  file(REMOVE_RECURSE ${root})
+  set(installed_from ${BIN})
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/examples/consumer -B ${build} -G ${GENERATOR}
-                        -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the consumer project failed: ${rc}")
+set(prefix ${root}/install)
+set(build ${root}/build)
+run(${CMAKE_COMMAND} --install ${installed_from} --prefix ${prefix})
+if(SHARED AND NOT EXISTS ${prefix}/lib/libcnnzoo.so)
+  message(FATAL_ERROR "no libcnnzoo.so in ${prefix}/lib")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the consumer project failed: ${rc}")
-endif()
-execute_process(COMMAND ${build}/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-message(STATUS "${out}")
-if(rc)
-  message(FATAL_ERROR "the consumer program failed: ${rc}")
-endif()
+
+# find_package(cnnzoo)
+run(${CMAKE_COMMAND} -S ${SRC}/examples/consumer -B ${build} -G ${GENERATOR}
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${build})
+run(${build}/consumer)
+message(STATUS "${run_out}")
+
+# pkg-config
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+run(pkg-config --cflags --libs cnnzoo)
+string(STRIP "${run_out}" flags)
+separate_arguments(flags UNIX_COMMAND "${flags}")
+run(c++ -std=c++17 -O1 ${SRC}/examples/classify.cpp -o ${root}/classify-pkgconfig ${flags}
+    -Wl,-rpath,${prefix}/lib)
+
+# Both classify programs run: no arguments is a usage error (2), a missing weights file a
+# one-line error (1).
+foreach(exe ${build}/classify ${root}/classify-pkgconfig)
+  execute_process(COMMAND ${exe} RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT rc EQUAL 2)
+    message(FATAL_ERROR "${exe} without arguments exited ${rc}, expected 2")
+  endif()
+  execute_process(COMMAND ${exe} ${root}/missing.safetensors x.png RESULT_VARIABLE rc
+                  OUTPUT_QUIET ERROR_VARIABLE err)
+  if(NOT rc EQUAL 1 OR NOT err MATCHES "^classify: .*missing.safetensors")
+    message(FATAL_ERROR "${exe} on a missing file: exit ${rc}, stderr: ${err}")
+  endif()
+endforeach()
