@@ -1,5 +1,5 @@
 // Thread count: one setting for OpenMP (our kernels) and Eigen (kept single-threaded inside
-// our per-image GEMMs, see DESIGN.md "Kernels").
+// our per-image GEMMs, which run in parallel over the batch).
 #include "cnnzoo/parallel.hpp"
 
 #include <omp.h>
@@ -19,8 +19,9 @@ int env_threads(const char* name) {
   if (!v || !*v) return 0;
   char* end = nullptr;
   long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n < 1 || n > 1024)
-    throw Error(std::string(name) + ": expected a positive integer, got '" + v + "'");
+  if (*end != '\0' || n < 1 || n > kMaxThreads)
+    throw Error(std::string(name) + ": expected a whole number from 1 to " +
+                std::to_string(kMaxThreads) + ", got '" + v + "'");
   return static_cast<int>(n);
 }
 
@@ -43,7 +44,8 @@ int& thread_setting() {
 }  // namespace
 
 void set_num_threads(int n) {
-  check(n >= 1, "set_num_threads: expected n >= 1, got " + std::to_string(n));
+  check(n >= 1 && n <= kMaxThreads, "set_num_threads: expected 1 to " +
+                                        std::to_string(kMaxThreads) + ", got " + std::to_string(n));
   thread_setting() = n;
   omp_set_num_threads(n);
 }

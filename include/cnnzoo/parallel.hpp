@@ -4,7 +4,10 @@
 
 namespace cnnzoo {
 
-void set_num_threads(int n);  // n >= 1
+// More threads than this is a mistake, not a machine: refused with an Error.
+constexpr int kMaxThreads = 1024;
+
+void set_num_threads(int n);  // 1 <= n <= kMaxThreads
 int num_threads();
 
 }  // namespace cnnzoo

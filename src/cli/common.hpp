@@ -7,11 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "cnnzoo/inference.hpp"
 #include "cnnzoo/models.hpp"
 
 namespace cnnzoo::cli {
 
 using json = nlohmann::json;
+
+// The largest --batch a subcommand accepts: a typo, not a batch, beyond it.
+constexpr int64_t kMaxBatch = 65536;
+constexpr int64_t kMaxEpochs = 100000;
 
 // Parses "key=value" items of --set into a map; Error on an item without '='.
 std::map<std::string, std::string> parse_sets(const std::vector<std::string>& items);
@@ -19,16 +24,10 @@ std::map<std::string, std::string> parse_sets(const std::vector<std::string>& it
 // "3x32x32" -> {3, 32, 32}; Error when malformed.
 Shape parse_chw(const std::string& s);
 
-// A model built for inference from --model, --weights and optional overrides; the weights
-// file's metadata (classes, options, normalisation) fills what the flags leave open.
-struct LoadedModel {
-  nn::ModulePtr model;
-  models::ModelSpec spec;
-  std::vector<std::string> classes;  // may be empty
-  std::vector<float> mean, std;      // per channel normalisation, pixel/255 units
-};
-LoadedModel load_model(const std::string& name, const std::string& weights,
-                       int64_t classes_override, const std::vector<std::string>& sets);
+// The model of a weights or checkpoint file, from --weights, the optional --model and the
+// --set / --classes facts, which must agree with what the file says.
+Classifier load_classifier(const std::string& weights, const std::string& model,
+                           const std::vector<std::string>& sets, int64_t classes);
 
 // Thrown by a subcommand that ends without an error but with a non-zero status (a run
 // stopped by a signal); main returns the code.

@@ -25,10 +25,11 @@ void add_list(CLI::App& app) {
   auto* cmd = app.add_subcommand("list", "List every model: name, paper, year, input");
   auto as_json = std::make_shared<bool>(false);
   auto markdown = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *as_json, "Print JSON");
+  auto* json_flag = cmd->add_flag("--json", *as_json, "Print JSON");
   cmd->add_flag("--markdown", *markdown,
                 "Print the README model table (builds every model to count parameters and "
-                "multiply-adds; takes a minute)");
+                "multiply-adds; takes a minute)")
+      ->excludes(json_flag);
   cmd->callback([=] {
     const auto& reg = models::registry();
     if (*as_json) {

@@ -1,9 +1,11 @@
 // cnnzoo: list, inspect, train, evaluate and run the model zoo from the command line.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/common.hpp"
 #include "cnnzoo/error.hpp"
+#include "cnnzoo/tensor.hpp"
 
 namespace cnnzoo::cli {
 
@@ -37,6 +39,7 @@ Shape parse_chw(const std::string& s) {
 }  // namespace cnnzoo::cli
 
 int main(int argc, char** argv) {
+  cnnzoo::keep_freed_memory();  // a process of its own: training reuses its freed memory
   CLI::App app{"cnnzoo: classic convolutional networks (2012-2017) on CIFAR-10 and ImageNet"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "cnnzoo 0.1.0");
@@ -47,6 +50,21 @@ int main(int argc, char** argv) {
   cnnzoo::cli::add_predict(app);
   cnnzoo::cli::add_forward(app);
   cnnzoo::cli::add_bench(app);
+  // A first word that is no subcommand and no flag: name it, rather than CLI11's "A
+  // subcommand is required".
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known = known || sub->check_name(argv[1]);
+    }
+    if (!known) {
+      std::fprintf(stderr, "cnnzoo: unknown subcommand '%s' (%s; see cnnzoo --help)\n", argv[1],
+                   names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

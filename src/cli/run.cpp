@@ -44,70 +44,19 @@ void stop_on_signals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
-template <class T>
-std::vector<T> json_vector(const std::map<std::string, std::string>& meta, const std::string& key) {
-  auto it = meta.find(key);
-  if (it == meta.end()) return {};
-  json j = json::parse(it->second, nullptr, false);
-  if (j.is_discarded() || !j.is_array()) return {};
-  try {
-    return j.get<std::vector<T>>();
-  } catch (const json::exception&) {
-    return {};
-  }
-}
-
 void set_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
 }
 
 }  // namespace
 
-LoadedModel load_model(const std::string& name, const std::string& weights,
-                       int64_t classes_override, const std::vector<std::string>& sets) {
-  check(fs::exists(weights), "weights file not found: " + weights);
-  // Read the metadata first: it says how the model was built (classes, options, input).
-  io::SafetensorsFile f = io::load_safetensors(weights);
-  const auto& meta = f.metadata;
-  LoadedModel lm;
-  lm.spec.name = name;
-  auto it = meta.find("model_options");
-  if (it != meta.end()) {
-    json j = json::parse(it->second, nullptr, false);
-    if (j.is_object()) lm.spec.options = j.get<std::map<std::string, std::string>>();
-  }
-  for (auto& [k, v] : parse_sets(sets)) lm.spec.options[k] = v;
-  lm.classes = json_vector<std::string>(meta, "classes");
-  if (classes_override > 0)
-    lm.spec.num_classes = classes_override;
-  else if (!lm.classes.empty())
-    lm.spec.num_classes = static_cast<int64_t>(lm.classes.size());
-  if (meta.count("in_channels")) lm.spec.in_channels = std::stoll(meta.at("in_channels"));
-  if (meta.count("input_size")) lm.spec.input_size = std::stoll(meta.at("input_size"));
-  lm.spec = models::resolve_spec(lm.spec);
-  lm.model = models::build_model(lm.spec);
-  train::load_weights(*lm.model, weights);
-  lm.model->eval();
-  lm.mean = json_vector<float>(meta, "mean");
-  lm.std = json_vector<float>(meta, "std");
-  if (lm.mean.empty() || lm.std.empty()) {
-    // Weights from elsewhere (e.g. converted from torchvision): the usual statistics.
-    const auto& info = models::find_model(name);
-    if (info.dataset == "imagenet") {
-      lm.mean = {0.485f, 0.456f, 0.406f};
-      lm.std = {0.229f, 0.224f, 0.225f};
-    } else {
-      lm.mean = {0.4914f, 0.4822f, 0.4465f};
-      lm.std = {0.2470f, 0.2435f, 0.2616f};
-    }
-    lm.mean.resize(lm.spec.in_channels, lm.mean.back());
-    lm.std.resize(lm.spec.in_channels, lm.std.back());
-  }
-  check(static_cast<int64_t>(lm.mean.size()) == lm.spec.in_channels &&
-            static_cast<int64_t>(lm.std.size()) == lm.spec.in_channels,
-        weights + ": normalisation has " + std::to_string(lm.mean.size()) +
-            " channels, model has " + std::to_string(lm.spec.in_channels));
-  return lm;
+Classifier load_classifier(const std::string& weights, const std::string& model,
+                           const std::vector<std::string>& sets, int64_t classes) {
+  LoadOptions lo;
+  lo.model = model;
+  lo.options = parse_sets(sets);
+  lo.num_classes = classes;
+  return Classifier::load(weights, lo);
 }
 
 // ---- train ------------------------------------------------------------------------------------
@@ -117,59 +66,122 @@ void add_train(CLI::App& app) {
   auto c = std::make_shared<train::TrainConfig>();
   auto sets = std::make_shared<std::vector<std::string>>();
   auto classes = std::make_shared<int64_t>(-1);
+  auto as_json = std::make_shared<bool>(false);
+  const train::Recipe cifar = train::default_recipe("cifar10"),
+                      idx = train::default_recipe("fashion-mnist");
+  auto recipe_help = [](const std::string& what, const std::string& a, const std::string& b) {
+    return what + " (default: " + a + " for CIFAR and folders, " + b + " for (Fashion-)MNIST)";
+  };
   cmd->add_option("--model", c->model, "Model name (see `cnnzoo list`)")->required();
   cmd->add_option("--data", c->data, "Dataset path")->required();
   cmd->add_option("--dataset", c->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
-      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}));
-  cmd->add_option("--epochs", c->epochs, "Epochs")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", c->batch, "Batch size")->check(CLI::PositiveNumber);
-  cmd->add_option("--lr", c->lr, "Base learning rate")->check(CLI::NonNegativeNumber);
+      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  cmd->add_option("--epochs", c->epochs, "Epochs")
+      ->check(CLI::Range(int64_t(1), kMaxEpochs))
+      ->capture_default_str();
+  auto* batch = cmd->add_option(
+      "--batch", c->batch,
+      recipe_help("Batch size", std::to_string(cifar.batch), std::to_string(idx.batch)));
+  batch->check(CLI::Range(int64_t(1), kMaxBatch));
+  auto* lr = cmd->add_option(
+      "--lr", c->lr, recipe_help("Base learning rate", json(cifar.lr).dump(), json(idx.lr).dump()));
+  lr->check(CLI::Range(0.0, 100.0));
   cmd->add_option("--schedule", c->schedule, "constant|step|cosine|onecycle")
-      ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}));
-  cmd->add_option("--milestones", c->milestones, "Epochs where `step` divides the rate")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}))
+      ->capture_default_str();
+  cmd->add_option("--milestones", c->milestones,
+                  "Epochs where `step` multiplies the rate by --gamma (default: 50% and 75%)")
       ->delimiter(',');
-  cmd->add_option("--gamma", c->gamma, "Factor of `step` at each milestone");
-  cmd->add_option("--warmup", c->warmup, "Epochs of linear warm-up")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--momentum", c->momentum, "SGD momentum")->check(CLI::NonNegativeNumber);
-  cmd->add_flag("--nesterov", c->nesterov, "Nesterov momentum");
-  cmd->add_option("--wd", c->weight_decay, "Weight decay")->check(CLI::NonNegativeNumber);
-  cmd->add_flag("!--decay-bn-bias", c->decay_bn_and_bias,
-                "Exempt biases and batch-norm parameters from weight decay");
+  cmd->add_option("--gamma", c->gamma, "Factor of `step` at each milestone")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--warmup", c->warmup, "Epochs of linear warm-up")
+      ->check(CLI::Range(0.0, double(kMaxEpochs)))
+      ->capture_default_str();
+  cmd->add_option("--momentum", c->momentum, "SGD momentum")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag("--nesterov", c->nesterov, "Nesterov momentum (default: off)");
+  cmd->add_option("--wd", c->weight_decay, "Weight decay")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag_callback(
+      "--no-decay-bn-bias", [c] { c->decay_bn_and_bias = false; },
+      "Exempt biases and batch-norm parameters from weight decay (default: decay them too)");
   cmd->add_option("--label-smoothing", c->label_smoothing, "Label smoothing epsilon")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--augment", c->augment, "Comma list: crop, flip, cutout, none");
-  cmd->add_option("--cutout", c->cutout, "Cutout square side (with --augment cutout)");
-  cmd->add_option("--image-size", c->image_size, "Folder datasets: resize images to this");
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  auto* augment = cmd->add_option(
+      "--augment", c->augment,
+      recipe_help("Comma list of crop, flip, cutout, none", cifar.augment, idx.augment));
+  cmd->add_option("--cutout", c->cutout, "Cutout square side (with --augment cutout)")
+      ->check(CLI::Range(int64_t(1), int64_t(4096)))
+      ->capture_default_str();
+  cmd->add_option("--image-size", c->image_size,
+                  "Folder datasets: resize images to this (0: keep their size)")
+      ->check(CLI::Range(int64_t(0), int64_t(4096)))
+      ->capture_default_str();
   cmd->add_option("--limit-train", c->limit_train,
-                  "Use N training images drawn at random (fixed by --seed)");
+                  "Use N training images drawn at random, fixed by --seed (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--limit-test", c->limit_test,
-                  "Use N test images drawn at random (fixed by --seed)");
-  cmd->add_option("--classes", *classes, "Number of classes (default: the dataset's)");
-  cmd->add_option("--set", *sets, "Paper option key=value (repeatable)");
+                  "Use N test images drawn at random, fixed by --seed (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--classes", *classes, "Number of classes (default: the dataset's)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+  cmd->add_option("--set", *sets, "Paper option key=value (repeatable; see `cnnzoo list`)");
   cmd->add_option("--threads", c->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", c->seed, "Random seed");
+      ->check(CLI::Range(1, kMaxThreads));
+  cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
   cmd->add_option("--stop-after", c->stop_after,
                   "Stop after this epoch (a time-boxed session); --resume continues the run")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t(1), kMaxEpochs));
   cmd->add_option("--time-limit", c->time_limit_minutes,
                   "Stop after this many minutes of training, mid-epoch if need be, with a "
-                  "checkpoint; --resume continues the run")
-      ->check(CLI::NonNegativeNumber);
+                  "checkpoint; --resume continues the run (default: none)")
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--checkpoint-minutes", c->checkpoint_minutes,
                   "Save a mid-epoch checkpoint this often (0: only at epoch ends)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
-  cmd->add_flag("!--no-progress", c->progress, "No progress line");
-  cmd->callback([c, sets, classes] {
+  cmd->add_flag_callback(
+      "--no-progress", [c] { c->progress = false; },
+      "No per-step progress line (the per-epoch lines stay)");
+  cmd->add_flag("--json", *as_json, "Print the final result as JSON on stdout");
+  cmd->callback([c, sets, classes, as_json, batch, lr, augment] {
+    // What the flags leave open comes from the dataset's recipe.
+    const train::Recipe r = train::default_recipe(
+        c->dataset == "auto" ? data::detect_dataset_kind(c->data) : c->dataset);
+    if (!batch->count()) c->batch = r.batch;
+    if (!lr->count()) c->lr = r.lr;
+    if (!augment->count()) c->augment = r.augment;
     c->model_options = parse_sets(*sets);
     c->num_classes = *classes;
     stop_on_signals();
     train::Trainer trainer(*c);
-    auto hist = trainer.fit();
     const train::TrainConfig& cfg = trainer.config();
+    // Say what is about to happen; on stderr with --json, so that stdout is the JSON alone.
+    FILE* say = *as_json ? stderr : stdout;
+    std::fprintf(say, "%s: %lld parameters; %lld training and %lld test images of %lld classes\n",
+                 cfg.model.c_str(), static_cast<long long>(trainer.model().num_parameters()),
+                 static_cast<long long>(trainer.data().train.size()),
+                 static_cast<long long>(trainer.data().test.size()),
+                 static_cast<long long>(trainer.data().train.classes.size()));
+    std::fprintf(say,
+                 "recipe: %lld epochs, batch %lld, lr %g (%s, warm-up %g), momentum %g%s, "
+                 "weight decay %g%s, augment %s, label smoothing %g, seed %llu\n",
+                 static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch), cfg.lr,
+                 cfg.schedule.c_str(), cfg.warmup, cfg.momentum, cfg.nesterov ? " (Nesterov)" : "",
+                 cfg.weight_decay, cfg.decay_bn_and_bias ? "" : " (not on biases and BN)",
+                 cfg.augment.c_str(), cfg.label_smoothing,
+                 static_cast<unsigned long long>(cfg.seed));
+    std::fflush(say);
+    auto hist = trainer.fit();
     const auto epochs = static_cast<long long>(cfg.epochs);
     const auto done = static_cast<long long>(trainer.epochs_done());
     // Where a stopped run stands, for the message that says how to continue it.
@@ -188,61 +200,117 @@ void add_train(CLI::App& app) {
                    static_cast<int>(g_stop_signal), where, cfg.out.c_str());
       throw ExitStatus{128 + (g_stop_signal ? static_cast<int>(g_stop_signal) : SIGINT)};
     }
+    const char* stop_reason = trainer.stopped() == Stop::time_limit   ? "time limit"
+                              : trainer.stopped() == Stop::stop_after ? "--stop-after"
+                                                                      : "";
+    size_t best = 0;
+    for (size_t i = 0; i < hist.size(); ++i)
+      if (hist[i].test_acc > hist[best].test_acc) best = i;
+    if (*as_json) {
+      json j = {{"model", cfg.model}, {"epochs_done", done},
+                {"epochs", epochs},   {"stopped", stop_reason},
+                {"out", cfg.out},     {"checkpoint", train::checkpoint_path(cfg.out)}};
+      if (!hist.empty()) {
+        j["final_epoch"] = hist.back().epoch;
+        j["final_test_acc"] = hist.back().test_acc;
+        j["final_test_loss"] = hist.back().test_loss;
+        j["best_epoch"] = hist[best].epoch;
+        j["best_test_acc"] = hist[best].test_acc;
+        j["weights"] = train::weights_path(cfg.out);
+        j["best_weights"] = train::best_weights_path(cfg.out);
+      }
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    if (!hist.empty())
+      std::printf("wrote %s, %s, %s/metrics.csv, %s/curves.svg\n",
+                  train::weights_path(cfg.out).c_str(), train::best_weights_path(cfg.out).c_str(),
+                  cfg.out.c_str(), cfg.out.c_str());
     if (trainer.stopped() != Stop::none) {
-      std::printf("stopped %s (%s); continue with --resume --out %s\n", where,
-                  trainer.stopped() == Stop::time_limit ? "time limit" : "--stop-after",
+      std::printf("stopped %s (%s); continue with --resume --out %s\n", where, stop_reason,
                   cfg.out.c_str());
     } else {
       check(!hist.empty(), "train: no epoch was trained");
-      double best = 0;
-      for (const auto& m : hist) best = std::max(best, m.test_acc);
-      std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%)\n",
+      std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%, epoch %lld)\n",
                   100 * hist.back().test_acc, static_cast<long long>(hist.back().epoch),
-                  100 * best);
+                  100 * hist[best].test_acc, static_cast<long long>(hist[best].epoch));
     }
-    if (!hist.empty())
-      std::printf("wrote %s, %s/metrics.csv, %s/curves.svg\n", train::weights_path(cfg.out).c_str(),
-                  cfg.out.c_str(), cfg.out.c_str());
   });
 }
 
-// ---- eval -------------------------------------------------------------------------------------
+// ---- eval, predict, forward: a model from a weights file -------------------------------------
+
+namespace {
+
+// The options every subcommand that reads a weights file takes.
+struct ModelFileOptions {
+  std::string model, weights;
+  std::vector<std::string> sets;
+  int64_t classes = -1;
+  int threads = 0;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--weights", weights,
+                    "Weights or checkpoint (.safetensors) written by cnnzoo or converted")
+        ->required();
+    cmd->add_option("--model", model,
+                    "Model name; default: the one the file names (a different one is refused)");
+    cmd->add_option("--set", sets, "Paper option key=value; must agree with the file");
+    cmd->add_option("--classes", classes, "Number of classes; must agree with the file");
+    cmd->add_option("--threads", threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
+        ->check(CLI::Range(1, kMaxThreads));
+  }
+  Classifier load() const {
+    set_threads(threads);
+    return load_classifier(weights, model, sets, classes);
+  }
+};
+
+}  // namespace
 
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix");
-  struct Opts {
-    std::string model, weights, data, dataset = "auto";
-    int64_t classes = -1, batch = 256, image_size = 0;
-    int threads = 0;
+  struct Opts : ModelFileOptions {
+    std::string data, dataset = "auto";
+    int64_t batch = 256, image_size = 0;
     bool as_json = false;
-    std::vector<std::string> sets;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--model", o->model, "Model name")->required();
-  cmd->add_option("--weights", o->weights, "Weights (.safetensors)")->required();
+  o->add_to(cmd);
   cmd->add_option("--data", o->data, "Dataset path (its test split is evaluated)")->required();
-  cmd->add_option("--dataset", o->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto");
-  cmd->add_option("--classes", o->classes, "Number of classes");
-  cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::PositiveNumber);
-  cmd->add_option("--image-size", o->image_size, "Folder datasets: resize images to this");
-  cmd->add_option("--set", o->sets, "Paper option key=value");
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--dataset", o->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
+      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Batch size")
+      ->check(CLI::Range(int64_t(1), kMaxBatch))
+      ->capture_default_str();
+  cmd->add_option("--image-size", o->image_size,
+                  "Folder datasets: resize images to this (0: keep their size)")
+      ->check(CLI::Range(int64_t(0), int64_t(4096)))
+      ->capture_default_str();
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
-    set_threads(o->threads);
-    LoadedModel lm = load_model(o->model, o->weights, o->classes, o->sets);
+    Classifier m = o->load();
+    const ModelMetadata& md = m.metadata();
     data::LoadOptions opts;
     opts.folder.height = opts.folder.width = static_cast<int>(o->image_size);
     data::DatasetSplit ds = data::load_dataset(o->dataset, o->data, opts);
-    check(ds.test.channels == lm.spec.in_channels,
-          "eval: dataset has " + std::to_string(ds.test.channels) + " channels, model expects " +
-              std::to_string(lm.spec.in_channels));
-    train::EvalResult r = train::evaluate(*lm.model, ds.test, lm.mean, lm.std, o->batch);
     const auto& names = ds.test.classes;
+    check(ds.test.channels == md.spec.in_channels,
+          "eval: dataset has " + std::to_string(ds.test.channels) + " channels, model expects " +
+              std::to_string(md.spec.in_channels));
+    check(static_cast<int64_t>(names.size()) == md.spec.num_classes,
+          "eval: dataset has " + std::to_string(names.size()) + " classes, " + o->weights +
+              " has " + std::to_string(md.spec.num_classes));
+    check(md.classes.empty() || md.classes == names,
+          "eval: the dataset's classes (" + json(names).dump() + ") are not " + o->weights +
+              "'s (" + json(md.classes).dump() + ")");
+    train::EvalResult r = train::evaluate(m.module(), ds.test, md.mean, md.std, o->batch);
     if (o->as_json) {
       json pc = json::object();
       for (size_t i = 0; i < r.per_class.size(); ++i) pc[names[i]] = r.per_class[i];
-      std::cout << json({{"accuracy", r.accuracy},
+      std::cout << json({{"model", m.name()},
+                         {"accuracy", r.accuracy},
                          {"loss", r.loss},
                          {"per_class", pc},
                          {"classes", names},
@@ -251,8 +319,8 @@ void add_eval(CLI::App& app) {
                 << "\n";
       return;
     }
-    std::printf("accuracy: %.2f%%  loss: %.4f  (%lld images)\n", 100 * r.accuracy, r.loss,
-                static_cast<long long>(ds.test.size()));
+    std::printf("%s: accuracy %.2f%%  loss %.4f  (%lld images)\n", m.name().c_str(),
+                100 * r.accuracy, r.loss, static_cast<long long>(ds.test.size()));
     std::printf("\nper class:\n");
     for (size_t i = 0; i < r.per_class.size(); ++i)
       std::printf("  %-16s %6.2f%%\n", names[i].c_str(), 100 * r.per_class[i]);
@@ -265,62 +333,35 @@ void add_eval(CLI::App& app) {
   });
 }
 
-// ---- predict ----------------------------------------------------------------------------------
-
 void add_predict(CLI::App& app) {
-  auto* cmd = app.add_subcommand("predict", "Classify image files (top-k classes)");
-  struct Opts {
-    std::string model, weights;
-    std::vector<std::string> images, sets;
-    int64_t classes = -1, topk = 5;
-    int threads = 0;
+  auto* cmd = app.add_subcommand(
+      "predict", "Classify image files (top-k classes), preprocessed as the file says");
+  struct Opts : ModelFileOptions {
+    std::vector<std::string> images;
+    int64_t topk = 5;
     bool as_json = false;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--model", o->model, "Model name")->required();
-  cmd->add_option("--weights", o->weights, "Weights (.safetensors)")->required();
+  o->add_to(cmd);
   cmd->add_option("images", o->images, "Image files (PNG, JPEG, BMP)")->required();
-  cmd->add_option("--topk", o->topk, "How many classes to show")->check(CLI::PositiveNumber);
-  cmd->add_option("--classes", o->classes, "Number of classes");
-  cmd->add_option("--set", o->sets, "Paper option key=value");
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--topk", o->topk, "How many classes to show")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
-    set_threads(o->threads);
-    LoadedModel lm = load_model(o->model, o->weights, o->classes, o->sets);
-    const int64_t c = lm.spec.in_channels, s = lm.spec.input_size;
+    Classifier m = o->load();
     // Decode everything first, so a bad file fails before any output.
-    Tensor x = Tensor::empty({static_cast<int64_t>(o->images.size()), c, s, s});
-    for (size_t n = 0; n < o->images.size(); ++n) {
-      io::Image img = io::read_image(o->images[n], static_cast<int>(c));
-      if (img.height != s || img.width != s)
-        img = io::resize_bilinear(img, static_cast<int>(s), static_cast<int>(s));
-      float* dst = x.data() + n * c * s * s;
-      for (int64_t ch = 0; ch < c; ++ch)
-        for (int64_t i = 0; i < s * s; ++i)
-          dst[ch * s * s + i] = (img.pixels[i * c + ch] / 255.0f - lm.mean[ch]) / lm.std[ch];
-    }
-    Tensor probs;
-    {
-      NoGradGuard ng;
-      probs = softmax(lm.model->forward(Var(x)).value());
-    }
-    const int64_t k = probs.size(1), top = std::min(o->topk, k);
+    std::vector<io::Image> images;
+    for (const auto& path : o->images)
+      images.push_back(io::read_image(path, static_cast<int>(m.metadata().spec.in_channels)));
+    auto top = m.topk(images, o->topk);
     json out = json::array();
-    for (size_t n = 0; n < o->images.size(); ++n) {
-      std::vector<int64_t> idx(k);
-      for (int64_t i = 0; i < k; ++i) idx[i] = i;
-      const float* p = probs.data() + n * k;
-      std::partial_sort(idx.begin(), idx.begin() + top, idx.end(),
-                        [p](int64_t a, int64_t b) { return p[a] > p[b]; });
+    for (size_t n = 0; n < images.size(); ++n) {
       json preds = json::array();
       if (!o->as_json) std::printf("%s\n", o->images[n].c_str());
-      for (int64_t t = 0; t < top; ++t) {
-        std::string label = idx[t] < static_cast<int64_t>(lm.classes.size())
-                                ? lm.classes[idx[t]]
-                                : std::to_string(idx[t]);
-        preds.push_back({{"class", idx[t]}, {"label", label}, {"probability", p[idx[t]]}});
-        if (!o->as_json) std::printf("  %6.2f%%  %s\n", 100 * p[idx[t]], label.c_str());
+      for (const Prediction& p : top[n]) {
+        preds.push_back({{"class", p.index}, {"label", p.label}, {"probability", p.probability}});
+        if (!o->as_json) std::printf("  %6.2f%%  %s\n", 100 * p.probability, p.label.c_str());
       }
       out.push_back({{"image", o->images[n]}, {"predictions", preds}});
     }
@@ -328,37 +369,26 @@ void add_predict(CLI::App& app) {
   });
 }
 
-// ---- forward ----------------------------------------------------------------------------------
-
 void add_forward(CLI::App& app) {
-  auto* cmd = app.add_subcommand("forward", "Raw logits of a .npy input batch, to .npy");
-  struct Opts {
-    std::string model, weights, input, output;
-    int64_t classes = -1;
-    std::vector<std::string> sets;
-    int threads = 0;
+  auto* cmd = app.add_subcommand(
+      "forward", "Logits of a .npy batch of pixels in [0, 1], normalised as the file says");
+  struct Opts : ModelFileOptions {
+    std::string input, output;
+    bool raw = false;
   };
   auto o = std::make_shared<Opts>();
-  cmd->add_option("--model", o->model, "Model name")->required();
-  cmd->add_option("--weights", o->weights, "Weights (.safetensors)")->required();
-  cmd->add_option("--input", o->input, "Input .npy, float32 [N, C, H, W]")->required();
+  o->add_to(cmd);
+  cmd->add_option("--input", o->input,
+                  "Input .npy, float32 [N, C, H, W]: pixels in [0, 1], normalised with the "
+                  "file's mean and std before the model (unless --raw)")
+      ->required();
   cmd->add_option("--output", o->output, "Output .npy (logits [N, classes])")->required();
-  cmd->add_option("--classes", o->classes, "Number of classes");
-  cmd->add_option("--set", o->sets, "Paper option key=value");
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::PositiveNumber);
+  cmd->add_flag("--raw", o->raw, "The input is already normalised: feed it to the model as is");
   cmd->callback([o] {
-    set_threads(o->threads);
-    LoadedModel lm = load_model(o->model, o->weights, o->classes, o->sets);
+    Classifier m = o->load();
     Tensor x = io::load_npy(o->input);
-    check(x.dim() == 4 && x.size(1) == lm.spec.in_channels,
-          "forward: input " + x.shape_str() + " does not match the model's " +
-              std::to_string(lm.spec.in_channels) + " input channels ([N, C, H, W] expected)");
-    Tensor y;
-    {
-      NoGradGuard ng;
-      y = lm.model->forward(Var(x)).value();
-    }
-    io::save_npy(o->output, y);
+    if (!o->raw) x = m.normalize(x);
+    io::save_npy(o->output, m.logits(x));
   });
 }
 
@@ -378,7 +408,8 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model name")->required();
   cmd->add_option("--batch", o->batch, "Batch size")->check(CLI::PositiveNumber);
   cmd->add_flag("--train", o->train, "Time full training steps (forward, backward, SGD)");
-  cmd->add_option("--threads", o->threads, "Threads")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", o->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
+      ->check(CLI::Range(1, kMaxThreads));
   cmd->add_option("--classes", o->classes, "Number of classes");
   cmd->add_option("--input", o->input, "Input size CxHxW (default: the model's)");
   cmd->add_option("--reps", o->reps, "Minimum timed repetitions")->check(CLI::PositiveNumber);

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "cnnzoo/data/loader.hpp"
+#include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/file.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
@@ -98,11 +99,19 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   return c;
 }
 
+Recipe default_recipe(const std::string& dataset_kind) {
+  if (dataset_kind == "fashion-mnist" || dataset_kind == "mnist") return {64, 0.05, "none"};
+  return {128, 0.1, "crop,flip"};
+}
+
 std::string checkpoint_path(const std::string& out_dir) {
   return (fs::path(out_dir) / "checkpoint.safetensors").string();
 }
 std::string weights_path(const std::string& out_dir) {
   return (fs::path(out_dir) / "model.safetensors").string();
+}
+std::string best_weights_path(const std::string& out_dir) {
+  return (fs::path(out_dir) / "best.safetensors").string();
 }
 
 // ---- evaluation -------------------------------------------------------------------------------
@@ -166,41 +175,6 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
     r.per_class.push_back(total ? static_cast<double>(r.confusion[c][c]) / total : 0.0);
   }
   return r;
-}
-
-// ---- weights files --------------------------------------------------------------------------
-
-namespace {
-bool is_bn_counter(const std::string& name) {
-  const std::string suffix = "num_batches_tracked";
-  return name.size() >= suffix.size() &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
-
-std::map<std::string, std::string> load_weights(nn::Module& model, const std::string& path) {
-  io::SafetensorsFile f = io::load_safetensors(path);
-  nn::NamedTensors state;
-  for (const auto& e : f.tensors) {
-    if (e.name.rfind("optim.", 0) == 0) continue;
-    check(is_bn_counter(e.name) || e.dtype == "F32" || e.dtype == "F64" || e.dtype == "F16" ||
-              e.dtype == "BF16",
-          path + ": tensor '" + e.name + "' has dtype " + e.dtype + ", expected a float type");
-    state.emplace_back(e.name, e.value);
-  }
-  // Files exported from PyTorch without batch-norm counters (they only matter for
-  // momentum=None) load as if they held the model's own counters.
-  std::set<std::string> given;
-  for (const auto& kv : state) given.insert(kv.first);
-  for (const auto& [name, t] : model.state_dict()) {
-    if (is_bn_counter(name) && !given.count(name)) state.emplace_back(name, t.clone());
-  }
-  try {
-    model.load_state_dict(state);
-  } catch (const Error& e) {
-    throw Error(path + ": " + e.what());
-  }
-  return f.metadata;
 }
 
 // ---- trainer --------------------------------------------------------------------------------
@@ -293,6 +267,18 @@ void Trainer::setup() {
   if (config_.threads > 0) set_num_threads(config_.threads);
   mean_ = data::channel_mean(data_.train);
   std_ = data::channel_std(data_.train);
+  // What every file of the run says about its model, so that each one alone rebuilds it.
+  const auto& classes = data_.train.classes;
+  meta_.spec.name = config_.model;
+  meta_.spec.options = config_.model_options;
+  meta_.spec.num_classes =
+      config_.num_classes > 0 ? config_.num_classes : static_cast<int64_t>(classes.size());
+  meta_.spec.in_channels = data_.train.channels;
+  meta_.spec.input_size = data_.train.height;
+  if (static_cast<int64_t>(classes.size()) == meta_.spec.num_classes) meta_.classes = classes;
+  meta_.mean = mean_;
+  meta_.std = std_;
+  meta_.preprocessing = "resize";
   optim::SGDOptions o;
   o.lr = config_.lr;
   o.momentum = config_.momentum;
@@ -316,33 +302,29 @@ void Trainer::setup() {
 void Trainer::save_checkpoint() {
   nn::NamedTensors tensors = model_->state_dict();
   for (auto& [name, t] : state_->opt->state_dict()) tensors.emplace_back("optim." + name, t);
+  json curve = json::array();
+  for (const auto& c : curve_) curve.push_back({c.epoch, c.train_loss, c.train_acc, c.lr});
   json hist = json::array();
   for (const auto& m : history_)
     hist.push_back({m.epoch, m.step, m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
                     m.seconds, m.images_per_s});
-  json t = {{"epoch", start_epoch_},
-            {"step", global_step_},
-            {"epoch_step", partial_.step},
-            {"partial", {partial_.seen, partial_.correct, partial_.loss_sum, partial_.seconds}},
-            {"rng", global_generator().state()},
-            {"config", json::parse(config_.to_json())},
-            {"history", hist},
-            {"mean", mean_},
-            {"std", std_}};
-  std::map<std::string, std::string> meta = {
-      {"format", "cnnzoo-checkpoint"}, {"model", config_.model}, {"trainer", t.dump()}};
+  json t = {
+      {"epoch", start_epoch_},
+      {"step", global_step_},
+      {"epoch_step", partial_.step},
+      {"partial", {partial_.seen, partial_.correct, partial_.loss_sum, partial_.seconds}},
+      {"interval", {partial_.interval_seen, partial_.interval_correct, partial_.interval_loss_sum}},
+      {"curve", curve},
+      {"rng", global_generator().state()},
+      {"config", json::parse(config_.to_json())},
+      {"history", hist},
+      {"mean", mean_},
+      {"std", std_}};
+  std::map<std::string, std::string> meta = meta_.to_file_metadata();
+  meta["format"] = "cnnzoo-checkpoint";
+  meta["trainer"] = t.dump();
   io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
-  std::map<std::string, std::string> wmeta = {
-      {"format", "cnnzoo-weights"},
-      {"model", config_.model},
-      {"model_options", json(config_.model_options).dump()},
-      {"num_classes", std::to_string(data_.train.classes.size())},
-      {"in_channels", std::to_string(data_.train.channels)},
-      {"input_size", std::to_string(data_.train.height)},
-      {"classes", json(data_.train.classes).dump()},
-      {"mean", json(mean_).dump()},
-      {"std", json(std_).dump()}};
-  io::save_safetensors(weights_path(config_.out), model_->state_dict(), wmeta);
+  save_weights(*model_, meta_, weights_path(config_.out));
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -364,6 +346,15 @@ void Trainer::load_checkpoint(const std::string& path) {
     partial_.loss_sum = p.at(2);
     partial_.seconds = p.at(3);
   }
+  if (t.contains("interval")) {  // absent in checkpoints older than per-interval curves
+    const json& iv = t.at("interval");
+    partial_.interval_seen = iv.at(0);
+    partial_.interval_correct = iv.at(1);
+    partial_.interval_loss_sum = iv.at(2);
+  }
+  curve_.clear();
+  if (t.contains("curve"))
+    for (const auto& c : t.at("curve")) curve_.push_back({c.at(0), c.at(1), c.at(2), c.at(3)});
   check(partial_.step >= 0 && partial_.step < steps_per_epoch(),
         path + ": checkpoint stopped at step " + std::to_string(partial_.step) +
             " of an epoch that has " + std::to_string(steps_per_epoch()) +
@@ -372,25 +363,29 @@ void Trainer::load_checkpoint(const std::string& path) {
   history_.clear();
   for (const auto& h : t.at("history")) {
     EpochMetrics m;
-    m.epoch = h[0];
-    m.step = h[1];
-    m.lr = h[2];
-    m.train_loss = h[3];
-    m.train_acc = h[4];
-    m.test_loss = h[5];
-    m.test_acc = h[6];
-    m.seconds = h[7];
-    m.images_per_s = h[8];
+    m.epoch = h.at(0);
+    m.step = h.at(1);
+    m.lr = h.at(2);
+    m.train_loss = h.at(3);
+    m.train_acc = h.at(4);
+    m.test_loss = h.at(5);
+    m.test_acc = h.at(6);
+    m.seconds = h.at(7);
+    m.images_per_s = h.at(8);
     history_.push_back(m);
   }
 }
 
 namespace {
 
+// h:mm:ss (m:ss under an hour).
 std::string format_eta(double s) {
-  char buf[32];
-  int t = static_cast<int>(s + 0.5);
-  std::snprintf(buf, sizeof buf, "%d:%02d", t / 60, t % 60);
+  char buf[48];
+  const long long t = static_cast<long long>(std::min(s, 1e9) + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
   return buf;
 }
 
@@ -436,6 +431,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   // A run resumed mid-epoch carries on from the saved step with that epoch's counters.
   loader.start_epoch(epoch, partial_.step);
   const int64_t steps = loader.batches_per_epoch();
+  const int64_t curve_interval = std::max<int64_t>(1, steps / 50);
   const bool tty = isatty(fileno(stderr));
   model_->train();
   Partial& p = partial_;
@@ -463,12 +459,22 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     state_->opt->step();
     const int64_t bs = static_cast<int64_t>(b.labels.size());
     const int64_t k = logits.size(1);
+    const int64_t correct_before = p.correct;
     for (int64_t i = 0; i < bs; ++i)
       p.correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
     p.loss_sum += static_cast<double>(lv) * bs;
     p.seen += bs;
     ++p.step;
     ++global_step_;
+    p.interval_loss_sum += static_cast<double>(lv) * bs;
+    p.interval_correct += p.correct - correct_before;
+    p.interval_seen += bs;
+    if (p.step % curve_interval == 0 || p.step == steps) {
+      curve_.push_back({epoch + double(p.step) / steps, p.interval_loss_sum / p.interval_seen,
+                        double(p.interval_correct) / p.interval_seen, lr});
+      p.interval_loss_sum = 0;
+      p.interval_correct = p.interval_seen = 0;
+    }
     const double now = now_seconds();
     p.seconds = seconds_before + (now - t0);
     if (p.step < steps) {
@@ -485,12 +491,18 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     if (config_.progress && (tty ? now - last_print > 0.2 : now - last_print > 15.0)) {
       last_print = now;
       const double rate = (p.seen - seen_before) / el;
-      std::fprintf(
-          stderr, "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s%s",
-          tty ? "\r" : "", static_cast<long long>(epoch + 1),
-          static_cast<long long>(config_.epochs), static_cast<long long>(p.step),
-          static_cast<long long>(steps), p.loss_sum / p.seen, 100.0 * p.correct / p.seen, rate,
-          format_eta((data_.train.size() - p.seen) / rate).c_str(), tty ? "  " : "\n");
+      // Training images left in this epoch and in the epochs after it, at this epoch's rate.
+      const double left_epoch = (data_.train.size() - p.seen) / rate;
+      const double left_run =
+          left_epoch + (config_.epochs - epoch - 1) * double(data_.train.size()) / rate;
+      std::fprintf(stderr,
+                   "%sepoch %lld/%lld  step %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  "
+                   "ETA epoch %s, run %s%s",
+                   tty ? "\r" : "", static_cast<long long>(epoch + 1),
+                   static_cast<long long>(config_.epochs), static_cast<long long>(p.step),
+                   static_cast<long long>(steps), p.loss_sum / p.seen, 100.0 * p.correct / p.seen,
+                   rate, format_eta(left_epoch).c_str(), format_eta(left_run).c_str(),
+                   tty ? "  " : "\n");
       std::fflush(stderr);
     }
   }
@@ -506,11 +518,11 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   m.test_acc = ev.accuracy;
   m.seconds = done.seconds;
   m.images_per_s = done.seen / done.seconds;
-  if (config_.progress) {
+  {  // the epoch's line, with or without the progress line
     std::fprintf(stderr,
                  "%sepoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
                  "%.1f s  %.0f img/s\n",
-                 tty ? "\r" : "", static_cast<long long>(m.epoch),
+                 tty && config_.progress ? "\r" : "", static_cast<long long>(m.epoch),
                  static_cast<long long>(config_.epochs), m.train_loss, 100 * m.train_acc,
                  m.test_loss, 100 * m.test_acc, m.seconds, m.images_per_s);
   }
@@ -529,7 +541,7 @@ void Trainer::write_reports() const {
     }
   });
   io::atomic_write((fs::path(config_.out) / "curves.svg").string(), [&](std::ostream& os) {
-    os << render_curves_svg(history_, config_.model.empty() ? "training" : config_.model);
+    os << render_curves_svg(history_, curve_, config_.model.empty() ? "training" : config_.model);
   });
 }
 
@@ -545,8 +557,12 @@ std::vector<EpochMetrics> Trainer::fit() {
     if (e > first && should_stop()) break;
     EpochMetrics m;
     if (!run_epoch(e, m)) break;
+    const bool best = std::all_of(history_.begin(), history_.end(),
+                                  [&](const EpochMetrics& h) { return m.test_acc >= h.test_acc; });
     history_.push_back(m);
     start_epoch_ = e + 1;
+    // best.safetensors first: a run killed between the two writes still has its best epoch.
+    if (best) save_weights(*model_, meta_, best_weights_path(config_.out));
     save_checkpoint();
     last_save_ = now_seconds();
     write_reports();

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/cli_run.hpp"
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
@@ -22,49 +23,6 @@ namespace fs = std::filesystem;
 using namespace cnnzoo;
 
 namespace {
-
-const std::string kCli = CNNZOO_BINARY_DIR "/cnnzoo";
-const std::string kFashion = "/usr/share/datasets/fashion-mnist";
-
-struct CliRun {
-  int status;
-  std::string out, err;
-};
-
-// Runs the CLI with the given arguments; captures stdout and stderr separately.
-CliRun cli(const std::string& args, const std::string& dir) {
-  std::string out = dir + "/stdout.txt", err = dir + "/stderr.txt";
-  std::string cmd = kCli + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  int raw = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  std::ifstream o(out), e(err);
-  std::stringstream so, se;
-  so << o.rdbuf();
-  se << e.rdbuf();
-  r.out = so.str();
-  r.err = se.str();
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
-// A failed command: non-zero exit (not a crash), exactly one line on stderr that mentions
-// `needle`.
-void expect_one_line_error(const CliRun& r, const std::string& needle) {
-  EXPECT_NE(r.status, 0) << r.err;
-  EXPECT_LT(r.status, 128) << "crashed: " << r.err;
-  ASSERT_FALSE(r.err.empty());
-  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "' in: " << r.err;
-}
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(f, l);) lines.push_back(l);
-  return lines;
-}
 
 // metrics.csv rows without the wall-clock columns (seconds, images_per_s).
 std::vector<std::string> metrics_without_time(const std::string& path) {
@@ -143,6 +101,8 @@ TEST(Cli, ResumeIsBitwiseIdentical) {
             read_bytes(tmp / "resumed/model.safetensors"));
   EXPECT_EQ(metrics_without_time(tmp / "straight/metrics.csv"),
             metrics_without_time(tmp / "resumed/metrics.csv"));
+  // The per-interval training curve carries across the resume too.
+  EXPECT_EQ(read_bytes(tmp / "straight/curves.svg"), read_bytes(tmp / "resumed/curves.svg"));
   // A second run into a directory that holds a checkpoint refuses to overwrite it.
   CliRun again = cli(common + tmp / "straight" + " --epochs 2", tmp.path());
   expect_one_line_error(again, "--resume");
@@ -170,6 +130,7 @@ TEST(Cli, ResumeIsBitwiseIdentical) {
             read_bytes(tmp / "timed/model.safetensors"));
   EXPECT_EQ(metrics_without_time(tmp / "straight/metrics.csv"),
             metrics_without_time(tmp / "timed/metrics.csv"));
+  EXPECT_EQ(read_bytes(tmp / "straight/curves.svg"), read_bytes(tmp / "timed/curves.svg"));
 }
 
 TEST(Cli, InterruptSavesACheckpointThatResumes) {
@@ -219,7 +180,7 @@ TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
   nn::ModulePtr model = models::build_model("lenet5", 10);
   io::save_safetensors(tmp / "w.safetensors", model->state_dict());
   nn::ModulePtr loaded = models::build_model("lenet5", 10);
-  train::load_weights(*loaded, tmp / "w.safetensors");
+  load_weights(*loaded, tmp / "w.safetensors");
   Tensor x = Tensor::empty({3, 1, 32, 32});
   Generator g(5);
   for (float& v : x) v = static_cast<float>(g.normal());
@@ -230,7 +191,7 @@ TEST(Cli, ForwardMatchesInProcessAndWeightsRoundTrip) {
   Tensor y2 = loaded->forward(Var(x)).value();
   for (int64_t i = 0; i < y.numel(); ++i) ASSERT_EQ(y[i], y2[i]);
   io::save_npy(tmp / "x.npy", x);
-  CliRun r = cli("forward --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
+  CliRun r = cli("forward --raw --model lenet5 --weights " + tmp / "w.safetensors" + " --input " +
                      tmp / "x.npy" + " --output " + tmp / "y.npy",
                  tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;

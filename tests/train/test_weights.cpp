@@ -22,7 +22,7 @@ TEST(LoadWeights, AcceptsFilesWithoutBatchNormCounters) {
   io::save_safetensors(tmp / "w.safetensors", st);
   manual_seed(12);
   nn::ModulePtr b = models::build_model("resnet18", 10);
-  train::load_weights(*b, tmp / "w.safetensors");
+  load_weights(*b, tmp / "w.safetensors");
   auto sa = a->state_dict(), sb = b->state_dict();
   for (size_t i = 0; i < sa.size(); ++i)
     for (int64_t k = 0; k < sa[i].second.numel(); ++k)
@@ -31,7 +31,7 @@ TEST(LoadWeights, AcceptsFilesWithoutBatchNormCounters) {
   st.erase(st.begin());
   io::save_safetensors(tmp / "w2.safetensors", st);
   try {
-    train::load_weights(*b, tmp / "w2.safetensors");
+    load_weights(*b, tmp / "w2.safetensors");
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("conv1.weight"), std::string::npos) << e.what();

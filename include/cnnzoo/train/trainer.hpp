@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cnnzoo/data/dataset.hpp"
+#include "cnnzoo/inference.hpp"
 #include "cnnzoo/nn/module.hpp"
 
 namespace cnnzoo::train {
@@ -55,11 +56,28 @@ struct TrainConfig {
   static TrainConfig from_json(const std::string& json);  // Error on malformed input
 };
 
+// The defaults a dataset calls for where a config leaves them open (the CLI fills unset flags
+// from it): CIFAR and image folders: the ResNet recipe (batch 128, lr 0.1, crop and flip);
+// Fashion-MNIST and MNIST: batch 64, lr 0.05, no augmentation.
+struct Recipe {
+  int64_t batch;
+  double lr;
+  std::string augment;
+};
+Recipe default_recipe(const std::string& dataset_kind);
+
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   int64_t step = 0;   // optimizer steps so far
   double lr = 0, train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0;
   double seconds = 0, images_per_s = 0;
+};
+
+// The training curve between epochs: one point per interval of about 1/50 epoch.
+struct CurvePoint {
+  double epoch = 0;  // where the interval ends, in epochs (1.5: half way through epoch 2)
+  double train_loss = 0, train_acc = 0;  // over the interval's images
+  double lr = 0;                         // at the interval's last step
 };
 
 struct EvalResult {
@@ -81,7 +99,8 @@ class Trainer {
   ~Trainer();
 
   // Trains the remaining epochs. Each epoch: train, evaluate, append to metrics.csv, redraw
-  // curves.svg, write checkpoint.safetensors and model.safetensors atomically. Stops with
+  // curves.svg, write checkpoint.safetensors, model.safetensors and (when its test accuracy
+  // is the best so far) best.safetensors atomically, each with the model's metadata. Stops with
   // an Error when the loss becomes NaN/inf (the last good checkpoint stays). Returns early,
   // after the current step and with a checkpoint, at stop_after, at the time limit or on
   // request_stop(); a Trainer built with resume then continues bit for bit.
@@ -95,10 +114,14 @@ class Trainer {
   int64_t steps_per_epoch() const;
 
   nn::Module& model() { return *model_; }
+  const data::DatasetSplit& data() const { return data_; }
   const std::vector<EpochMetrics>& history() const { return history_; }
+  const std::vector<CurvePoint>& curve() const { return curve_; }
   const TrainConfig& config() const { return config_; }
   const std::vector<float>& mean() const { return mean_; }
   const std::vector<float>& std() const { return std_; }
+  // What the run's files say about the model (model, best and checkpoint files alike).
+  const ModelMetadata& metadata() const { return meta_; }
 
  private:
   void setup();
@@ -112,15 +135,20 @@ class Trainer {
   struct Partial {
     int64_t step = 0, seen = 0, correct = 0;
     double loss_sum = 0, seconds = 0;
+    // The curve interval in progress.
+    int64_t interval_seen = 0, interval_correct = 0;
+    double interval_loss_sum = 0;
   };
 
   TrainConfig config_;
   nn::ModulePtr model_;
   data::DatasetSplit data_;
   std::vector<float> mean_, std_;
+  ModelMetadata meta_;
   struct State;
   std::unique_ptr<State> state_;
   std::vector<EpochMetrics> history_;
+  std::vector<CurvePoint> curve_;
   int64_t start_epoch_ = 0;
   int64_t global_step_ = 0;
   Partial partial_;
@@ -134,15 +162,13 @@ class Trainer {
 void request_stop() noexcept;
 
 // Files a training run writes into its output directory.
-std::string checkpoint_path(const std::string& out_dir);  // out/checkpoint.safetensors
-std::string weights_path(const std::string& out_dir);     // out/model.safetensors
+std::string checkpoint_path(const std::string& out_dir);    // out/checkpoint.safetensors
+std::string weights_path(const std::string& out_dir);       // out/model.safetensors
+std::string best_weights_path(const std::string& out_dir);  // out/best.safetensors
 
-// Loads a weights file (model.safetensors or a checkpoint) into a model: model keys must
-// match names and shapes exactly; optim.* entries are ignored; integer tensors are
-// accepted only for num_batches_tracked. Returns the file's metadata.
-std::map<std::string, std::string> load_weights(nn::Module& model, const std::string& path);
-
-// Writes curves.svg (loss and accuracy against epoch).
-std::string render_curves_svg(const std::vector<EpochMetrics>& history, const std::string& title);
+// curves.svg: training loss and accuracy per interval with the test points per epoch, and
+// the learning rate, against epochs.
+std::string render_curves_svg(const std::vector<EpochMetrics>& history,
+                              const std::vector<CurvePoint>& curve, const std::string& title);
 
 }  // namespace cnnzoo::train
