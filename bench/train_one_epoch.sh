@@ -1,22 +1,21 @@
 #!/usr/bin/env bash
-# One epoch of CIFAR-10 (the shared JPEG set) for each model of a group, all with one recipe,
-# then a markdown table read from each run's metrics.csv: the training checks of the model-zoo
-# issues (every run must end well above chance, >= 40% test accuracy).
+# One epoch of CIFAR-10 (the JPEG image folder) for each model of a group, all with one recipe,
+# then a markdown table read from each run's metrics.csv: the model zoo's training check (every run must end well above chance, >= 40% test accuracy).
 #
-#   bench/train_one_epoch.sh residual              # the residual family (issue 4)
-#   bench/train_one_epoch.sh classic               # the CIFAR versions of issue 5
+#   bench/train_one_epoch.sh residual              # the residual family
+#   bench/train_one_epoch.sh classic               # the CIFAR versions of the classic designs
 #   bench/train_one_epoch.sh residual resnet20     # only the entries whose name matches
 #   TABLE_ONLY=1 bench/train_one_epoch.sh residual # only print the table of finished runs
 #
 # Environment: CNNZOO (binary, default build/cnnzoo), DATA (folder with train/ and test/,
-# default /tmp/cnnzoo-data/cifar10-jpg, extracted from ../shared/data/cifar10-jpg.tar.gz if
-# missing), OUT (default runs/one-epoch; an entry whose metrics.csv exists is not run again
-# unless FORCE=1), JOBS (runs at the same time, default 2) and THREADS (threads per run,
-# default 1: two one-thread runs use a 2-core machine better than one two-thread run),
-# LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick check; 0 = all), TIME_LIMIT (minutes of
-# training per run; a run that reaches it stops mid-epoch with a checkpoint, and the next
-# invocation resumes it: an entry with a checkpoint but no metrics.csv is continued, not
-# restarted, unless FORCE=1).
+# default /tmp/cnnzoo-data/cifar10-jpg, extracted if missing from cifar10-jpg.tar.gz in
+# shared/data/ beside the repository), OUT (default runs/one-epoch; an entry whose
+# metrics.csv exists is not run again unless FORCE=1), JOBS (runs at the same time, default
+# 2) and THREADS (threads per run, default 1: two one-thread runs use a 2-core machine
+# better than one two-thread run), LIMIT_TRAIN / LIMIT_TEST (random subsets for a quick
+# check; 0 = all), TIME_LIMIT (minutes of training per run; a run that reaches it stops mid-
+# epoch with a checkpoint, and the next invocation resumes it: an entry with a checkpoint
+# but no metrics.csv is continued, not restarted, unless FORCE=1).
 #
 # Recipe, the same for every model unless its entry names a change: 1 epoch, batch 128, SGD
 # lr 0.05, Nesterov momentum 0.9, weight decay 5e-4, 0.2 epochs of linear warm-up then cosine
@@ -31,8 +30,7 @@ THREADS="${THREADS:-1}"
 LIMIT_TRAIN="${LIMIT_TRAIN:-0}"
 LIMIT_TEST="${LIMIT_TEST:-0}"
 
-# Entries: "run name|model|--set options|recipe changes". Reduced widths are the ones issue 4
-# allows, chosen so that an epoch takes minutes rather than hours on 2 cores. Recipe changes
+# Entries: "run name|model|--set options|recipe changes". Reduced widths are chosen so that an epoch takes minutes rather than hours on 2 cores. Recipe changes
 # (lr=, warmup=, batch=) are the paper's own, each with its reason below.
 RESIDUAL=(
   "resnet20|resnet20|"

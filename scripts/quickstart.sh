@@ -11,4 +11,5 @@ build/cnnzoo train --model lenet5 --set activation=relu --set pool=max \
   --data /usr/share/datasets/fashion-mnist --dataset fashion-mnist \
   --epochs 1 --batch 64 --lr 0.05 --momentum 0.9 --wd 5e-4 --schedule cosine \
   --augment none --seed 1 --out "$OUT"
-echo "curves: $OUT/curves.svg  metrics: $OUT/metrics.csv  weights: $OUT/model.safetensors"
+echo "next: build/cnnzoo eval --weights $OUT/model.safetensors --data /usr/share/datasets/fashion-mnist"
+echo "      build/cnnzoo predict --weights $OUT/model.safetensors IMAGE.png; open $OUT/curves.svg"
