@@ -4,7 +4,10 @@
 //   train/ and test/ subdirectories.
 #include <cstdio>
 #include <string>
+#include <utility>
 
+#include "cnnzoo/models.hpp"
+#include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 
 int main(int argc, char** argv) {
@@ -27,7 +30,10 @@ int main(int argc, char** argv) {
   config.augment = "crop,flip";
   config.out = "runs/" + config.model;
   try {
-    cnnzoo::train::Trainer trainer(config);
+    cnnzoo::manual_seed(config.seed);
+    cnnzoo::data::DatasetSplit data = cnnzoo::train::load_data(config);
+    auto model = cnnzoo::models::build_model(config.model, data.train.classes.size());
+    cnnzoo::train::Trainer trainer(model, std::move(data), config);
     auto history = trainer.fit();
     std::printf("final test accuracy: %.2f%%\n", 100 * history.back().test_acc);
   } catch (const std::exception& e) {

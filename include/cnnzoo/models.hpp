@@ -18,7 +18,6 @@ struct ModelSpec {
   int64_t input_size = -1;   // -1: the model's default (square inputs)
   std::map<std::string, std::string> options;
 
-  bool has(const std::string& key) const { return options.count(key) > 0; }
   // Typed accessors: the default when the key is absent; Error on a malformed value.
   std::string get(const std::string& key, const std::string& def) const;
   double get_double(const std::string& key, double def) const;

@@ -13,6 +13,7 @@
 #include "cnnzoo/io/image.hpp"
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/models.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
@@ -61,6 +62,44 @@ Classifier load_classifier(const std::string& weights, const std::string& model,
 
 // ---- train ------------------------------------------------------------------------------------
 
+namespace {
+
+// The flags of train that set the recipe, with their names in the training configuration.
+const std::vector<std::pair<const char*, const char*>> kRecipeFlags = {
+    {"--model", "model"},
+    {"--dataset", "dataset"},
+    {"--batch", "batch"},
+    {"--lr", "lr"},
+    {"--schedule", "schedule"},
+    {"--milestones", "milestones"},
+    {"--gamma", "gamma"},
+    {"--warmup", "warmup"},
+    {"--momentum", "momentum"},
+    {"--nesterov", "nesterov"},
+    {"--wd", "weight_decay"},
+    {"--no-decay-bn-bias", "decay_bn_and_bias"},
+    {"--label-smoothing", "label_smoothing"},
+    {"--augment", "augment"},
+    {"--cutout", "cutout"},
+    {"--image-size", "image_size"},
+    {"--limit-train", "limit_train"},
+    {"--limit-test", "limit_test"},
+    {"--classes", "num_classes"},
+    {"--set", "model_options"},
+    {"--seed", "seed"}};
+
+void refuse_changed_recipe(const CLI::App& cmd, const train::TrainConfig& given,
+                           const train::TrainConfig& saved) {
+  const json g = json::parse(given.to_json()), s = json::parse(saved.to_json());
+  for (const auto& [flag, key] : kRecipeFlags)
+    if (cmd.get_option(flag)->count() > 0 && g.at(key) != s.at(key))
+      throw Error(std::string(flag) + " asks for " + key + " " + g.at(key).dump() +
+                  ", but the run being resumed has " + s.at(key).dump() +
+                  " (a resumed run keeps its recipe; --epochs may grow)");
+}
+
+}  // namespace
+
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model (metrics.csv, curves.svg, checkpoints)");
   auto c = std::make_shared<train::TrainConfig>();
@@ -72,8 +111,9 @@ void add_train(CLI::App& app) {
   auto recipe_help = [](const std::string& what, const std::string& a, const std::string& b) {
     return what + " (default: " + a + " for CIFAR and folders, " + b + " for (Fashion-)MNIST)";
   };
-  cmd->add_option("--model", c->model, "Model name (see `cnnzoo list`)")->required();
-  cmd->add_option("--data", c->data, "Dataset path")->required();
+  cmd->add_option("--model", c->model,
+                  "Model name (see `cnnzoo list`); with --resume, the checkpoint's");
+  cmd->add_option("--data", c->data, "Dataset path; with --resume, the checkpoint's by default");
   cmd->add_option("--dataset", c->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
       ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
       ->capture_default_str();
@@ -153,17 +193,39 @@ void add_train(CLI::App& app) {
       "--no-progress", [c] { c->progress = false; },
       "No per-step progress line (the per-epoch lines stay)");
   cmd->add_flag("--json", *as_json, "Print the final result as JSON on stdout");
-  cmd->callback([c, sets, classes, as_json, batch, lr, augment] {
-    // What the flags leave open comes from the dataset's recipe.
-    const train::Recipe r = train::default_recipe(
-        c->dataset == "auto" ? data::detect_dataset_kind(c->data) : c->dataset);
-    if (!batch->count()) c->batch = r.batch;
-    if (!lr->count()) c->lr = r.lr;
-    if (!augment->count()) c->augment = r.augment;
+  cmd->callback([cmd, c, sets, classes, as_json, batch, lr, augment] {
     c->model_options = parse_sets(*sets);
     c->num_classes = *classes;
+    train::TrainConfig cfg0;
+    if (c->resume) {
+      // A resumed run keeps its recipe: a flag that asks for another is refused.
+      const bool data_given = !c->data.empty();
+      cfg0 = train::resumed_config(*c);
+      refuse_changed_recipe(*cmd, *c, cfg0);
+      if (data_given) cfg0.data = c->data;  // the data may have moved
+    } else {
+      check(!c->model.empty(), "train: --model is required (see `cnnzoo list`)");
+      check(!c->data.empty(), "train: --data is required");
+      // What the flags leave open comes from the dataset's recipe.
+      const train::Recipe r = train::default_recipe(
+          c->dataset == "auto" ? data::detect_dataset_kind(c->data) : c->dataset);
+      if (!batch->count()) c->batch = r.batch;
+      if (!lr->count()) c->lr = r.lr;
+      if (!augment->count()) c->augment = r.augment;
+      cfg0 = *c;
+    }
+    manual_seed(cfg0.seed);  // the model's initial weights draw from the global generator
+    data::DatasetSplit data = train::load_data(cfg0);
+    models::ModelSpec spec;
+    spec.name = cfg0.model;
+    spec.num_classes =
+        cfg0.num_classes > 0 ? cfg0.num_classes : static_cast<int64_t>(data.train.classes.size());
+    spec.in_channels = data.train.channels;
+    spec.input_size = data.train.height;
+    spec.options = cfg0.model_options;
+    nn::ModulePtr model = models::build_model(spec);
     stop_on_signals();
-    train::Trainer trainer(*c);
+    train::Trainer trainer(model, std::move(data), cfg0);
     const train::TrainConfig& cfg = trainer.config();
     // Say what is about to happen; on stderr with --json, so that stdout is the JSON alone.
     FILE* say = *as_json ? stderr : stdout;

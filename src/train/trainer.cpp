@@ -1,4 +1,4 @@
-// The training loop, evaluation, checkpoints (safetensors) and run reports.
+// The training loop, evaluation and run reports (metrics.csv, curves.svg).
 #include "cnnzoo/train/trainer.hpp"
 
 #include <unistd.h>
@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 #include <utility>
 
@@ -18,101 +17,17 @@
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/file.hpp"
 #include "cnnzoo/io/safetensors.hpp"
-#include "cnnzoo/models.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/schedule.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
-#include "cnnzoo/random.hpp"
+#include "train/trainer_state.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace cnnzoo::train {
-
-// ---- config <-> JSON ----------------------------------------------------------------------
-
-std::string TrainConfig::to_json() const {
-  json j = {{"model", model},
-            {"model_options", model_options},
-            {"num_classes", num_classes},
-            {"data", data},
-            {"dataset", dataset},
-            {"augment", augment},
-            {"crop_padding", crop_padding},
-            {"cutout", cutout},
-            {"image_size", image_size},
-            {"limit_train", limit_train},
-            {"limit_test", limit_test},
-            {"epochs", epochs},
-            {"batch", batch},
-            {"lr", lr},
-            {"schedule", schedule},
-            {"milestones", milestones},
-            {"gamma", gamma},
-            {"warmup", warmup},
-            {"momentum", momentum},
-            {"nesterov", nesterov},
-            {"weight_decay", weight_decay},
-            {"decay_bn_and_bias", decay_bn_and_bias},
-            {"label_smoothing", label_smoothing},
-            {"threads", threads},
-            {"seed", seed},
-            {"out", out}};
-  return j.dump();
-}
-
-TrainConfig TrainConfig::from_json(const std::string& text) {
-  TrainConfig c;
-  try {
-    json j = json::parse(text);
-    c.model = j.at("model");
-    c.model_options = j.at("model_options").get<std::map<std::string, std::string>>();
-    c.num_classes = j.at("num_classes");
-    c.data = j.at("data");
-    c.dataset = j.at("dataset");
-    c.augment = j.at("augment");
-    c.crop_padding = j.at("crop_padding");
-    c.cutout = j.at("cutout");
-    c.image_size = j.at("image_size");
-    c.limit_train = j.at("limit_train");
-    c.limit_test = j.at("limit_test");
-    c.epochs = j.at("epochs");
-    c.batch = j.at("batch");
-    c.lr = j.at("lr");
-    c.schedule = j.at("schedule");
-    c.milestones = j.at("milestones").get<std::vector<int64_t>>();
-    c.gamma = j.at("gamma");
-    c.warmup = j.at("warmup");
-    c.momentum = j.at("momentum");
-    c.nesterov = j.at("nesterov");
-    c.weight_decay = j.at("weight_decay");
-    c.decay_bn_and_bias = j.at("decay_bn_and_bias");
-    c.label_smoothing = j.at("label_smoothing");
-    c.threads = j.at("threads");
-    c.seed = j.at("seed");
-    c.out = j.at("out");
-  } catch (const json::exception& e) {
-    throw Error(std::string("training config: malformed JSON (") + e.what() + ")");
-  }
-  return c;
-}
-
-Recipe default_recipe(const std::string& dataset_kind) {
-  if (dataset_kind == "fashion-mnist" || dataset_kind == "mnist") return {64, 0.05, "none"};
-  return {128, 0.1, "crop,flip"};
-}
-
-std::string checkpoint_path(const std::string& out_dir) {
-  return (fs::path(out_dir) / "checkpoint.safetensors").string();
-}
-std::string weights_path(const std::string& out_dir) {
-  return (fs::path(out_dir) / "model.safetensors").string();
-}
-std::string best_weights_path(const std::string& out_dir) {
-  return (fs::path(out_dir) / "best.safetensors").string();
-}
 
 // ---- evaluation -------------------------------------------------------------------------------
 
@@ -186,72 +101,7 @@ static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be asyn
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-
-// n images drawn at random (fixed by seed), in dataset order: a quick run on a subset sees
-// every class even though folders and CIFAR-100 files are sorted by class.
-data::Dataset random_subset(const data::Dataset& ds, int64_t n, uint64_t seed) {
-  if (n >= ds.size()) return ds;
-  std::vector<int64_t> idx(ds.size());
-  for (int64_t i = 0; i < ds.size(); ++i) idx[i] = i;
-  Generator g(seed ^ 0x9e3779b97f4a7c15ULL);
-  for (int64_t i = 0; i < n; ++i) std::swap(idx[i], idx[i + g.randint(ds.size() - i)]);
-  idx.resize(n);
-  std::sort(idx.begin(), idx.end());
-  data::Dataset out = ds;
-  const int64_t per = ds.channels * ds.height * ds.width;
-  out.images.resize(n * per);
-  out.labels.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy_n(ds.image(idx[i]), per, out.images.begin() + i * per);
-    out.labels[i] = ds.labels[idx[i]];
-  }
-  return out;
-}
 }  // namespace
-
-struct Trainer::State {
-  std::unique_ptr<optim::SGD> opt;
-  std::shared_ptr<optim::LRSchedule> schedule;
-};
-
-Trainer::Trainer(TrainConfig config) : config_(std::move(config)) {
-  if (config_.resume) {
-    std::string ck = checkpoint_path(config_.out);
-    check(fs::exists(ck), "--resume: no checkpoint at " + ck);
-    // The run's own config wins, except that more epochs may be asked for.
-    io::SafetensorsFile f = io::load_safetensors(ck);
-    auto it = f.metadata.find("trainer");
-    check(it != f.metadata.end(), ck + ": not a training checkpoint (no trainer metadata)");
-    json t = json::parse(it->second, nullptr, false);
-    check(!t.is_discarded() && t.contains("config"), ck + ": malformed trainer metadata");
-    TrainConfig saved = TrainConfig::from_json(t["config"].dump());
-    saved.epochs = std::max(saved.epochs, config_.epochs);
-    saved.progress = config_.progress;
-    saved.resume = true;
-    saved.stop_after = config_.stop_after;
-    saved.time_limit_minutes = config_.time_limit_minutes;
-    saved.checkpoint_minutes = config_.checkpoint_minutes;
-    if (config_.threads > 0) saved.threads = config_.threads;
-    config_ = saved;
-  }
-  manual_seed(config_.seed);  // model initialisation draws from the global generator
-  data::LoadOptions lo;
-  lo.folder.height = lo.folder.width = static_cast<int>(config_.image_size);
-  data_ = data::load_dataset(config_.dataset, config_.data, lo);
-  if (config_.limit_train > 0)
-    data_.train = random_subset(data_.train, config_.limit_train, config_.seed);
-  if (config_.limit_test > 0)
-    data_.test = random_subset(data_.test, config_.limit_test, config_.seed + 1);
-  models::ModelSpec spec;
-  spec.name = config_.model;
-  spec.num_classes = config_.num_classes > 0 ? config_.num_classes
-                                             : static_cast<int64_t>(data_.train.classes.size());
-  spec.in_channels = data_.train.channels;
-  spec.input_size = data_.train.height;
-  spec.options = config_.model_options;
-  model_ = models::build_model(spec);
-  setup();
-}
 
 Trainer::Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config)
     : config_(std::move(config)), model_(std::move(model)), data_(std::move(data)) {
@@ -297,83 +147,6 @@ void Trainer::setup() {
                                "continue it or choose another --out");
   }
   fs::create_directories(config_.out);
-}
-
-void Trainer::save_checkpoint() {
-  nn::NamedTensors tensors = model_->state_dict();
-  for (auto& [name, t] : state_->opt->state_dict()) tensors.emplace_back("optim." + name, t);
-  json curve = json::array();
-  for (const auto& c : curve_) curve.push_back({c.epoch, c.train_loss, c.train_acc, c.lr});
-  json hist = json::array();
-  for (const auto& m : history_)
-    hist.push_back({m.epoch, m.step, m.lr, m.train_loss, m.train_acc, m.test_loss, m.test_acc,
-                    m.seconds, m.images_per_s});
-  json t = {
-      {"epoch", start_epoch_},
-      {"step", global_step_},
-      {"epoch_step", partial_.step},
-      {"partial", {partial_.seen, partial_.correct, partial_.loss_sum, partial_.seconds}},
-      {"interval", {partial_.interval_seen, partial_.interval_correct, partial_.interval_loss_sum}},
-      {"curve", curve},
-      {"rng", global_generator().state()},
-      {"config", json::parse(config_.to_json())},
-      {"history", hist},
-      {"mean", mean_},
-      {"std", std_}};
-  std::map<std::string, std::string> meta = meta_.to_file_metadata();
-  meta["format"] = "cnnzoo-checkpoint";
-  meta["trainer"] = t.dump();
-  io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
-  save_weights(*model_, meta_, weights_path(config_.out));
-}
-
-void Trainer::load_checkpoint(const std::string& path) {
-  io::SafetensorsFile f = io::load_safetensors(path);
-  json t = json::parse(f.metadata.at("trainer"));
-  load_weights(*model_, path);
-  std::vector<std::pair<std::string, Tensor>> opt_state;
-  for (const auto& e : f.tensors)
-    if (e.name.rfind("optim.", 0) == 0) opt_state.emplace_back(e.name.substr(6), e.value);
-  state_->opt->load_state_dict(opt_state);
-  start_epoch_ = t.at("epoch");
-  global_step_ = t.at("step");
-  partial_ = Partial{};
-  if (t.contains("epoch_step")) {  // absent in checkpoints older than mid-epoch saves
-    partial_.step = t.at("epoch_step");
-    const json& p = t.at("partial");
-    partial_.seen = p.at(0);
-    partial_.correct = p.at(1);
-    partial_.loss_sum = p.at(2);
-    partial_.seconds = p.at(3);
-  }
-  if (t.contains("interval")) {  // absent in checkpoints older than per-interval curves
-    const json& iv = t.at("interval");
-    partial_.interval_seen = iv.at(0);
-    partial_.interval_correct = iv.at(1);
-    partial_.interval_loss_sum = iv.at(2);
-  }
-  curve_.clear();
-  if (t.contains("curve"))
-    for (const auto& c : t.at("curve")) curve_.push_back({c.at(0), c.at(1), c.at(2), c.at(3)});
-  check(partial_.step >= 0 && partial_.step < steps_per_epoch(),
-        path + ": checkpoint stopped at step " + std::to_string(partial_.step) +
-            " of an epoch that has " + std::to_string(steps_per_epoch()) +
-            " (a different dataset or batch?)");
-  global_generator().set_state(t.at("rng"));
-  history_.clear();
-  for (const auto& h : t.at("history")) {
-    EpochMetrics m;
-    m.epoch = h.at(0);
-    m.step = h.at(1);
-    m.lr = h.at(2);
-    m.train_loss = h.at(3);
-    m.train_acc = h.at(4);
-    m.test_loss = h.at(5);
-    m.test_acc = h.at(6);
-    m.seconds = h.at(7);
-    m.images_per_s = h.at(8);
-    history_.push_back(m);
-  }
 }
 
 namespace {

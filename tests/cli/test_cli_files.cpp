@@ -246,3 +246,27 @@ TEST(CliFiles, BadFlagsGetOneReadableLine) {
                             "(default: 128 for CIFAR", "--checkpoint-minutes", "=15"})
     EXPECT_NE(r.out.find(shown), std::string::npos) << shown << " in:\n" << r.out;
 }
+
+TEST(CliFiles, AResumedRunKeepsItsRecipeAndItsDirectory) {
+  TempDir tmp;
+  const std::string common = " --limit-train 600 --limit-test 200 --threads 1 --no-progress";
+  CliRun r = cli("train --model lenet5 --data " + kFashion + " --epochs 2 --stop-after 1" + common +
+                     " --out " + tmp / "a",
+                 tmp.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  // A flag that asks for another recipe is refused, not ignored.
+  r = cli("train --resume --lr 0.5 --out " + tmp / "a", tmp.path());
+  expect_one_line_error(r, "--lr asks for lr 0.5, but the run being resumed has 0.05");
+  r = cli("train --resume --model resnet20 --out " + tmp / "a", tmp.path());
+  expect_one_line_error(r, "\"lenet5\"");
+  // A copy of the run resumes in its own directory: no --model or --data needed, and the
+  // original is left as it was.
+  fs::copy(tmp / "a", tmp / "b");
+  const auto before = read_bytes(tmp / "a/checkpoint.safetensors");
+  r = cli("train --resume" + common + " --out " + tmp / "b", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_bytes(tmp / "a/checkpoint.safetensors"), before);
+  EXPECT_EQ(read_lines(tmp / "a/metrics.csv").size(), 2u);
+  EXPECT_EQ(read_lines(tmp / "b/metrics.csv").size(), 3u);
+  EXPECT_EQ(trainer_config(tmp / "b")["out"], tmp / "b");
+}

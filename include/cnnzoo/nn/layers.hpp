@@ -153,10 +153,4 @@ class Flatten : public Module {
   int64_t start_dim;
 };
 
-class Identity : public Module {
- public:
-  Var forward(const Var& x) override { return x; }
-  std::string type_name() const override { return "Identity"; }
-};
-
 }  // namespace cnnzoo::nn

@@ -98,17 +98,4 @@ class Sequential : public Module {
   std::string type_name() const override { return "Sequential"; }
 };
 
-// Wraps a function as a module (no parameters), for glue in model files.
-class Lambda : public Module {
- public:
-  Lambda(std::string name, std::function<Var(const Var&)> fn)
-      : name_(std::move(name)), fn_(std::move(fn)) {}
-  Var forward(const Var& x) override { return fn_(x); }
-  std::string type_name() const override { return name_; }
-
- private:
-  std::string name_;
-  std::function<Var(const Var&)> fn_;
-};
-
 }  // namespace cnnzoo::nn

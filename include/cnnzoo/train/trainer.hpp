@@ -90,11 +90,22 @@ struct EvalResult {
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
                     const std::vector<float>& std, int64_t batch = 256);
 
+// The configuration of the run whose checkpoint is in config.out, for resume: the saved
+// recipe, with what may change between sessions taken from `config` (more epochs, stop_after,
+// the time limit, the checkpoint interval, progress, threads) and config.out as the run's
+// directory. Error when there is no readable checkpoint there.
+TrainConfig resumed_config(const TrainConfig& config);
+
+// The dataset the config names (config.dataset at config.data), cut to limit_train /
+// limit_test images drawn at random with the config's seed.
+data::DatasetSplit load_data(const TrainConfig& config);
+
 class Trainer {
  public:
-  // Loads the data and builds the model named in the config (or resumes from out/).
-  explicit Trainer(TrainConfig config);
-  // For C++ users with their own model and datasets.
+  // Trains a built model on the given data. With config.resume, the model, optimizer and
+  // trainer state continue from the checkpoint in config.out (pass resumed_config(config),
+  // and the model built as before, to continue bit for bit); without, config.out must not
+  // hold a checkpoint yet.
   Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config);
   ~Trainer();
 
