@@ -5,8 +5,8 @@
 # Settings (environment): THREADS (2), BATCH (128), MODELS (the seven below), REPS (10, minimum
 # timed steps), MIN_SECONDS (3, minimum timed seconds per measurement), OUT (docs/benchmarks.md),
 # GEMM_ARGS (extra bench_gemm_peak flags), LAYERS (the conv layers timed on their own: ResNet-56's
-# three 3x3 shapes "channels:size", default "16:32 32:16 64:8"). Needs a build in build/ (cnnzoo,
-# bench_gemm_peak and bench_conv_layer)
+# three 3x3 shapes "channels:size", default "16:32 32:16 64:8"), CNNZOO, GEMM, CONV (the
+# binaries, default build/cnnzoo, build/bench_gemm_peak, build/bench_conv_layer)
 # and PyTorch (CNNZOO_SETUP_TORCH=1 scripts/setup.sh). Every measurement is its own process;
 # cnnzoo and PyTorch alternate, ROUNDS times (default 2) per model and mode, and each side's
 # best round is reported: on this (virtual) machine a slow phase of tens of seconds moves one
@@ -26,9 +26,9 @@ OUT=${OUT:-docs/benchmarks.md}
 GEMM_ARGS=${GEMM_ARGS:-}
 LAYERS=${LAYERS:-16:32 32:16 64:8}
 PY=/usr/bin/python3
-CNNZOO=build/cnnzoo
-GEMM=build/bench_gemm_peak
-CONV=build/bench_conv_layer
+CNNZOO=${CNNZOO:-build/cnnzoo}
+GEMM=${GEMM:-build/bench_gemm_peak}
+CONV=${CONV:-build/bench_conv_layer}
 # glibc malloc tuned for PyTorch (no mmap/munmap churn of its large activation buffers).
 TORCH_ENV=(env MALLOC_MMAP_THRESHOLD_=34359738368 MALLOC_TRIM_THRESHOLD_=68719476736
   MALLOC_TOP_PAD_=1073741824 OMP_NUM_THREADS="$THREADS")

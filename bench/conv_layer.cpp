@@ -75,6 +75,7 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
+  keep_freed_memory();  // as the CLI does for training
   set_num_threads(a.threads);
   Conv2dOptions opt;
   opt.stride = a.stride;
