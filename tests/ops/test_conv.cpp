@@ -9,7 +9,7 @@
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/parallel.hpp"
 #include "gradcheck.hpp"
-#include "ops/conv_kernels.hpp"
+#include "kernels/kernels.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -195,7 +195,13 @@ CONV_CASE(SmallPlanesPointwiseBatch9, 9, 6, 5, 5, 4, 1, 1, options(1, 0), true)
 // accepts (0-2, asymmetric), channel counts that leave partial register blocks, batches that
 // fill several tile blocks.
 bool takes_winograd(const Case& c) {
-  return conv_detail::winograd_applies(conv_detail::make_geom(c.x_shape(), c.w_shape(), c.opt));
+  const Shape y = conv2d_output_shape(c.x_shape(), c.w_shape(), c.opt);
+  const Conv2dOptions& o = c.opt;
+  kernels::ConvGeometry g{
+      c.N,          c.C,        c.H,        c.W,           c.Cout,         c.kh,
+      c.kw,         o.stride.h, o.stride.w, o.padding.top, o.padding.left, o.dilation.h,
+      o.dilation.w, o.groups,   y[2],       y[3]};
+  return kernels::winograd_applies(g);
 }
 #define WINOGRAD_CASE(Name, ...)          \
   CONV_CASE(Name, __VA_ARGS__)            \

@@ -8,24 +8,20 @@
 //
 // The weight gradient is not done here: through F(4x4) it would sum over every tile of the
 // batch with rounding amplified ~1000-fold by the transforms (coefficients up to 8), and
-// F(2x2) measured 1.3-2.5x slower than im2col; conv.cpp computes it by direct taps.
+// F(2x2) measured 1.3-2.5x slower than im2col; conv_direct.cpp computes it by direct taps.
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
 
 #include "cnnzoo/tensor.hpp"
-#include "ops/conv_kernels.hpp"
+#include "kernels/conv_internal.hpp"
 #include "parallel_for.hpp"
 
-namespace cnnzoo::conv_detail {
+namespace cnnzoo::kernels {
 
 namespace {
 
 constexpr int64_t kBytes = Vec<float>::kBytes;  // one 512-bit vector
-
-// The per-thread buffers (transformed input V and the GEMM products M) of one block of tiles
-// stay inside a 1 MB L2 between the GEMMs that write and read them.
-constexpr int64_t kBlockBudgetBytes = 768 * 1024;
 
 // ---- the transforms: 1-D passes applied along columns and then along rows ------------------
 // Lavin & Gray's B^T, G and A^T for F(4, 3) with interpolation points 0, +-1, +-2. Each pass
@@ -80,7 +76,7 @@ constexpr int64_t kM = F::m, kN = F::n, kE = kN * kN;  // tile sides, transforme
 // `adjoint` reads the kernels of the transposed conv instead (the input gradient of a conv
 // with weight w [C, Cout, 3, 3]): kernel (o, c) is w[c][o] rotated by 180 degrees.
 template <class T>
-void transform_weights(const ConvGeom& g, const T* w, bool adjoint, T* u) {
+void transform_weights(const ConvGeometry& g, const T* w, bool adjoint, T* u) {
   constexpr int64_t n = kN, E = kE;
   const int64_t C = g.C, Cout = g.Cout;
   // Kernels are transformed kChunk input channels at a time, as the lanes of every pass, and
@@ -182,7 +178,8 @@ void interleave4(const T* const s[4], int64_t len, T bias, T* out) {
 // (possibly across images), its tiles the lanes [0, nt) of every V and M row.
 struct TileGrid {
   int64_t rows, cols;
-  explicit TileGrid(const ConvGeom& g) : rows((g.OH + kM - 1) / kM), cols((g.OW + kM - 1) / kM) {}
+  explicit TileGrid(const ConvGeometry& g)
+      : rows((g.OH + kM - 1) / kM), cols((g.OW + kM - 1) / kM) {}
   int64_t padded_width() const { return kM * cols + kN - kM; }  // of the padded input rows
 };
 
@@ -199,9 +196,9 @@ void for_each_image_part(const TileGrid& grid, int64_t R0, int64_t R1, Fn&& f) {
 }
 
 // Threads worth waking for this many multiplies.
-int64_t useful_threads(const ConvGeom& g, const TileGrid& grid) {
+int64_t useful_threads(const ConvGeometry& g, const TileGrid& grid) {
   const double macs = double(g.N * grid.rows * grid.cols) * kE * double(g.C) * double(g.Cout);
-  return std::clamp<int64_t>(static_cast<int64_t>(macs / (256 * 1024)), 1, num_threads());
+  return std::clamp<int64_t>(static_cast<int64_t>(macs / kMinMacsPerThread), 1, num_threads());
 }
 
 // Work is cut into `count` blocks of `rows` tile rows. V and M stay within the cache budget
@@ -209,11 +206,12 @@ int64_t useful_threads(const ConvGeom& g, const TileGrid& grid) {
 // and among those sizes the one with the fewest padding lanes up to the next step wins.
 struct Blocking {
   int64_t step, rows, TB, count;
-  Blocking(const ConvGeom& g, const TileGrid& grid, int64_t threads, size_t elem) {
+  Blocking(const ConvGeometry& g, const TileGrid& grid, int64_t threads, size_t elem) {
     step = gemm_lanes_step(elem);
     const int64_t cols = grid.cols, total_rows = g.N * grid.rows;
     const int64_t per_tile = kE * (g.C + g.Cout) * static_cast<int64_t>(elem);
-    int64_t max_rows = std::max(kBlockBudgetBytes / per_tile / cols, (step + cols - 1) / cols);
+    int64_t max_rows =
+        std::max(kWinogradBlockBudgetBytes / per_tile / cols, (step + cols - 1) / cols);
     max_rows = std::clamp<int64_t>(max_rows, 1, (total_rows + threads - 1) / threads);
     rows = 1;
     double best = 0;
@@ -273,8 +271,8 @@ void patch_columns(const T* row, int64_t len, T* dst, int64_t TB) {
 // i * 6 + j, lane = tile, rows TB apart) and B^T d B runs on it, both passes long unit-stride
 // loops over the nt tiles. q and h (36 rows each) stay in cache from one step to the next.
 template <class T>
-void transform_input(const ConvGeom& g, const TileGrid& grid, const T* x, int64_t R0, int64_t R1,
-                     int64_t TB, T* p, T* q, T* h, T* v) {
+void transform_input(const ConvGeometry& g, const TileGrid& grid, const T* x, int64_t R0,
+                     int64_t R1, int64_t TB, T* p, T* q, T* h, T* v) {
   constexpr int64_t n = kN;
   const int64_t C = g.C, Wp = grid.padded_width(), nt = (R1 - R0) * grid.cols;
   const Padded pd(0, Wp);
@@ -325,14 +323,14 @@ void transform_input(const ConvGeom& g, const TileGrid& grid, const T* x, int64_
 
 // Padded planes for transform_input on one block: one part per image touched, at most one per
 // tile row, each kN - kM rows taller than its tiles; plus patch_columns' reads past the end.
-int64_t padded_scratch(const ConvGeom& g, const TileGrid& grid, const Blocking& bl) {
+int64_t padded_scratch(const ConvGeometry& g, const TileGrid& grid, const Blocking& bl) {
   return g.C * kN * bl.rows * grid.padded_width() + 64;
 }
 
 // y = conv(x, kernels) (+ b) for the geometry g (3x3, stride 1, no dilation, one group);
 // `adjoint`: see transform_weights.
 template <class T>
-void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, const T* b, T* y) {
+void winograd_conv(const ConvGeometry& g, const T* x, const T* w, bool adjoint, const T* b, T* y) {
   constexpr int64_t m = kM, n = kN, E = kE;
   const int64_t C = g.C, Cout = g.Cout, OH = g.OH, OW = g.OW;
   const TileGrid grid(g);
@@ -400,22 +398,16 @@ void winograd_conv(const ConvGeom& g, const T* x, const T* w, bool adjoint, cons
 
 // The transposed conv that maps dy back onto x: same 3x3 kernels rotated, channels swapped,
 // padding 2 - p so that every input pixel sees each output it fed.
-ConvGeom adjoint_geometry(const ConvGeom& g) {
-  return ConvGeom{g.N, g.Cout, g.OH, g.OW, g.C, 3, 3, 1, 1, 2 - g.pt, 2 - g.pl, 1, 1, 1, g.H, g.W};
+ConvGeometry adjoint_geometry(const ConvGeometry& g) {
+  return ConvGeometry{g.N, g.Cout,   g.OH,     g.OW, g.C, 3, 3,   1,
+                      1,   2 - g.pt, 2 - g.pl, 1,    1,   1, g.H, g.W};
 }
 
-// The weight transform (36 values per kernel, every call) is paid back over the tiles of the
-// batch, and the GEMMs run on whole column steps of tiles. At batch 1, 2 threads, forward:
-// 512@7x7 (4 tiles) took 7.1 ms against im2col's 1.9, 256@14x14 (16 tiles) 2.4 against 1.0;
-// 512@7x7 at batch 8 (32 tiles) tied; 128@28x28 (49 tiles) took 0.8 against 1.1.
-constexpr int64_t kMinTiles = 48;
-
-bool worth_it(const ConvGeom& g) {
-  // Few channels make the transforms cost more than the GEMMs save; outputs smaller than one
-  // tile waste most of it.
+bool worth_it(const ConvGeometry& g) {
+  // Outputs smaller than one tile waste most of it; the rest: see thresholds.hpp.
   const TileGrid grid(g);
-  return g.C >= 8 && g.Cout >= 8 && g.OH >= kM && g.OW >= kM &&
-         g.N * grid.rows * grid.cols >= kMinTiles;
+  return g.C >= kWinogradMinChannels && g.Cout >= kWinogradMinChannels && g.OH >= kM &&
+         g.OW >= kM && g.N * grid.rows * grid.cols >= kWinogradMinTiles;
 }
 
 }  // namespace
@@ -434,25 +426,26 @@ void gemm_lanes(const T* u, int64_t M, int64_t K, const T* v, int64_t ld, int64_
 template void gemm_lanes(const float*, int64_t, int64_t, const float*, int64_t, int64_t, float*);
 template void gemm_lanes(const double*, int64_t, int64_t, const double*, int64_t, int64_t, double*);
 
-bool winograd_applies(const ConvGeom& g) {
+bool winograd_applies(const ConvGeometry& g) {
   return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.G == 1 &&
          g.pt <= 2 && g.pl <= 2 && worth_it(g) && worth_it(adjoint_geometry(g));
 }
 
 template <class T>
-void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
+void winograd_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   winograd_conv(g, x, w, false, b, y);
 }
 
 template <class T>
-void winograd_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx) {
+void winograd_backward_input(const ConvGeometry& g, const T* w, const T* dy, T* dx) {
   winograd_conv(adjoint_geometry(g), dy, w, true, static_cast<const T*>(nullptr), dx);
 }
 
-template void winograd_forward(const ConvGeom&, const float*, const float*, const float*, float*);
-template void winograd_forward(const ConvGeom&, const double*, const double*, const double*,
+template void winograd_forward(const ConvGeometry&, const float*, const float*, const float*,
+                               float*);
+template void winograd_forward(const ConvGeometry&, const double*, const double*, const double*,
                                double*);
-template void winograd_backward_input(const ConvGeom&, const float*, const float*, float*);
-template void winograd_backward_input(const ConvGeom&, const double*, const double*, double*);
+template void winograd_backward_input(const ConvGeometry&, const float*, const float*, float*);
+template void winograd_backward_input(const ConvGeometry&, const double*, const double*, double*);
 
-}  // namespace cnnzoo::conv_detail
+}  // namespace cnnzoo::kernels

@@ -1,6 +1,5 @@
-// Internal: conv2d geometry, the per-thread im2col workspace, the zero-padding helpers, and the
-// raw-pointer kernels (im2col + GEMM, direct GEMM for 1x1, direct depthwise, Winograd) that
-// src/ops/conv.cpp wires into autograd.
+// Private to src/kernels: what the conv kernel files (GEMM, depthwise, direct, Winograd) share:
+// per-thread workspaces, zero padding, the thread and block counts, and each other's entry points.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -9,31 +8,11 @@
 #include <new>
 #include <type_traits>
 
-#include "cnnzoo/ops/conv.hpp"
+#include "cnnzoo/parallel.hpp"
+#include "kernels/kernels.hpp"
+#include "kernels/thresholds.hpp"
 
-namespace cnnzoo::conv_detail {
-
-// Everything a kernel needs to know about one conv2d call, in NCHW / [Cout, Cg, kh, kw].
-struct ConvGeom {
-  int64_t N, C, H, W;    // input
-  int64_t Cout, kh, kw;  // weight
-  int64_t sh, sw;        // stride
-  int64_t pt, pl;        // top / left padding (bottom / right only shape OH, OW)
-  int64_t dh, dw;        // dilation
-  int64_t G;             // groups
-  int64_t OH, OW;        // output
-  int64_t Cg() const { return C / G; }
-  int64_t Coutg() const { return Cout / G; }
-  int64_t K() const { return Cg() * kh * kw; }  // GEMM depth: one im2col row per (c, ki, kj)
-  int64_t P() const { return OH * OW; }         // output pixels per image
-  bool pointwise() const {
-    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && OH == H && OW == W;
-  }
-  bool depthwise() const { return G == C && G > 1; }
-};
-
-// The geometry of conv2d(x, w) with these options (shapes checked as conv2d_output_shape does).
-ConvGeom make_geom(const Shape& x, const Shape& w, const Conv2dOptions& opt);
+namespace cnnzoo::kernels {
 
 // Per-thread scratch buffers that only grow: OpenMP keeps its worker threads alive, so the
 // im2col buffer (and the padded planes) are allocated once per thread and reused by every
@@ -70,20 +49,11 @@ T* thread_workspace(int slot, size_t count) {
   return buf.data;
 }
 
-// y = conv(x, w) + b (b may be null).
-template <class T>
-void conv2d_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
-
-// Gradients for y = conv(x, w) + b. Null output pointers are skipped; x is only read when
-// dw is wanted, w only when dx is wanted. dx, dw, db are overwritten (not accumulated).
-template <class T>
-void conv2d_backward(const ConvGeom& g, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db);
-
 // The input extent the kernel actually reads, after zero padding: rows [0, Hp), cols [0, Wp)
 // of the padded plane (a stride that does not divide evenly leaves the last rows unread).
 struct Padded {
   int64_t Hp, Wp;
-  explicit Padded(const ConvGeom& g)
+  explicit Padded(const ConvGeometry& g)
       : Hp((g.OH - 1) * g.sh + (g.kh - 1) * g.dh + 1),
         Wp((g.OW - 1) * g.sw + (g.kw - 1) * g.dw + 1) {}
   Padded(int64_t hp, int64_t wp) : Hp(hp), Wp(wp) {}  // a larger extent, zero past the input
@@ -125,7 +95,7 @@ void move_rows(T* __restrict dst, int64_t dst_stride, const T* __restrict src, i
 // Padded rows [r0, r1) of `planes` input planes (H x W each) -> dst, (r1 - r0) x Wp per plane.
 // Copying once lets im2col, col2im and the depthwise loops run without any bounds tests.
 template <class T>
-void pad_rows(const ConvGeom& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
+void pad_rows(const ConvGeometry& g, const Padded& pd, const T* src, int64_t planes, int64_t r0,
               int64_t r1, T* dst) {
   const int64_t rows = r1 - r0, Wp = pd.Wp;
   // Input rows ih in [ih0, ih1) land in padded rows r = ih + pt within [r0, r1).
@@ -166,13 +136,73 @@ constexpr int64_t gemm_lanes_step(size_t elem) {
   return 128 / static_cast<int64_t>(elem);
 }
 
-// Winograd F(4x4, 3x3) (conv_winograd.cpp): used when winograd_applies(g), i.e. 3x3, stride 1,
-// no dilation, one group, padding <= 2, and enough channels and output pixels to pay off.
-bool winograd_applies(const ConvGeom& g);
+// Winograd F(4x4, 3x3) (conv_winograd.cpp), when winograd_applies(g).
 template <class T>
-void winograd_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y);
+void winograd_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
 // dx = the gradient of conv(x, w) with respect to x, for dy (overwritten, not accumulated).
 template <class T>
-void winograd_backward_input(const ConvGeom& g, const T* w, const T* dy, T* dx);
+void winograd_backward_input(const ConvGeometry& g, const T* w, const T* dy, T* dx);
 
-}  // namespace cnnzoo::conv_detail
+// Threads worth waking for this conv (see kMinMacsPerThread).
+inline int64_t useful_threads(const ConvGeometry& g) {
+  const double macs = double(g.N) * double(g.Cout) * double(g.P()) * double(g.K());
+  return std::clamp<int64_t>(static_cast<int64_t>(macs / kMinMacsPerThread), 1, num_threads());
+}
+
+// parallel_for's min_per_thread for n work items: all of them when one thread is enough.
+inline int64_t min_items(const ConvGeometry& g, int64_t n) {
+  return useful_threads(g) > 1 ? 1 : std::max<int64_t>(n, 1);
+}
+
+// Blocks of images whose weight gradients are summed separately (see kMaxGradBlocks).
+inline int64_t grad_blocks(int64_t items, int64_t acc_n, size_t elem_size) {
+  const double per_block = double(acc_n) * double(elem_size);
+  const int64_t by_memory = std::max<int64_t>(1, int64_t(kGradBlockBudgetBytes / per_block));
+  return std::max<int64_t>(1, std::min({items, kMaxGradBlocks, by_memory}));
+}
+
+// The inverse of pad_rows: the H x W interior of `planes` padded planes (Hp x Wp) -> dst. Input
+// pixels the kernel never reads (past Hp / Wp) get zero.
+template <class T>
+void unpad(const ConvGeometry& g, const Padded& pd, const T* src, int64_t planes, T* dst) {
+  const int64_t n_cols = std::clamp<int64_t>(pd.Wp - g.pl, 0, g.W);
+  for (int64_t c = 0; c < planes; ++c) {
+    for (int64_t ih = 0; ih < g.H; ++ih) {
+      T* out = dst + (c * g.H + ih) * g.W;
+      const int64_t r = ih + g.pt;
+      const int64_t n = r < pd.Hp ? n_cols : 0;
+      const T* in = n > 0 ? src + (c * pd.Hp + r) * pd.Wp + g.pl : src;
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) out[i] = in[i];
+      for (int64_t i = n; i < g.W; ++i) out[i] = T(0);
+    }
+  }
+}
+
+// Sum of n contiguous values (bias gradients).
+template <class T>
+T row_sum(const T* p, int64_t n) {
+  T s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+
+// The other conv paths, in their own files; conv.cpp dispatches between them.
+// conv_depthwise.cpp: one input channel per group.
+template <class T>
+void depthwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+template <class T>
+void depthwise_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                        T* db);
+// conv_direct.cpp: 1x1 convs by register-blocked GEMM (when pointwise_lanes), and the weight
+// gradient of 3x3 stride-1 convs by direct taps.
+bool pointwise_lanes(const ConvGeometry& g, size_t elem);
+template <class T>
+void pointwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+template <class T>
+void pointwise_backward_input(const ConvGeometry& g, const T* w, const T* dy, T* dx);
+template <class T>
+void taps_weight_grad(const ConvGeometry& g, const T* x, const T* dy, T* dw);
+
+}  // namespace cnnzoo::kernels

@@ -1,0 +1,43 @@
+// Internal: the numeric kernels that src/ops wires into autograd, as raw-pointer calls over
+// plain geometry structs. The only header src/ops includes from here; Eigen stays behind it.
+#pragma once
+#include <cstdint>
+
+namespace cnnzoo::kernels {
+
+// ---- conv2d ----------------------------------------------------------------------------------
+
+// Everything a kernel needs to know about one conv2d call, in NCHW / [Cout, Cg, kh, kw].
+struct ConvGeometry {
+  int64_t N, C, H, W;    // input
+  int64_t Cout, kh, kw;  // weight
+  int64_t sh, sw;        // stride
+  int64_t pt, pl;        // top / left padding (bottom / right only shape OH, OW)
+  int64_t dh, dw;        // dilation
+  int64_t G;             // groups
+  int64_t OH, OW;        // output
+  int64_t Cg() const { return C / G; }
+  int64_t Coutg() const { return Cout / G; }
+  int64_t K() const { return Cg() * kh * kw; }  // GEMM depth: one im2col row per (c, ki, kj)
+  int64_t P() const { return OH * OW; }         // output pixels per image
+  bool pointwise() const {
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && OH == H && OW == W;
+  }
+  bool depthwise() const { return G == C && G > 1; }
+};
+
+// y = conv(x, w) + b (b may be null).
+template <class T>
+void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y);
+
+// Gradients for y = conv(x, w) + b. Null output pointers are skipped; x is only read when
+// dw is wanted, w only when dx is wanted. dx, dw, db are overwritten (not accumulated).
+template <class T>
+void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                     T* db);
+
+// Whether conv2d_forward (and the input gradient) take Winograd F(4x4, 3x3) for g: 3x3,
+// stride 1, no dilation, one group, padding <= 2, and enough channels and tiles to pay off.
+bool winograd_applies(const ConvGeometry& g);
+
+}  // namespace cnnzoo::kernels
