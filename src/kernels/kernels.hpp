@@ -40,4 +40,38 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy,
 // stride 1, no dilation, one group, padding <= 2, and enough channels and tiles to pay off.
 bool winograd_applies(const ConvGeometry& g);
 
+// ---- batch norm, local response norm --------------------------------------------------------
+
+// x seen as [batch, channels, inner]: inner is 1 for [N, C], H * W for [N, C, H, W].
+struct ChannelLayout {
+  int64_t batch, channels, inner;
+  int64_t per_channel() const { return batch * inner; }
+  int64_t offset(int64_t b, int64_t c) const { return (b * channels + c) * inner; }
+};
+
+// y = (x - mean) * invstd * gamma + beta per channel, then max(y, 0) when `relu`. Training
+// normalises with the batch statistics and moves running_mean / running_var (when given)
+// towards them by `momentum`; evaluation uses the running ones. gamma, beta may be null (1, 0).
+// mean and invstd receive the statistics used, in double, for the backward.
+template <class T>
+void batch_norm_forward(const ChannelLayout& l, const T* x, const T* gamma, const T* beta,
+                        T* running_mean, T* running_var, bool training, double momentum, double eps,
+                        bool relu, T* y, double* mean, double* invstd);
+
+// Gradients of batch_norm_forward (dy masked by the ReLU when `relu`, which needs beta). Null
+// outputs are skipped; dx may be the same buffer as dy.
+template <class T>
+void batch_norm_backward(const ChannelLayout& l, const T* x, const T* dy, const T* gamma,
+                         const T* beta, const double* mean, const double* invstd, bool training,
+                         bool relu, T* dx, T* dgamma, T* dbeta);
+
+// AlexNet's local response norm across `size` channels: scale = k + alpha / size * (sum of x^2
+// over the window), y = x * scale^-beta. scale is kept for the backward.
+template <class T>
+void lrn_forward(const ChannelLayout& l, int64_t size, double alpha, double beta, double k,
+                 const T* x, T* scale, T* y);
+template <class T>
+void lrn_backward(const ChannelLayout& l, int64_t size, double alpha, double beta, const T* x,
+                  const T* scale, const T* y, const T* dy, T* dx);
+
 }  // namespace cnnzoo::kernels
