@@ -74,4 +74,36 @@ template <class T>
 void lrn_backward(const ChannelLayout& l, int64_t size, double alpha, double beta, const T* x,
                   const T* scale, const T* y, const T* dy, T* dx);
 
+// ---- pooling ---------------------------------------------------------------------------------
+
+// One 2-D pooling call over `planes` = N * C input planes of H x W; stride and padding resolved.
+struct PoolGeometry {
+  int64_t planes, H, W, OH, OW, kh, kw, sh, sw, pt, pb, pl, pr;
+};
+
+// Max pooling as PyTorch does it (first maximum wins, NaN propagates). indices (may be null)
+// receives each output's argmax within its plane.
+template <class T>
+void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int32_t* indices);
+// dx (zeroed by the caller) += dy routed to the recorded argmax positions.
+template <class T>
+void max_pool_backward(const PoolGeometry& g, const int32_t* indices, const T* dy, T* dx);
+// Average pooling; the divisor counts padding up to the padded input end when include_pad.
+template <class T>
+void avg_pool_forward(const PoolGeometry& g, bool include_pad, const T* x, T* y);
+// dx (zeroed by the caller) += each output's dy shared over its window.
+template <class T>
+void avg_pool_backward(const PoolGeometry& g, bool include_pad, const T* dy, T* dx);
+// Adaptive average pooling to OH x OW (only planes, H, W, OH, OW of g are read); the backward
+// accumulates into a zeroed dx.
+template <class T>
+void adaptive_avg_pool_forward(const PoolGeometry& g, const T* x, T* y);
+template <class T>
+void adaptive_avg_pool_backward(const PoolGeometry& g, const T* dy, T* dx);
+// The mean of each plane, and its gradient (dx overwritten).
+template <class T>
+void global_avg_pool_forward(int64_t planes, int64_t plane_size, const T* x, T* y);
+template <class T>
+void global_avg_pool_backward(int64_t planes, int64_t plane_size, const T* dy, T* dx);
+
 }  // namespace cnnzoo::kernels
