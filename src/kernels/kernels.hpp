@@ -106,4 +106,34 @@ void global_avg_pool_forward(int64_t planes, int64_t plane_size, const T* x, T* 
 template <class T>
 void global_avg_pool_backward(int64_t planes, int64_t plane_size, const T* dy, T* dx);
 
+// ---- contiguous arrays (vector.cpp) ----------------------------------------------------------
+
+template <class T>
+T vec_dot(const T* a, const T* b, int64_t n);
+template <class T>
+T vec_sum(const T* a, int64_t n);
+// y = 1 / (1 + exp(-x)), vectorised, saturating cleanly (no inf / inf) for large |x|.
+template <class T>
+void vec_logistic(const T* x, T* y, int64_t n);
+template <class T>
+void vec_tanh(const T* x, T* y, int64_t n);
+
+// ---- linear (fully connected) ----------------------------------------------------------------
+
+// x [batch, in], w [out, in], y [batch, out].
+struct LinearGeometry {
+  int64_t batch, in, out;
+};
+
+// y = x w^T + b (b may be null).
+template <class T>
+void linear_forward(const LinearGeometry& g, const T* x, const T* w, const T* b, T* y);
+// dx = dy w, dw = dy^T x, db = column sums of dy; each overwritten.
+template <class T>
+void linear_backward_input(const LinearGeometry& g, const T* dy, const T* w, T* dx);
+template <class T>
+void linear_backward_weight(const LinearGeometry& g, const T* dy, const T* x, T* dw);
+template <class T>
+void linear_backward_bias(const LinearGeometry& g, const T* dy, T* db);
+
 }  // namespace cnnzoo::kernels

@@ -44,4 +44,9 @@ constexpr int64_t kWinogradMinTiles = 48;
 // Fewer input or output channels make the transforms cost more than the GEMMs save.
 constexpr int64_t kWinogradMinChannels = 8;
 
+// ---- linear ----------------------------------------------------------------------------------
+
+// Below this a parallel region costs more than the GEMM it would split.
+constexpr double kMinParallelFlops = 1 << 20;
+
 }  // namespace cnnzoo::kernels

@@ -1,18 +1,13 @@
 // Element-wise activations (relu, leaky_relu, prelu, sigmoid, tanh): forward kernels and
 // their backward lambdas side by side.
-// GCC 12 reports false "may be used uninitialized" warnings inside Eigen's AVX-512 packet
-// math (the _mm512_undefined_* idiom) once it is inlined here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include "cnnzoo/ops/activation.hpp"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
 
+#include "kernels/kernels.hpp"
 #include "parallel_for.hpp"
 
 namespace cnnzoo {
@@ -21,11 +16,6 @@ namespace {
 
 // Element-wise work is memory bound: a second thread only pays off on larger tensors.
 constexpr int64_t kMinPerThread = 1 << 14;
-
-template <class T>
-using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 }  // namespace
 
@@ -201,12 +191,8 @@ VarT<T> sigmoid(const VarT<T>& x) {
   TensorT<T> y = TensorT<T>::empty(xv.shape());
   const T* px = xv.data();
   T* py = y.data();
-  // Eigen's logistic is vectorised and saturates cleanly (no inf/inf) for large |x|.
   parallel_chunks(
-      xv.numel(),
-      [&](int64_t b, int64_t e) {
-        ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).logistic();
-      },
+      xv.numel(), [&](int64_t b, int64_t e) { kernels::vec_logistic(px + b, py + b, e - b); },
       kMinPerThread);
   return make_result<T>(
       std::move(y), {x}, "sigmoid",
@@ -222,10 +208,7 @@ VarT<T> tanh(const VarT<T>& x) {
   const T* px = xv.data();
   T* py = y.data();
   parallel_chunks(
-      xv.numel(),
-      [&](int64_t b, int64_t e) {
-        ArrayMap<T>(py + b, e - b) = ConstArrayMap<T>(px + b, e - b).tanh();
-      },
+      xv.numel(), [&](int64_t b, int64_t e) { kernels::vec_tanh(px + b, py + b, e - b); },
       kMinPerThread);
   return make_result<T>(
       std::move(y), {x}, "tanh",

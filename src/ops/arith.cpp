@@ -5,11 +5,11 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "kernels/kernels.hpp"
 #include "parallel_for.hpp"
 
 namespace cnnzoo {
@@ -18,11 +18,6 @@ namespace {
 
 // Elements per thread below which an element-wise loop stays serial.
 constexpr int64_t kGrain = 1 << 15;
-
-template <class T>
-using Vec = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, 1>>;
-template <class T>
-using ConstVec = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, 1>>;
 
 // Runs f(begin, end) over [0, n) in parallel chunks.
 template <class F>
@@ -216,7 +211,7 @@ VarT<T> mul_channel(const VarT<T>& x, const VarT<T>& s) {
           parallel_for(
               planes,
               [&](int64_t p) {
-                pp[p] = ConstVec<T>(pg + p * inner, inner).dot(ConstVec<T>(px + p * inner, inner));
+                pp[p] = kernels::vec_dot<T>(pg + p * inner, px + p * inner, inner);
               },
               grain);
           if (per_sample) {
@@ -278,7 +273,7 @@ VarT<T> scale(const VarT<T>& x, const VarT<T>& alpha) {
       const T* pg = n.grad.data();
       const T* px = xv.data();
       const double d = parallel_sum(n.grad.numel(), [&](int64_t s, int64_t e) {
-        return static_cast<double>(ConstVec<T>(pg + s, e - s).dot(ConstVec<T>(px + s, e - s)));
+        return static_cast<double>(kernels::vec_dot<T>(pg + s, px + s, e - s));
       });
       n.inputs[1]->accumulate(TensorT<T>::full(alpha_shape, static_cast<T>(d)));
     }
@@ -308,7 +303,7 @@ template <class T>
 double sum_all(const TensorT<T>& t) {
   const T* p = t.data();
   return parallel_sum(t.numel(), [&](int64_t s, int64_t e) {
-    return static_cast<double>(ConstVec<T>(p + s, e - s).sum());
+    return static_cast<double>(kernels::vec_sum(p + s, e - s));
   });
 }
 }  // namespace
