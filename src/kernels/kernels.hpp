@@ -128,12 +128,10 @@ struct LinearGeometry {
 // y = x w^T + b (b may be null).
 template <class T>
 void linear_forward(const LinearGeometry& g, const T* x, const T* w, const T* b, T* y);
-// dx = dy w, dw = dy^T x, db = column sums of dy; each overwritten.
+// dx = dy w, dw = dy^T x, db = column sums of dy. Null outputs are skipped; x is only read
+// for dw, w only for dx. Outputs are overwritten (not accumulated).
 template <class T>
-void linear_backward_input(const LinearGeometry& g, const T* dy, const T* w, T* dx);
-template <class T>
-void linear_backward_weight(const LinearGeometry& g, const T* dy, const T* x, T* dw);
-template <class T>
-void linear_backward_bias(const LinearGeometry& g, const T* dy, T* db);
+void linear_backward(const LinearGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                     T* db);
 
 }  // namespace cnnzoo::kernels

@@ -65,38 +65,29 @@ void linear_forward(const LinearGeometry& g, const T* x, const T* w, const T* b,
 }
 
 template <class T>
-void linear_backward_input(const LinearGeometry& g, const T* dy, const T* w, T* dx) {
-  const int64_t batch = g.batch, in = g.in, out = g.out;
-  ConstMap<T> G(dy, batch, out);
-  ConstMap<T> W(w, out, in);
-  MutMap<T> DX(dx, batch, in);
-  gemm_blocks(batch, in, out, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    DX.block(r0, c0, nr, nc).noalias() = G.middleRows(r0, nr) * W.middleCols(c0, nc);
-  });
-}
-
-template <class T>
-void linear_backward_weight(const LinearGeometry& g, const T* dy, const T* x, T* dw) {
-  const int64_t batch = g.batch, in = g.in, out = g.out;
-  ConstMap<T> G(dy, batch, out);
-  ConstMap<T> X(x, batch, in);
-  MutMap<T> DW(dw, out, in);
-  gemm_blocks(out, in, batch, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    DW.block(r0, c0, nr, nc).noalias() = G.middleCols(r0, nr).transpose() * X.middleCols(c0, nc);
-  });
-}
-
-template <class T>
-void linear_backward_bias(const LinearGeometry& g, const T* dy, T* db) {
+void linear_backward(const LinearGeometry& g, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                     T* db) {
   ConstMap<T> G(dy, g.batch, g.out);
-  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(db, g.out) = G.colwise().sum();
+  if (dx) {
+    ConstMap<T> W(w, g.out, g.in);
+    MutMap<T> DX(dx, g.batch, g.in);
+    gemm_blocks(g.batch, g.in, g.out, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+      DX.block(r0, c0, nr, nc).noalias() = G.middleRows(r0, nr) * W.middleCols(c0, nc);
+    });
+  }
+  if (dw) {
+    ConstMap<T> X(x, g.batch, g.in);
+    MutMap<T> DW(dw, g.out, g.in);
+    gemm_blocks(g.out, g.in, g.batch, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+      DW.block(r0, c0, nr, nc).noalias() = G.middleCols(r0, nr).transpose() * X.middleCols(c0, nc);
+    });
+  }
+  if (db) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(db, g.out) = G.colwise().sum();
 }
 
 #define CNNZOO_INSTANTIATE(T)                                                            \
   template void linear_forward(const LinearGeometry&, const T*, const T*, const T*, T*); \
-  template void linear_backward_input(const LinearGeometry&, const T*, const T*, T*);    \
-  template void linear_backward_weight(const LinearGeometry&, const T*, const T*, T*);   \
-  template void linear_backward_bias(const LinearGeometry&, const T*, T*);
+  template void linear_backward(const LinearGeometry&, const T*, const T*, const T*, T*, T*, T*);
 CNNZOO_INSTANTIATE(float)
 CNNZOO_INSTANTIATE(double)
 #undef CNNZOO_INSTANTIATE

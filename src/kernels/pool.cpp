@@ -36,6 +36,15 @@ void dispatch_stride(int64_t stride, F&& f) {
     f(std::integral_constant<int, 0>());
 }
 
+// Runs f(plane, stride) for every plane in parallel, stride being g.sw as a compile-time
+// constant where dispatch_stride has one.
+template <class F>
+void for_each_plane(const PoolGeometry& g, F&& f) {
+  dispatch_stride(g.sw, [&](auto stride) {
+    parallel_items(g.planes, g.OH * g.OW * g.kh * g.kw, [&](int64_t plane) { f(plane, stride); });
+  });
+}
+
 // Max pooling of one plane. Windows are scanned row by row, left to right, keeping the
 // first maximum (strictly greater) and letting NaN win, exactly as PyTorch does; padding
 // counts as -inf, so clipping the window to the input is equivalent.
@@ -187,16 +196,14 @@ template <class T>
 void max_pool_forward(const PoolGeometry& g, const T* px, T* py, int32_t* pidx) {
   const int64_t out_plane = g.OH * g.OW;
   const InteriorCols ic = interior_cols(g);
-  dispatch_stride(g.sw, [&](auto stride) {
+  for_each_plane(g, [&](int64_t plane, auto stride) {
     constexpr int kStride = decltype(stride)::value;
-    parallel_items(g.planes, out_plane * g.kh * g.kw, [&](int64_t plane) {
-      const T* xp = px + plane * g.H * g.W;
-      T* yp = py + plane * out_plane;
-      if (pidx)
-        max_pool_plane<T, true, kStride>(xp, yp, pidx + plane * out_plane, g, ic);
-      else
-        max_pool_plane<T, false, kStride>(xp, yp, nullptr, g, ic);
-    });
+    const T* xp = px + plane * g.H * g.W;
+    T* yp = py + plane * out_plane;
+    if (pidx)
+      max_pool_plane<T, true, kStride>(xp, yp, pidx + plane * out_plane, g, ic);
+    else
+      max_pool_plane<T, false, kStride>(xp, yp, nullptr, g, ic);
   });
 }
 
@@ -213,27 +220,19 @@ void max_pool_backward(const PoolGeometry& g, const int32_t* pidx, const T* pdy,
 
 template <class T>
 void avg_pool_forward(const PoolGeometry& g, bool include_pad, const T* px, T* py) {
-  const int64_t out_plane = g.OH * g.OW;
   const InteriorCols ic = interior_cols(g);
-  dispatch_stride(g.sw, [&](auto stride) {
-    constexpr int kStride = decltype(stride)::value;
-    parallel_items(g.planes, out_plane * g.kh * g.kw, [&](int64_t plane) {
-      avg_pool_plane<T, kStride>(px + plane * g.H * g.W, py + plane * out_plane, g, ic,
-                                 include_pad);
-    });
+  for_each_plane(g, [&](int64_t plane, auto stride) {
+    avg_pool_plane<T, decltype(stride)::value>(px + plane * g.H * g.W, py + plane * g.OH * g.OW, g,
+                                               ic, include_pad);
   });
 }
 
 template <class T>
 void avg_pool_backward(const PoolGeometry& g, bool include_pad, const T* pdy, T* pg) {
-  const int64_t out_plane = g.OH * g.OW;
   const InteriorCols ic = interior_cols(g);
-  dispatch_stride(g.sw, [&](auto stride) {
-    constexpr int kStride = decltype(stride)::value;
-    parallel_items(g.planes, out_plane * g.kh * g.kw, [&](int64_t plane) {
-      avg_pool_plane_backward<T, kStride>(pdy + plane * out_plane, pg + plane * g.H * g.W, g, ic,
-                                          include_pad);
-    });
+  for_each_plane(g, [&](int64_t plane, auto stride) {
+    avg_pool_plane_backward<T, decltype(stride)::value>(pdy + plane * g.OH * g.OW,
+                                                        pg + plane * g.H * g.W, g, ic, include_pad);
   });
 }
 

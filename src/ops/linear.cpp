@@ -31,21 +31,18 @@ VarT<T> linear(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias) {
   TensorT<T> xv = weight.requires_grad() ? x.value() : TensorT<T>();
   TensorT<T> wv = x.requires_grad() ? weight.value() : TensorT<T>();
   return make_result<T>(std::move(y), {x, weight, bias}, "linear", [xv, wv, g](Node<T>& n) {
-    if (n.input_needs_grad(0)) {
-      TensorT<T> dx = TensorT<T>::empty({g.batch, g.in});
-      kernels::linear_backward_input<T>(g, n.grad.data(), wv.data(), dx.data());
-      n.inputs[0]->accumulate(std::move(dx));
-    }
-    if (n.input_needs_grad(1)) {
-      TensorT<T> dw = TensorT<T>::empty({g.out, g.in});
-      kernels::linear_backward_weight<T>(g, n.grad.data(), xv.data(), dw.data());
-      n.inputs[1]->accumulate(std::move(dw));
-    }
-    if (n.input_needs_grad(2)) {
-      TensorT<T> db = TensorT<T>::empty({g.out});
-      kernels::linear_backward_bias<T>(g, n.grad.data(), db.data());
-      n.inputs[2]->accumulate(std::move(db));
-    }
+    const bool want_dx = n.input_needs_grad(0), want_dw = n.input_needs_grad(1);
+    const bool want_db = n.input_needs_grad(2);
+    TensorT<T> dx, dw, db;
+    if (want_dx) dx = TensorT<T>::empty({g.batch, g.in});
+    if (want_dw) dw = TensorT<T>::empty({g.out, g.in});
+    if (want_db) db = TensorT<T>::empty({g.out});
+    kernels::linear_backward<T>(g, xv.data(), wv.data(), n.grad.data(),
+                                want_dx ? dx.data() : nullptr, want_dw ? dw.data() : nullptr,
+                                want_db ? db.data() : nullptr);
+    if (want_dx) n.inputs[0]->accumulate(std::move(dx));
+    if (want_dw) n.inputs[1]->accumulate(std::move(dw));
+    if (want_db) n.inputs[2]->accumulate(std::move(db));
   });
 }
 
