@@ -41,6 +41,7 @@ TEST(Tensor, ReshapeSharesStorageCloneDoesNot) {
 // the first round they must come from memory the process already has, not from fresh pages
 // (64 MB = 16384 pages would fault in again on every round if malloc handed them back).
 TEST(Tensor, LargeStorageIsReusedWithoutPageFaults) {
+  keep_freed_memory();  // what the CLI asks for; the library alone leaves malloc as it is
   auto minor_faults = [] {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
@@ -62,6 +63,7 @@ TEST(Tensor, LargeStorageIsReusedWithoutPageFaults) {
 // at once: the heap must keep it too (a 2 GB trim threshold cost 35% of their speed). The
 // blocks are never touched, so this costs address space, not memory.
 TEST(Tensor, FreedHeapAboveTwoGigabytesIsKept) {
+  keep_freed_memory();
   {
     Tensor a = Tensor::empty({int64_t(320) << 20});  // 1.25 GB each
     Tensor b = Tensor::empty({int64_t(320) << 20});
