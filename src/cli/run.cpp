@@ -64,6 +64,17 @@ Classifier load_classifier(const std::string& weights, const std::string& model,
 
 namespace {
 
+// --dataset and --image-size, as train and eval take them.
+void add_dataset_options(CLI::App* cmd, std::string& dataset, int64_t& image_size) {
+  cmd->add_option("--dataset", dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
+      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
+      ->capture_default_str();
+  cmd->add_option("--image-size", image_size,
+                  "Folder datasets: resize images to this (0: keep their size)")
+      ->check(CLI::Range(int64_t(0), int64_t(4096)))
+      ->capture_default_str();
+}
+
 // The flags of train that set the recipe, with their names in the training configuration.
 const std::vector<std::pair<const char*, const char*>> kRecipeFlags = {
     {"--model", "model"},
@@ -114,9 +125,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--model", c->model,
                   "Model name (see `cnnzoo list`); with --resume, the checkpoint's");
   cmd->add_option("--data", c->data, "Dataset path; with --resume, the checkpoint's by default");
-  cmd->add_option("--dataset", c->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
-      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
-      ->capture_default_str();
+  add_dataset_options(cmd, c->dataset, c->image_size);
   cmd->add_option("--epochs", c->epochs, "Epochs")
       ->check(CLI::Range(int64_t(1), kMaxEpochs))
       ->capture_default_str();
@@ -157,10 +166,6 @@ void add_train(CLI::App& app) {
       recipe_help("Comma list of crop, flip, cutout, none", cifar.augment, idx.augment));
   cmd->add_option("--cutout", c->cutout, "Cutout square side (with --augment cutout)")
       ->check(CLI::Range(int64_t(1), int64_t(4096)))
-      ->capture_default_str();
-  cmd->add_option("--image-size", c->image_size,
-                  "Folder datasets: resize images to this (0: keep their size)")
-      ->check(CLI::Range(int64_t(0), int64_t(4096)))
       ->capture_default_str();
   cmd->add_option("--limit-train", c->limit_train,
                   "Use N training images drawn at random, fixed by --seed (0: all)")
@@ -340,15 +345,9 @@ void add_eval(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   o->add_to(cmd);
   cmd->add_option("--data", o->data, "Dataset path (its test split is evaluated)")->required();
-  cmd->add_option("--dataset", o->dataset, "cifar10|cifar100|folder|fashion-mnist|mnist|auto")
-      ->check(CLI::IsMember({"auto", "cifar10", "cifar100", "folder", "fashion-mnist", "mnist"}))
-      ->capture_default_str();
+  add_dataset_options(cmd, o->dataset, o->image_size);
   cmd->add_option("--batch", o->batch, "Batch size")
       ->check(CLI::Range(int64_t(1), kMaxBatch))
-      ->capture_default_str();
-  cmd->add_option("--image-size", o->image_size,
-                  "Folder datasets: resize images to this (0: keep their size)")
-      ->check(CLI::Range(int64_t(0), int64_t(4096)))
       ->capture_default_str();
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {

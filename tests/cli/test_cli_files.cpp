@@ -23,16 +23,19 @@ namespace {
 
 const std::string kClassify = CNNZOO_BINARY_DIR "/classify";
 
+// `cnnzoo train` of LeNet-5 on Fashion-MNIST with the given flags.
+CliRun train_lenet(const std::string& flags, const std::string& dir) {
+  return cli("train --model lenet5 --data " + kFashion + " " + flags, dir);
+}
+
 // A short lenet5 run on Fashion-MNIST, shared by the tests of this file.
 const std::string& trained_run() {
   static TempDir dir;
   static const std::string out = dir / "run";
   if (!fs::exists(out + "/model.safetensors")) {
-    CliRun r = cli("train --model lenet5 --data " + kFashion +
-                       " --epochs 1 --limit-train 3000 --limit-test 500 --threads 1 --seed 2"
-                       " --no-progress --out " +
-                       out,
-                   dir.path());
+    const std::string flags =
+        "--epochs 1 --limit-train 3000 --limit-test 500 --threads 1 --seed 2 --no-progress";
+    CliRun r = train_lenet(flags + " --out " + out, dir.path());
     if (r.status != 0) throw std::runtime_error("training failed: " + r.err);
   }
   return out;
@@ -191,11 +194,8 @@ TEST(CliFiles, TrainingSaysWhatItDoesAndUsesTheDatasetsRecipe) {
   // Fashion-MNIST without recipe flags: its own recipe (no crop, lr 0.05, batch 64), said
   // at the start; the per-epoch line stays with --no-progress; the last line printed is the
   // final accuracy.
-  CliRun r = cli("train --model lenet5 --data " + kFashion +
-                     " --epochs 1 --limit-train 600 --limit-test 200 --threads 1 --no-progress"
-                     " --out " +
-                     tmp / "a",
-                 tmp.path());
+  const std::string small = "--epochs 1 --limit-train 600 --limit-test 200 --threads 1";
+  CliRun r = train_lenet(small + " --no-progress --out " + tmp / "a", tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("lenet5: 61706 parameters; 600 training and 200 test images of 10 "
                        "classes"),
@@ -214,11 +214,9 @@ TEST(CliFiles, TrainingSaysWhatItDoesAndUsesTheDatasetsRecipe) {
   EXPECT_TRUE(fs::exists(tmp / "a/best.safetensors"));
 
   // Flags win over the recipe; --no-decay-bn-bias exempts them; --json prints the result.
-  r = cli("train --model lenet5 --data " + kFashion +
-              " --epochs 1 --limit-train 600 --limit-test 200 --threads 1 --no-progress --lr 0.02"
-              " --augment flip --no-decay-bn-bias --json --out " +
-              tmp / "b",
-          tmp.path());
+  r = train_lenet(small + " --no-progress --lr 0.02 --augment flip --no-decay-bn-bias --json" +
+                      " --out " + tmp / "b",
+                  tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   json j = json::parse(r.out);
   EXPECT_EQ(j["model"], "lenet5");
@@ -250,9 +248,7 @@ TEST(CliFiles, BadFlagsGetOneReadableLine) {
 TEST(CliFiles, AResumedRunKeepsItsRecipeAndItsDirectory) {
   TempDir tmp;
   const std::string common = " --limit-train 600 --limit-test 200 --threads 1 --no-progress";
-  CliRun r = cli("train --model lenet5 --data " + kFashion + " --epochs 2 --stop-after 1" + common +
-                     " --out " + tmp / "a",
-                 tmp.path());
+  CliRun r = train_lenet(" --epochs 2 --stop-after 1" + common + " --out " + tmp / "a", tmp.path());
   ASSERT_EQ(r.status, 0) << r.err;
   // A flag that asks for another recipe is refused, not ignored.
   r = cli("train --resume --lr 0.5 --out " + tmp / "a", tmp.path());
