@@ -11,7 +11,9 @@
 // Classification with Deep Convolutional Neural Networks" (NIPS 2012; no arXiv id), to 32x32
 // CIFAR images. Kept from the paper: five convolutions 96-256-384-384-256 (5x5 conv2, 3x3
 // conv3-5), ReLU, overlapping 3x3/2 max pools after conv1, conv2 and conv5, and the
-// 4096-4096 fully connected layers with dropout 0.5 on their inputs. Adapted:
+// 4096-4096 fully connected layers with dropout 0.5 on the outputs of relu6 and relu7, the
+// paper's and Caffe's placement (torchvision's alexnet above drops the inputs of fc6 and fc7
+// instead: the conv5 features rather than the input of fc8). Adapted:
 //  * conv1 is 5x5 stride 1 (paper 11x11 stride 4 with 224x224 crops): a stride of 4 would
 //    leave an 8x8 map of a 32x32 image before the first pool; at stride 1 the three pools give
 //    32 -> 15 -> 7 -> 3, so fc6 sees 3x3x256 = 2304 inputs (paper 6x6x256);
@@ -117,12 +119,12 @@ class AlexNetCifar : public Module {
     f.push_back(pool());                 // 7 -> 3
     classifier = register_module("classifier", std::make_shared<Sequential>());
     auto& c = *classifier;
-    c.push_back(std::make_shared<Dropout>(drop_rate));
     c.push_back(std::make_shared<Linear>(256 * 3 * 3, 4096));  // fc6
     c.push_back(std::make_shared<ReLU>());
     c.push_back(std::make_shared<Dropout>(drop_rate));
     c.push_back(std::make_shared<Linear>(4096, 4096));  // fc7
     c.push_back(std::make_shared<ReLU>());
+    c.push_back(std::make_shared<Dropout>(drop_rate));
     auto fc8 = std::make_shared<Linear>(4096, num_classes);
     c.push_back(fc8);
     apply([](Module& m) {

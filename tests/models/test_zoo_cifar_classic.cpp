@@ -206,6 +206,20 @@ TEST(CifarClassic, Options) {
   EXPECT_THROW(build("alexnet-cifar", -1, {{"groups", "3"}}), Error);
 }
 
+// The 2012 paper (and its Caffe model) drops the outputs of relu6 and relu7, not the inputs
+// of fc6 and fc7 as torchvision's single-tower AlexNet does.
+TEST(CifarClassic, AlexNetDropoutFollowsRelu6AndRelu7) {
+  auto m = build("alexnet-cifar");
+  const nn::Module* classifier = nullptr;
+  for (auto& [n, c] : m->named_children())
+    if (n == "classifier") classifier = c.get();
+  ASSERT_NE(classifier, nullptr);
+  std::vector<std::string> order;
+  for (auto& [n, c] : classifier->named_children()) order.push_back(c->type_name());
+  EXPECT_EQ(order, (std::vector<std::string>{"Linear", "ReLU", "Dropout", "Linear", "ReLU",
+                                             "Dropout", "Linear"}));
+}
+
 // width_scale, the narrower versions of the heavy networks that the one-epoch training check
 // runs: at 0.5 every weight's output and input widths are half of the full network's (the
 // image's 3 channels, the classes and the depthwise filters' single input excepted), the
