@@ -135,7 +135,7 @@ std::vector<ModelInfo> make_table() {
     cifar("se-preact-resnet164", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "4.39",
           {"se_reduction"}, build_se_preact_resnet164);
     cifar("se-resnet110", hu17, "Hu et al.", 2017, "1709.01507", "senet_cifar", "5.21",
-          {"se_reduction", "shortcut"}, build_se_resnet110);
+          {"se_reduction"}, build_se_resnet110);
   }
   // ---- rows: residual family, part B ----
   {

@@ -1,11 +1,13 @@
 // SE-ResNets on CIFAR (Hu et al. 2017, arXiv 1709.01507).
 //
 // The paper's CIFAR experiments put SE modules into ResNet-110 and ResNet-164 unchanged
-// otherwise: here the option-A ResNet-110 of He 2015 and the pre-activation bottleneck
-// ResNet-164 of He 2016 (projections where the shape changes). Each unit adds
-// 2C^2/r + C/r + C parameters (hidden width C/r, at least 1; for r = 16 the first stage of
-// ResNet-110 has a one-unit bottleneck). Exact counts with r = 16: se-preact-resnet164
-// 1,905,362 (base 1,703,258), se-resnet110 1,742,200 (base 1,727,962).
+// otherwise, and compare with the pre-activation networks of He 2016 ("Identity Mappings";
+// ResNet-110 6.37%, ResNet-164 5.46%): both are built here on those pre-activation units
+// (basic for 110, bottleneck for 164; projections where the shape changes), not on the
+// post-activation ResNet-110 of He 2015. Each unit adds 2C^2/r + C/r + C parameters (hidden
+// width C/r, at least 1; for r = 16 the first stage of ResNet-110 has a one-unit bottleneck).
+// Exact counts with r = 16: se-preact-resnet164 1,905,362 (base 1,703,258), se-resnet110
+// 1,744,760 (base 1,730,522).
 #include "models/senet_cifar.hpp"
 
 #include <algorithm>
@@ -27,14 +29,14 @@ Var SqueezeExcitation::forward(const Var& x) {
   return mul_channel(x, s);
 }
 
-SEBasicBlock::SEBasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride,
-                           nn::ModulePtr downsample, int64_t reduction)
-    : BasicBlock(in_channels, out_channels, stride, std::move(downsample)) {
+SEPreActBlock::SEPreActBlock(int64_t in_channels, int64_t out_channels, int64_t stride,
+                             bool activate_shortcut, int64_t reduction)
+    : PreActBlock(in_channels, out_channels, stride, 0.0, activate_shortcut) {
   se = register_module("se", std::make_shared<SqueezeExcitation>(out_channels, reduction));
 }
 
-Var SEBasicBlock::residual(const Var& x) {
-  return se->forward(BasicBlock::residual(x));
+Var SEPreActBlock::residual(const Var& a) {
+  return se->forward(PreActBlock::residual(a));
 }
 
 SEPreActBottleneck::SEPreActBottleneck(int64_t in_channels, int64_t out_channels, int64_t stride,
@@ -66,12 +68,12 @@ nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec) {
 
 nn::ModulePtr build_se_resnet110(const ModelSpec& spec) {
   int64_t r = reduction_option(spec);
-  ShortcutType type = parse_shortcut(spec);
-  auto block = [r, type](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
-    return std::make_shared<SEBasicBlock>(in, out, stride, make_shortcut(type, in, out, stride), r);
+  // As in preact-resnet110, the unit after the stem takes the stem's activation on both paths.
+  auto block = [r](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
+    return std::make_shared<SEPreActBlock>(in, out, stride, l == 1, r);
   };
-  return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, 18,
-                                       spec.num_classes, block);
+  return std::make_shared<PreActCifarResNet>(
+      spec.in_channels, 16, std::array<int64_t, 3>{16, 32, 64}, 18, spec.num_classes, block);
 }
 
 }  // namespace cnnzoo::models

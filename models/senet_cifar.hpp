@@ -16,13 +16,13 @@ class SqueezeExcitation : public nn::Module {
   std::shared_ptr<nn::Linear> fc1, fc2;
 };
 
-// Post-activation basic block with SE on its residual (SE-ResNet-110).
-class SEBasicBlock : public BasicBlock {
+// Pre-activation basic unit with SE on its residual (SE-ResNet-110).
+class SEPreActBlock : public PreActBlock {
  public:
-  SEBasicBlock(int64_t in_channels, int64_t out_channels, int64_t stride, nn::ModulePtr downsample,
-               int64_t reduction);
-  Var residual(const Var& x) override;
-  std::string type_name() const override { return "SEBasicBlock"; }
+  SEPreActBlock(int64_t in_channels, int64_t out_channels, int64_t stride, bool activate_shortcut,
+                int64_t reduction);
+  Var residual(const Var& a) override;
+  std::string type_name() const override { return "SEPreActBlock"; }
   std::shared_ptr<SqueezeExcitation> se;
 };
 
@@ -37,7 +37,7 @@ class SEPreActBottleneck : public PreActBottleneck {
 
 // se-preact-resnet164 (option se_reduction, default 16).
 nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec);
-// se-resnet110 (options se_reduction, default 16, and shortcut A/B/C, default A).
+// se-resnet110 (option se_reduction, default 16).
 nn::ModulePtr build_se_resnet110(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models
