@@ -11,10 +11,10 @@
 namespace cnnzoo::models::swapout {
 
 struct Config {
-  int64_t depth = 32;                // 6n + 2
-  int64_t widen_factor = 4;          // W: stage widths 16W, 32W, 64W
-  double theta_L = 0.5;              // keep probability of the last unit ("Linear(1, 0.5)")
-  int64_t stochastic_inference = 0;  // N > 0: evaluation averages N sampled predictions
+  int64_t depth = 32;                 // 6n + 2
+  int64_t widen_factor = 4;           // W: stage widths 16W, 32W, 64W
+  double theta_L = 0.5;               // keep probability of the last unit ("Linear(1, 0.5)")
+  int64_t stochastic_inference = 30;  // N > 0: evaluation averages N sampled predictions (paper)
   int64_t num_classes = 10;
   int64_t in_channels = 3;
 };
@@ -27,12 +27,13 @@ double keep_probability(int64_t l, int64_t L, double theta_L);
 Var swapout(const Var& x, const Var& f, double theta1, double theta2, Generator* gen);
 
 // Pre-activation basic unit: F = conv3x3(ReLU(BN(conv3x3(ReLU(BN(x)))))), stride on the first
-// conv. Where the shape changes, the shortcut subsamples and zero-pads (option A); in the
-// first unit of stages 2 and 3 it takes the pre-activated input, and the unit right after
-// the stem has no pre-activation (the stem output is used directly).
+// conv. Where the shape changes, the shortcut subsamples and zero-pads (option A) the
+// pre-activated input; with activate_shortcut (the unit right after the stem) an identity
+// shortcut also carries the pre-activated input, so that BN-ReLU is the stem's.
 class Unit : public nn::Module {
  public:
-  Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool preactivate, double theta);
+  Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool activate_shortcut,
+       double theta);
   Var forward(const Var& x) override;  // training: masks from the global generator
   Var forward(const Var& x, Generator* gen);
   std::string type_name() const override { return "SwapoutUnit"; }
@@ -42,6 +43,7 @@ class Unit : public nn::Module {
 
   int64_t in_channels, out_channels, stride;
   double theta;  // keep probability of both Theta1 and Theta2
+  bool activate_shortcut;
 
  private:
   Var preact(const Var& x);
@@ -56,9 +58,9 @@ class Unit : public nn::Module {
 class SwapoutNet : public nn::Module {
  public:
   explicit SwapoutNet(const Config& config);
-  // Training: sampled masks. Evaluation: deterministic (theta-weighted) inference, or, with
-  // stochastic_inference = N > 0, log of the mean softmax of N sampled passes (BN in
-  // inference mode), returned without a gradient graph.
+  // Training: sampled masks. Evaluation: with stochastic_inference = N > 0 (30 by default,
+  // the paper's), log of the mean softmax of N sampled passes (BN in inference mode), returned
+  // without a gradient graph; with 0, deterministic (theta-weighted) inference.
   Var forward(const Var& x) override;
   Var forward(const Var& x, Generator* gen);  // one pass with masks from gen (nullptr: mean)
   std::string type_name() const override { return "SwapoutNet"; }

@@ -93,7 +93,7 @@ const ModelCase kModels[] = {
     {"fractalnet-20", 33724618, 512, 33.7e6, 0.01, false},  // the paper's 38.6M: see the file
     {"highway-19", 2342406, 500, 2.3e6, 0.02, false},       // paper 2.3M; the 2.8M is
                                                             // the seed's three-conv gates
-    {"swapout-32-w4", 7357114, 256, 7.35e6, 0.01, false},
+    {"swapout-32-w4", 7357146, 256, 7.35e6, 0.01, false},
     {"rir-18-wide", 9516586, 384, 10.3e6, 0.08, false},  // see rir.cpp
 };
 
@@ -190,7 +190,8 @@ TEST(ResidualB, EvalIsDeterministic) {
   const std::vector<std::pair<std::string, std::map<std::string, std::string>>> cases = {
       {"fractalnet-20", {{"width_scale", "0.0625"}}},
       {"pyramidsepdrop-182-a150", {{"depth", "20"}, {"alpha", "12"}}},
-      {"swapout-32-w4", {{"depth", "8"}, {"widen_factor", "1"}}},
+      // Its default evaluation samples (the paper's 30-pass stochastic inference).
+      {"swapout-32-w4", {{"depth", "8"}, {"widen_factor", "1"}, {"stochastic_inference", "0"}}},
       {"densenet-40-12", {{"depth", "10"}, {"drop_rate", "0.2"}}},
   };
   for (const auto& [name, opts] : cases) {
@@ -462,10 +463,44 @@ TEST(ResidualB, SwapoutMaskFrequencies) {
   }
 }
 
+// The first unit follows the CIFAR pre-activation reference ("both_preact"): the BN-ReLU
+// after the stem conv feeds both the residual and the shortcut, so what swapout mixes in as X
+// is already activated, whatever the shortcut (identity at width 1, zero padding at 4).
+TEST(ResidualB, SwapoutFirstUnitPreactivatesBothPaths) {
+  OneThread one_thread;
+  for (const char* widen : {"1", "4"}) {
+    SCOPED_TRACE(std::string("widen_factor ") + widen);
+    auto m = build("swapout-32-w4", -1, {{"depth", "8"}, {"widen_factor", widen}});
+    auto& net = dynamic_cast<swapout::SwapoutNet&>(*m);
+    auto& unit = *net.units[0];
+    m->eval();
+    Generator g(4);
+    Var x(randn({2, 16, 8, 8}, g));
+    Tensor s = unit.skip(x).value();
+    int64_t negative = 0;
+    for (float v : s) negative += v < 0.0f;
+    EXPECT_EQ(negative, 0);
+    const nn::Module* bn1 = nullptr;
+    for (auto& [n, c] : unit.named_children())
+      if (n == "bn1") bn1 = c.get();
+    ASSERT_NE(bn1, nullptr);
+    EXPECT_EQ(bn1->type_name(), "BatchNorm");
+  }
+}
+
+// The paper's CIFAR errors (4.76% for v2(32) W x 4) are those of stochastic inference
+// averaging 30 sampled passes; the registered model evaluates that way unless told otherwise.
+TEST(ResidualB, SwapoutDefaultsToThePapersInference) {
+  auto m = build("swapout-32-w4", -1, {{"depth", "8"}, {"widen_factor", "1"}});
+  EXPECT_EQ(dynamic_cast<swapout::SwapoutNet&>(*m).stochastic_inference, 30);
+  EXPECT_EQ(find_model("swapout-32-w4").paper_cifar10_error, "4.76");
+}
+
 TEST(ResidualB, SwapoutStochasticInference) {
   OneThread one_thread;
   manual_seed(8);
-  auto m = build("swapout-32-w4", -1, {{"depth", "8"}, {"widen_factor", "1"}});
+  auto m = build("swapout-32-w4", -1,
+                 {{"depth", "8"}, {"widen_factor", "1"}, {"stochastic_inference", "0"}});
   auto& net = dynamic_cast<swapout::SwapoutNet&>(*m);
   Generator g(21);
   Var x(randn({4, 3, 16, 16}, g));
