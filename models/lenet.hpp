@@ -6,7 +6,9 @@
 namespace cnnzoo::models {
 
 // C1 6@5x5 -> S2 -> C3 16@5x5 (fully connected) -> S4 -> C5 120 -> F6 84 -> output.
-// Options: activation = tanh (paper) | relu; pool = avg (paper's subsampling) | max.
+// Options: activation = tanh | relu | scaled_tanh (the paper's 1.7159 tanh(2a/3));
+// pool = avg | max; subsampling = pool (S2/S4 are the pool above) | paper (per-map trainable
+// coefficient and bias on the window sum, then 1.7159 tanh(2a/3)).
 nn::ModulePtr lenet5(const ModelSpec& spec);
 
 }  // namespace cnnzoo::models

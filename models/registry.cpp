@@ -253,7 +253,7 @@ std::vector<ModelInfo> make_table() {
                1,
                32,
                "",
-               {"activation", "pool"},
+               {"activation", "pool", "subsampling"},
                lenet5});
   {
     // Non-torchvision ImageNet designs (each models/ file states its paper and its choices)
