@@ -5,10 +5,10 @@
 // the input to 0.5 at the last unit ("Linear(1, 0.5)", the schedule of stochastic depth with
 // l = 1..L). The masks are not rescaled, so deterministic inference multiplies by the keep
 // probabilities (the expectation); stochastic inference averages sampled predictions. The
-// paper's CIFAR errors (4.76% for this network) are those of stochastic inference with 30
-// samples, its better protocol, so that is the default (stochastic_inference = 30; 0 gives the
-// deterministic pass). The model table's multiply-adds (32.0G) are therefore those of 30
-// passes; one training or deterministic pass costs 1.07G.
+// paper's CIFAR error for this network (4.76%, the model table's figure) is that of
+// stochastic inference with 30 samples (`--set stochastic_inference=30`). The default stays
+// the deterministic pass: one pass instead of 30, and the same answer every time an image is
+// classified, which predict, eval and forward rely on to agree.
 //
 // As in the CIFAR pre-activation reference ("both_preact" first unit), the BN-ReLU of the
 // first unit follows the stem conv and feeds both paths, so no unit mixes the raw conv output

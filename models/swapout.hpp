@@ -14,7 +14,7 @@ struct Config {
   int64_t depth = 32;                 // 6n + 2
   int64_t widen_factor = 4;           // W: stage widths 16W, 32W, 64W
   double theta_L = 0.5;               // keep probability of the last unit ("Linear(1, 0.5)")
-  int64_t stochastic_inference = 30;  // N > 0: evaluation averages N sampled predictions (paper)
+  int64_t stochastic_inference = 0;  // N > 0: evaluation averages N sampled predictions
   int64_t num_classes = 10;
   int64_t in_channels = 3;
 };
@@ -58,9 +58,9 @@ class Unit : public nn::Module {
 class SwapoutNet : public nn::Module {
  public:
   explicit SwapoutNet(const Config& config);
-  // Training: sampled masks. Evaluation: with stochastic_inference = N > 0 (30 by default,
-  // the paper's), log of the mean softmax of N sampled passes (BN in inference mode), returned
-  // without a gradient graph; with 0, deterministic (theta-weighted) inference.
+  // Training: sampled masks. Evaluation: deterministic (theta-weighted) inference by default;
+  // with stochastic_inference = N > 0 (the paper's protocol is 30), log of the mean softmax of
+  // N sampled passes (BN in inference mode), returned without a gradient graph.
   Var forward(const Var& x) override;
   Var forward(const Var& x, Generator* gen);  // one pass with masks from gen (nullptr: mean)
   std::string type_name() const override { return "SwapoutNet"; }

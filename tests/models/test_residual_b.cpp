@@ -490,12 +490,6 @@ TEST(ResidualB, SwapoutFirstUnitPreactivatesBothPaths) {
 
 // The paper's CIFAR errors (4.76% for v2(32) W x 4) are those of stochastic inference
 // averaging 30 sampled passes; the registered model evaluates that way unless told otherwise.
-TEST(ResidualB, SwapoutDefaultsToThePapersInference) {
-  auto m = build("swapout-32-w4", -1, {{"depth", "8"}, {"widen_factor", "1"}});
-  EXPECT_EQ(dynamic_cast<swapout::SwapoutNet&>(*m).stochastic_inference, 30);
-  EXPECT_EQ(find_model("swapout-32-w4").paper_cifar10_error, "4.76");
-}
-
 TEST(ResidualB, SwapoutStochasticInference) {
   OneThread one_thread;
   manual_seed(8);
