@@ -11,9 +11,9 @@
 namespace cnnzoo::models::swapout {
 
 struct Config {
-  int64_t depth = 32;                 // 6n + 2
-  int64_t widen_factor = 4;           // W: stage widths 16W, 32W, 64W
-  double theta_L = 0.5;               // keep probability of the last unit ("Linear(1, 0.5)")
+  int64_t depth = 32;                // 6n + 2
+  int64_t widen_factor = 4;          // W: stage widths 16W, 32W, 64W
+  double theta_L = 0.5;              // keep probability of the last unit ("Linear(1, 0.5)")
   int64_t stochastic_inference = 0;  // N > 0: evaluation averages N sampled predictions
   int64_t num_classes = 10;
   int64_t in_channels = 3;
