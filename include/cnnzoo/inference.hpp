@@ -81,6 +81,10 @@ class Classifier {
   Tensor preprocess(const std::vector<io::Image>& images) const;
   // Pixels in [0, 1] as a batch [N, C, H, W] -> normalised with the file's mean and std.
   Tensor normalize(const Tensor& pixels) const;
+  // Throws an Error naming the file when it states no normalisation and the model has no
+  // published one (what preprocess and normalize need; callers that normalise otherwise,
+  // such as evaluation through a DataLoader, call it first).
+  void require_normalisation() const;
 
   // A preprocessed batch [N, C, H, W] -> logits [N, classes] / softmax probabilities.
   Tensor logits(const Tensor& batch) const;
@@ -96,8 +100,6 @@ class Classifier {
   std::vector<Prediction> predict(const std::vector<io::Image>& images) const;
 
  private:
-  void check_normalisation() const;
-
   std::string path_;  // for messages
   ModelMetadata meta_;
   nn::ModulePtr model_;

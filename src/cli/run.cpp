@@ -352,6 +352,7 @@ void add_eval(CLI::App& app) {
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
     Classifier m = o->load();
+    m.require_normalisation();  // the loader normalises with the file's statistics
     const ModelMetadata& md = m.metadata();
     data::LoadOptions opts;
     opts.folder.height = opts.folder.width = static_cast<int>(o->image_size);

@@ -105,7 +105,7 @@ Classifier Classifier::load(const std::string& path, const LoadOptions& options)
   return c;
 }
 
-void Classifier::check_normalisation() const {
+void Classifier::require_normalisation() const {
   check(!meta_.mean.empty(),
         path_ + " has no normalisation (mean/std metadata), and '" + name() +
             "' has no published one: use a file written by cnnzoo, add the metadata, or give "
@@ -113,7 +113,7 @@ void Classifier::check_normalisation() const {
 }
 
 Tensor Classifier::preprocess(const io::Image& image) const {
-  check_normalisation();
+  require_normalisation();
   const int64_t C = meta_.spec.in_channels, S = meta_.spec.input_size;
   io::Image img = image.channels == C ? image : io::convert_channels(image, static_cast<int>(C));
   if (meta_.preprocessing == "resize-crop") {
@@ -163,7 +163,7 @@ Tensor Classifier::normalize(const Tensor& pixels) const {
   check(pixels.dim() == 4 && pixels.size(1) == C,
         "normalize: input " + pixels.shape_str() + " is not [N, " + std::to_string(C) +
             ", H, W] for a model of " + std::to_string(C) + " input channels");
-  check_normalisation();
+  require_normalisation();
   Tensor out = pixels.clone();
   const int64_t plane = pixels.size(2) * pixels.size(3);
   for (int64_t n = 0; n < pixels.size(0); ++n)

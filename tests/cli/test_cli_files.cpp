@@ -139,6 +139,16 @@ TEST(CliFiles, AModelThatContradictsTheFileIsRefused) {
   expect_one_line_error(r, "10 classes, not 7");
   r = cli("predict --set activation=relu --weights " + w + " x.png", tmp.path());
   expect_one_line_error(r, "saved with option activation at its default, not activation=relu");
+  // A file that names its model but no normalisation (and lenet5 has no published one) is
+  // not evaluated on unnormalised pixels.
+  ModelMetadata bare;
+  bare.spec.name = "lenet5";
+  bare.spec.in_channels = 1;
+  bare.spec.input_size = 28;
+  manual_seed(1);
+  save_weights(*models::build_model(bare.spec), bare, tmp / "bare.safetensors");
+  r = cli("eval --weights " + tmp / "bare.safetensors" + " --data " + kFashion, tmp.path());
+  expect_one_line_error(r, "has no normalisation");
   // The same facts as the file's are accepted.
   write_test_images(tmp, 1);
   r = cli("predict --model lenet5 --classes 10 --weights " + w + " " + tmp / "img0.png",
