@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   try {
     cnnzoo::manual_seed(config.seed);
     cnnzoo::data::DatasetSplit data = cnnzoo::train::load_data(config);
-    auto model = cnnzoo::models::build_model(config.model, data.train.classes.size());
+    auto model = cnnzoo::models::build_model(cnnzoo::train::model_spec(config, data));
     cnnzoo::train::Trainer trainer(model, std::move(data), config);
     auto history = trainer.fit();
     std::printf("final test accuracy: %.2f%%\n", 100 * history.back().test_acc);

@@ -221,14 +221,7 @@ void add_train(CLI::App& app) {
     }
     manual_seed(cfg0.seed);  // the model's initial weights draw from the global generator
     data::DatasetSplit data = train::load_data(cfg0);
-    models::ModelSpec spec;
-    spec.name = cfg0.model;
-    spec.num_classes =
-        cfg0.num_classes > 0 ? cfg0.num_classes : static_cast<int64_t>(data.train.classes.size());
-    spec.in_channels = data.train.channels;
-    spec.input_size = data.train.height;
-    spec.options = cfg0.model_options;
-    nn::ModulePtr model = models::build_model(spec);
+    nn::ModulePtr model = models::build_model(train::model_spec(cfg0, data));
     stop_on_signals();
     train::Trainer trainer(model, std::move(data), cfg0);
     const train::TrainConfig& cfg = trainer.config();

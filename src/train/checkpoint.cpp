@@ -31,8 +31,8 @@ void Trainer::save_checkpoint() {
       {"rng", global_generator().state()},
       {"config", json::parse(config_.to_json())},
       {"history", hist},
-      {"mean", mean_},
-      {"std", std_}};
+      {"mean", meta_.mean},
+      {"std", meta_.std}};
   std::map<std::string, std::string> meta = meta_.to_file_metadata();
   meta["format"] = "cnnzoo-checkpoint";
   meta["trainer"] = t.dump();

@@ -143,6 +143,17 @@ data::Dataset random_subset(const data::Dataset& ds, int64_t n, uint64_t seed) {
 
 }  // namespace
 
+models::ModelSpec model_spec(const TrainConfig& config, const data::DatasetSplit& data) {
+  models::ModelSpec spec;
+  spec.name = config.model;
+  spec.options = config.model_options;
+  spec.num_classes =
+      config.num_classes > 0 ? config.num_classes : static_cast<int64_t>(data.train.classes.size());
+  spec.in_channels = data.train.channels;
+  spec.input_size = data.train.height;
+  return spec;
+}
+
 data::DatasetSplit load_data(const TrainConfig& config) {
   data::LoadOptions lo;
   lo.folder.height = lo.folder.width = static_cast<int>(config.image_size);

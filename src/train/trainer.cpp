@@ -115,19 +115,12 @@ void Trainer::setup() {
   check(config_.batch >= 1, "train: --batch must be at least 1");
   check(data_.train.size() > 0 && data_.test.size() > 0, "train: empty training or test set");
   if (config_.threads > 0) set_num_threads(config_.threads);
-  mean_ = data::channel_mean(data_.train);
-  std_ = data::channel_std(data_.train);
   // What every file of the run says about its model, so that each one alone rebuilds it.
   const auto& classes = data_.train.classes;
-  meta_.spec.name = config_.model;
-  meta_.spec.options = config_.model_options;
-  meta_.spec.num_classes =
-      config_.num_classes > 0 ? config_.num_classes : static_cast<int64_t>(classes.size());
-  meta_.spec.in_channels = data_.train.channels;
-  meta_.spec.input_size = data_.train.height;
+  meta_.spec = model_spec(config_, data_);
   if (static_cast<int64_t>(classes.size()) == meta_.spec.num_classes) meta_.classes = classes;
-  meta_.mean = mean_;
-  meta_.std = std_;
+  meta_.mean = data::channel_mean(data_.train);
+  meta_.std = data::channel_std(data_.train);
   meta_.preprocessing = "resize";
   optim::SGDOptions o;
   o.lr = config_.lr;
@@ -187,8 +180,8 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   lo.shuffle = true;
   lo.drop_last = false;
   lo.seed = config_.seed;
-  lo.mean = mean_;
-  lo.std = std_;
+  lo.mean = meta_.mean;
+  lo.std = meta_.std;
   std::stringstream aug(config_.augment);
   for (std::string item; std::getline(aug, item, ',');) {
     if (item == "crop")
@@ -280,7 +273,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     }
   }
   const Partial done = std::exchange(partial_, Partial{});
-  EvalResult ev = evaluate(*model_, data_.test, mean_, std_);
+  EvalResult ev = evaluate(*model_, data_.test, meta_.mean, meta_.std);
   m = EpochMetrics{};
   m.epoch = epoch + 1;
   m.step = global_step_;

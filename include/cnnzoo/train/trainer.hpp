@@ -100,6 +100,10 @@ TrainConfig resumed_config(const TrainConfig& config);
 // limit_test images drawn at random with the config's seed.
 data::DatasetSplit load_data(const TrainConfig& config);
 
+// The model a config trains on its data: config.model with its options, the data's input
+// channels and image size, and config.num_classes or the data's class count.
+models::ModelSpec model_spec(const TrainConfig& config, const data::DatasetSplit& data);
+
 class Trainer {
  public:
   // Trains a built model on the given data. With config.resume, the model, optimizer and
@@ -129,8 +133,8 @@ class Trainer {
   const std::vector<EpochMetrics>& history() const { return history_; }
   const std::vector<CurvePoint>& curve() const { return curve_; }
   const TrainConfig& config() const { return config_; }
-  const std::vector<float>& mean() const { return mean_; }
-  const std::vector<float>& std() const { return std_; }
+  const std::vector<float>& mean() const { return meta_.mean; }
+  const std::vector<float>& std() const { return meta_.std; }
   // What the run's files say about the model (model, best and checkpoint files alike).
   const ModelMetadata& metadata() const { return meta_; }
 
@@ -154,8 +158,7 @@ class Trainer {
   TrainConfig config_;
   nn::ModulePtr model_;
   data::DatasetSplit data_;
-  std::vector<float> mean_, std_;
-  ModelMetadata meta_;
+  ModelMetadata meta_;  // with the training set's mean and std, which the loaders use
   struct State;
   std::unique_ptr<State> state_;
   std::vector<EpochMetrics> history_;
