@@ -77,7 +77,7 @@ int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
   keep_freed_memory();  // as the CLI does for training
   set_num_threads(a.threads);
-  Conv2dOptions opt;
+  Conv2dParams opt;
   opt.stride = a.stride;
   opt.padding = a.k / 2;
   opt.groups = a.groups;

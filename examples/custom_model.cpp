@@ -15,7 +15,7 @@ using namespace cnnzoo;
 class SmallNet : public nn::Module {
  public:
   SmallNet() {
-    Conv2dOptions same;
+    Conv2dParams same;
     same.padding = 1;
     same.bias = false;
     conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(1, 16, 3, same));

@@ -31,7 +31,7 @@
 // The fully connected part holds 26.2M of the 30.0M parameters; it is kept at the paper's
 // width because it is the design (and costs only 26M multiply-adds per image).
 // Parameters (10 classes): 29,984,490 (groups=2: 28,571,370; batch_norm=false: 29,983,114).
-#include "models/alexnet.hpp"
+#include "cnnzoo/models/alexnet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -44,7 +44,7 @@ namespace {
 using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = pad;
   return std::make_shared<Conv2d>(in, out, k, o);
@@ -98,7 +98,7 @@ class AlexNetCifar : public Module {
     auto& f = *features;
     // conv [-> BN] -> ReLU; without BN, LRN follows conv1 and conv2.
     auto layer = [&](int64_t in, int64_t out, int64_t k, int64_t g, bool lrn) {
-      Conv2dOptions o;
+      Conv2dParams o;
       o.padding = k / 2;
       o.groups = g;
       o.bias = !batch_norm;

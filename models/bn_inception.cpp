@@ -47,7 +47,7 @@
 // bias as well, as the Caffe BN-Inception does, makes it 11,295,240; the paper quotes no
 // total). bn-inception-cifar 10,262,794 for 10 classes. Its width_scale option (not the
 // paper's) multiplies every width, for the one-epoch training check.
-#include "models/bn_inception.hpp"
+#include "cnnzoo/models/bn_inception.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -65,7 +65,7 @@ using namespace cnnzoo::nn;
 class BasicConv2d : public Module {
  public:
   BasicConv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = stride;
     o.padding = padding;
     o.bias = false;

@@ -5,7 +5,7 @@
 //   densenet-40-12      1,019,722   (1.0M)     densenet-bc-100-12    769,162   (0.8M)
 //   densenet-100-12     6,979,642   (7.0M)     densenet-bc-250-24 15,324,406   (15.3M)
 //   densenet-100-24    27,249,082   (27.2M)    densenet-bc-190-40 25,624,430   (25.6M)
-#include "densenet_cifar.hpp"
+#include "cnnzoo/models/densenet_cifar.hpp"
 
 #include <cmath>
 
@@ -21,7 +21,7 @@ namespace cnnzoo::models::densenet_cifar {
 namespace {
 
 std::shared_ptr<nn::Conv2d> conv_layer(int64_t in, int64_t out, int64_t kernel) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.padding = kernel / 2;
   o.bias = false;
   return std::make_shared<nn::Conv2d>(in, out, kernel, o);

@@ -10,7 +10,7 @@
 //   densenet201: k = 32, (6, 12, 48, 32)           densenet161: k = 48, (6, 12, 36, 24)
 // Parameters (exact, as torchvision): densenet121 7,978,856; densenet161 28,681,000;
 // densenet169 14,149,480; densenet201 20,013,928.
-#include "models/densenet_imagenet.hpp"
+#include "cnnzoo/models/densenet_imagenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -26,7 +26,7 @@ namespace {
 using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = pad;
   o.bias = false;

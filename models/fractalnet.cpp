@@ -16,7 +16,7 @@
 // Parameters: 33,724,618 (conv + BN affine + linear, 10 classes); conv weights alone are
 // 33,698,880. The paper's table says 38.6M, which no reading of its layout reproduces (the
 // seed study derived the same 33.7M); we report the exact count.
-#include "fractalnet.hpp"
+#include "cnnzoo/models/fractalnet.hpp"
 
 #include <cmath>
 
@@ -32,7 +32,7 @@ namespace cnnzoo::models::fractalnet {
 
 ConvBlock::ConvBlock(int64_t in_channels, int64_t out_channels, double drop_rate)
     : drop_rate(drop_rate) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.padding = 1;
   o.bias = false;
   conv = register_module("conv", std::make_shared<nn::Conv2d>(in_channels, out_channels, 3, o));

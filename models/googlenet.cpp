@@ -31,7 +31,7 @@
 // Parameters (10 classes): googlenet-cifar 5,983,402 (10,333,886 with aux_logits).
 // width_scale (not the paper's) multiplies every width of the stem and the modules, for the
 // one-epoch training check (bench/train_one_epoch.sh).
-#include "models/googlenet.hpp"
+#include "cnnzoo/models/googlenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -45,19 +45,16 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-constexpr double kAuxWeight = 0.3;  // the paper's weight of each auxiliary loss
-
 // conv -> BN -> ReLU, the unit every GoogLeNet convolution is built from.
 class BasicConv2d : public Module {
  public:
   BasicConv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = stride;
     o.padding = padding;
     o.bias = false;
     conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
-    BatchNormOptions b;
-    b.eps = 1e-3;
+    BatchNormOptions b = BatchNormOptions().eps(1e-3);
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out, b));
   }
   Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
@@ -166,16 +163,16 @@ class GoogLeNet : public Module {
     h = maxpool2->forward(conv3->forward(conv2->forward(h)));
     h = maxpool3->forward(inception3b->forward(inception3a->forward(h)));
     h = inception4a->forward(h);
-    if (with_aux) aux_.emplace_back(aux1->forward(h), kAuxWeight);
+    if (with_aux) aux_.push_back(aux1->forward(h));
     h = inception4d->forward(inception4c->forward(inception4b->forward(h)));
-    if (with_aux) aux_.emplace_back(aux2->forward(h), kAuxWeight);
+    if (with_aux) aux_.push_back(aux2->forward(h));
     h = maxpool4->forward(inception4e->forward(h));
     h = inception5b->forward(inception5a->forward(h));
     return fc->forward(dropout->forward(flatten(avgpool->forward(h))));
   }
 
-  std::vector<std::pair<Var, double>> take_aux_logits() override {
-    std::vector<std::pair<Var, double>> out;
+  std::vector<Var> take_auxiliary_logits() override {
+    std::vector<Var> out;
     out.swap(aux_);
     return out;
   }
@@ -191,8 +188,8 @@ class GoogLeNet : public Module {
   std::shared_ptr<Linear> fc;
 
  private:
-  // Set only by a training-mode forward (see Module::take_aux_logits).
-  std::vector<std::pair<Var, double>> aux_;
+  // Set only by a training-mode forward (see Module::take_auxiliary_logits).
+  std::vector<Var> aux_;
 };
 
 // The nine modules on 32x32 inputs (see the top of the file).
@@ -249,16 +246,16 @@ class GoogLeNetCifar : public Module {
     Var h = conv3->forward(conv2->forward(conv1->forward(x)));
     h = maxpool3->forward(inception3b->forward(inception3a->forward(h)));
     h = inception4a->forward(h);
-    if (with_aux) aux_.emplace_back(aux1->forward(h), kAuxWeight);
+    if (with_aux) aux_.push_back(aux1->forward(h));
     h = inception4d->forward(inception4c->forward(inception4b->forward(h)));
-    if (with_aux) aux_.emplace_back(aux2->forward(h), kAuxWeight);
+    if (with_aux) aux_.push_back(aux2->forward(h));
     h = maxpool4->forward(inception4e->forward(h));
     h = inception5b->forward(inception5a->forward(h));
     return fc->forward(dropout->forward(flatten(avgpool->forward(h))));
   }
 
-  std::vector<std::pair<Var, double>> take_aux_logits() override {
-    std::vector<std::pair<Var, double>> out;
+  std::vector<Var> take_auxiliary_logits() override {
+    std::vector<Var> out;
     out.swap(aux_);
     return out;
   }
@@ -274,7 +271,7 @@ class GoogLeNetCifar : public Module {
   std::shared_ptr<Linear> fc;
 
  private:
-  std::vector<std::pair<Var, double>> aux_;  // as GoogLeNet::aux_
+  std::vector<Var> aux_;  // as GoogLeNet::aux_
 };
 
 }  // namespace

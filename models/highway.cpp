@@ -21,7 +21,7 @@
 // Parameters: 2,342,406 (10 classes). The paper reports 2.3M for its 19-layer highway net.
 // The issue table's 2.8M is what the Chainer seed's gate gives (a three-conv BN-ReLU gate
 // sub-network per layer, 2.79M), which is not the paper's single-conv gate.
-#include "highway.hpp"
+#include "cnnzoo/models/highway.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
@@ -32,7 +32,7 @@ namespace cnnzoo::models::highway {
 namespace {
 
 std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.padding = 1;
   return std::make_shared<nn::Conv2d>(in, out, 3, o);  // biased: no BN follows
 }

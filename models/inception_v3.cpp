@@ -27,7 +27,7 @@
 // Parameters (10 classes): 21,806,058 (torchvision's 23,834,568 without the auxiliary head,
 // minus 2048 x 990 + 990 for the smaller classifier). Its width_scale option (not the
 // paper's) multiplies every width, for the one-epoch training check.
-#include "models/inception_v3.hpp"
+#include "cnnzoo/models/inception_v3.hpp"
 
 #include <functional>
 
@@ -43,19 +43,16 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-constexpr double kAuxWeight = 0.4;
-
 // conv -> BN -> ReLU with kernel and padding given as (h, w) for the factorised 1xn / nx1.
 class BasicConv2d : public Module {
  public:
   BasicConv2d(int64_t in, int64_t out, Size2 kernel, int64_t stride = 1, Size2 padding = 0) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = stride;
     o.padding = Padding2d(padding.h, padding.w);
     o.bias = false;
     conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
-    BatchNormOptions b;
-    b.eps = 1e-3;
+    BatchNormOptions b = BatchNormOptions().eps(1e-3);
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out, b));
   }
   Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
@@ -292,13 +289,13 @@ class Inception3 : public Mixed {
     h = Mixed_5d->forward(Mixed_5c->forward(Mixed_5b->forward(h)));
     h = Mixed_6a->forward(h);
     h = Mixed_6e->forward(Mixed_6d->forward(Mixed_6c->forward(Mixed_6b->forward(h))));
-    if (with_aux) aux_.emplace_back(AuxLogits->forward(h), kAuxWeight);
+    if (with_aux) aux_.push_back(AuxLogits->forward(h));
     h = Mixed_7c->forward(Mixed_7b->forward(Mixed_7a->forward(h)));
     return fc->forward(flatten(dropout->forward(avgpool->forward(h))));
   }
 
-  std::vector<std::pair<Var, double>> take_aux_logits() override {
-    std::vector<std::pair<Var, double>> out;
+  std::vector<Var> take_auxiliary_logits() override {
+    std::vector<Var> out;
     out.swap(aux_);
     return out;
   }
@@ -317,8 +314,8 @@ class Inception3 : public Mixed {
   std::shared_ptr<Linear> fc;
 
  private:
-  // Set only by a training-mode forward (see Module::take_aux_logits).
-  std::vector<std::pair<Var, double>> aux_;
+  // Set only by a training-mode forward (see Module::take_auxiliary_logits).
+  std::vector<Var> aux_;
 };
 
 // The eleven modules on 32x32 inputs (see the top of the file).

@@ -45,7 +45,7 @@
 // is optional). He initialisation (fan-out) for convolutions, zero biases, BN 1/0.
 // Parameters for 1000 classes: inception-v4 42,679,816; inception-resnet-v2 55,843,464
 // (the ~42.7M and ~55.8M usually quoted; BN counted with gamma and beta).
-#include "models/inception_v4.hpp"
+#include "cnnzoo/models/inception_v4.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -64,13 +64,12 @@ using namespace cnnzoo::nn;
 class BasicConv2d : public Module {
  public:
   BasicConv2d(int64_t in, int64_t out, Size2 kernel, int64_t stride, Padding2d padding) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = stride;
     o.padding = padding;
     o.bias = false;
     conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
-    BatchNormOptions b;
-    b.eps = 1e-3;
+    BatchNormOptions b = BatchNormOptions().eps(1e-3);
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out, b));
   }
   Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }

@@ -13,7 +13,7 @@
 // layer under softmax cross-entropy instead of Euclidean RBF units. Parameters: 61,706 for
 // one input channel (the paper's 32x32 greyscale), 62,006 for three (CIFAR); with
 // subsampling=paper 61,750 and 62,050.
-#include "models/lenet.hpp"
+#include "cnnzoo/models/lenet.hpp"
 
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/activation.hpp"
@@ -42,7 +42,7 @@ class Subsampling : public nn::Module {
  public:
   explicit Subsampling(int64_t maps) {
     // A 1x1 depthwise convolution is exactly one coefficient and one bias per map.
-    Conv2dOptions o;
+    Conv2dParams o;
     o.groups = maps;
     affine = register_module("affine", std::make_shared<nn::Conv2d>(maps, maps, 1, o));
   }

@@ -24,7 +24,7 @@
 // all 1024 positions).
 // Parameters (10 classes): 4,120,990 = 4,119,228 conv + 1,272 BN + 490 linear.
 // width_scale (not the paper's) multiplies every N, for the one-epoch training check.
-#include "models/nas_cifar.hpp"
+#include "cnnzoo/models/nas_cifar.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -70,7 +70,7 @@ class SearchedLayer : public Module {
  public:
   // out: the layer's N, or N times the width_scale option.
   SearchedLayer(int64_t in, int64_t out, const LayerSpec& s) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.padding = Padding2d((s.filter_height - 1) / 2, (s.filter_width - 1) / 2);
     o.bias = false;
     conv = register_module(

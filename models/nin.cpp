@@ -15,7 +15,7 @@
 // activation on the raw image. Initialisation: He normal (fan-in) with zero biases, and
 // N(0, 0.01) for the class-map layer, where the paper's Caffe model used hand-tuned Gaussians.
 // Parameters (10 classes): nin 966,986 (the paper's "0.97M" is this count), nin-bn 968,394.
-#include "models/nin.hpp"
+#include "cnnzoo/models/nin.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -37,7 +37,7 @@ class MlpConv : public Module {
           bool batch_norm, bool class_maps) {
     auto layer = [&](const std::string& name, int64_t c_in, int64_t c_out, int64_t k, bool linear) {
       bool bn = batch_norm && !linear;
-      Conv2dOptions o;
+      Conv2dParams o;
       o.padding = k / 2;
       o.bias = !bn;
       convs_.push_back(register_module(name, std::make_shared<Conv2d>(c_in, c_out, k, o)));

@@ -12,7 +12,7 @@
 // Exact counts: 1,730,522 (110), 1,703,258 (164) and 10,327,706 (1001). The 1001-layer count
 // is 1.3% above the paper's rounded 10.2M; that figure is the same layer plan counted without
 // the BN parameters (conv and fc weights alone: 10,178,480).
-#include "models/preact_resnet.hpp"
+#include "cnnzoo/models/preact_resnet.hpp"
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"

@@ -43,7 +43,7 @@
 // prelu-net-cifar 43,836,234 for 10 classes (43,829,738 with batch_norm=false: the 6,496
 // conv biases give way to 2 x 6,496 BN parameters). Its width_scale option (not the paper's)
 // multiplies every width, for the one-epoch training check.
-#include "models/prelu_net.hpp"
+#include "cnnzoo/models/prelu_net.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -166,7 +166,7 @@ class PReLUNet : public Module {
   // conv (with bias) -> channel-wise PReLU, or conv (no bias) -> BN -> PReLU.
   void conv_prelu(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
                   Padding2d padding) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = stride;
     o.padding = padding;
     o.bias = !batch_norm_;

@@ -12,7 +12,7 @@
 //                                                           the paper's figure is not
 //                                                           reachable from this layout)
 //   pyramidnet-272-a200-bottleneck 26,049,562  paper 26.0M (round would give 26.21M)
-#include "pyramidnet.hpp"
+#include "cnnzoo/models/pyramidnet.hpp"
 
 #include <cmath>
 
@@ -28,7 +28,7 @@ namespace cnnzoo::models::pyramidnet {
 namespace {
 
 std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = kernel / 2;
   o.bias = false;

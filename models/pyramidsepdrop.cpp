@@ -15,7 +15,7 @@
 //
 // pyramidsepdrop-182-a150: 16,529,001 parameters (basic, widths floor(16 + 150 k / 90) up to
 // 166); the paper gives no parameter count.
-#include "pyramidsepdrop.hpp"
+#include "cnnzoo/models/pyramidsepdrop.hpp"
 
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/ops/arith.hpp"

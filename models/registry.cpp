@@ -6,49 +6,50 @@
 #include <sstream>
 
 #include "cnnzoo/models.hpp"
+#include "models/papers.hpp"
 
 // ---- includes: residual family, part A ----
 #include <tuple>
 
-#include "models/preact_resnet.hpp"
-#include "models/resnet_cifar.hpp"
-#include "models/ror.hpp"
-#include "models/senet_cifar.hpp"
-#include "models/stochastic_depth.hpp"
-#include "models/weighted_resnet.hpp"
-#include "models/wide_resnet.hpp"
+#include "cnnzoo/models/preact_resnet.hpp"
+#include "cnnzoo/models/resnet_cifar.hpp"
+#include "cnnzoo/models/ror.hpp"
+#include "cnnzoo/models/senet_cifar.hpp"
+#include "cnnzoo/models/stochastic_depth.hpp"
+#include "cnnzoo/models/weighted_resnet.hpp"
+#include "cnnzoo/models/wide_resnet.hpp"
 // ---- includes: residual family, part B ----
 #include <tuple>
 
-#include "models/densenet_cifar.hpp"
-#include "models/fractalnet.hpp"
-#include "models/highway.hpp"
-#include "models/pyramidnet.hpp"
-#include "models/pyramidsepdrop.hpp"
-#include "models/resnext_cifar.hpp"
-#include "models/rir.hpp"
-#include "models/swapout.hpp"
+#include "cnnzoo/models/densenet_cifar.hpp"
+#include "cnnzoo/models/fractalnet.hpp"
+#include "cnnzoo/models/highway.hpp"
+#include "cnnzoo/models/pyramidnet.hpp"
+#include "cnnzoo/models/pyramidsepdrop.hpp"
+#include "cnnzoo/models/resnext_cifar.hpp"
+#include "cnnzoo/models/rir.hpp"
+#include "cnnzoo/models/swapout.hpp"
 // ---- includes: ImageNet designs (torchvision) ----
-#include "models/alexnet.hpp"
-#include "models/densenet_imagenet.hpp"
-#include "models/googlenet.hpp"
-#include "models/inception_v3.hpp"
-#include "models/resnet_imagenet.hpp"
-#include "models/squeezenet.hpp"
-#include "models/vgg.hpp"
+#include "cnnzoo/models/alexnet.hpp"
+#include "cnnzoo/models/densenet_imagenet.hpp"
+#include "cnnzoo/models/googlenet.hpp"
+#include "cnnzoo/models/inception_v3.hpp"
+#include "cnnzoo/models/resnet_imagenet.hpp"
+#include "cnnzoo/models/squeezenet.hpp"
+#include "cnnzoo/models/vgg.hpp"
 // ---- includes: classic, Inception family and CIFAR versions ----
-#include "models/lenet.hpp"
+#include "cnnzoo/models/lenet.hpp"
 // non-torchvision ImageNet designs and their CIFAR versions (zoo C)
-#include "models/bn_inception.hpp"
-#include "models/inception_v4.hpp"
-#include "models/prelu_net.hpp"
-#include "models/se_resnet.hpp"
-#include "models/xception.hpp"
-#include "models/zfnet.hpp"
+#include "cnnzoo/models/bn_inception.hpp"
+#include "cnnzoo/models/inception_v4.hpp"
+#include "cnnzoo/models/prelu_net.hpp"
+#include "cnnzoo/models/se_resnet.hpp"
+#include "cnnzoo/models/xception.hpp"
+#include "cnnzoo/models/zfnet.hpp"
 // CIFAR versions of the classic designs (alexnet, vgg, googlenet, inception_v3, squeezenet
 // headers are included above)
-#include "models/nas_cifar.hpp"
-#include "models/nin.hpp"
+#include "cnnzoo/models/nas_cifar.hpp"
+#include "cnnzoo/models/nin.hpp"
 
 namespace cnnzoo::models {
 
@@ -70,7 +71,11 @@ double ModelSpec::get_double(const std::string& key, double def) const {
 int64_t ModelSpec::scale_width(int64_t channels) const {
   double w = get_double("width_scale", 1.0);
   check(w > 0.0 && w <= 16.0, name + ": option width_scale must be in (0, 16]");
-  return std::max<int64_t>(1, std::llround(static_cast<double>(channels) * w));
+  return models::scale_width(channels, w);
+}
+
+int64_t scale_width(int64_t channels, double width_scale) {
+  return std::max<int64_t>(1, std::llround(static_cast<double>(channels) * width_scale));
 }
 
 int64_t ModelSpec::get_int(const std::string& key, int64_t def) const {
@@ -94,6 +99,13 @@ bool ModelSpec::get_bool(const std::string& key, bool def) const {
 
 namespace {
 
+// Options of a paper file not yet declared with Options<Config>: keys only.
+std::vector<OptionInfo> untyped(const std::vector<std::string>& keys) {
+  std::vector<OptionInfo> out;
+  for (const auto& k : keys) out.push_back({k, "text", "", ""});
+  return out;
+}
+
 std::vector<ModelInfo> make_table() {
   std::vector<ModelInfo> t;
   // ---- rows: residual family, part A ----
@@ -103,7 +115,7 @@ std::vector<ModelInfo> make_table() {
                       const char* arxiv, const char* family, const char* error,
                       std::vector<std::string> keys, Builder build) {
       t.push_back({std::move(name), paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
-                   std::move(keys), std::move(build)});
+                   untyped(keys), std::move(build)});
     };
     const char* he15 = "Deep Residual Learning for Image Recognition";
     for (auto [depth, err] : std::vector<std::pair<int64_t, const char*>>{
@@ -118,12 +130,7 @@ std::vector<ModelInfo> make_table() {
           [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 164); });
     cifar("preact-resnet1001", he16, "He et al.", 2016, "1603.05027", "preact_resnet", "4.62", {},
           [](const ModelSpec& s) { return build_preact_resnet_bottleneck(s, 1001); });
-    for (auto [depth, k, err] : std::vector<std::tuple<int64_t, int64_t, const char*>>{
-             {16, 4, "5.02"}, {16, 8, "4.27"}, {28, 10, "4.00"}, {40, 4, "4.53"}, {40, 10, ""}})
-      cifar("wrn-" + std::to_string(depth) + "-" + std::to_string(k), "Wide Residual Networks",
-            "Zagoruyko & Komodakis", 2016, "1605.07146", "wide_resnet", err,
-            {"depth", "widen_factor", "drop_rate"},
-            [d = depth, k = k](const ModelSpec& s) { return build_wide_resnet(s, d, k); });
+    for (auto& m : wide_resnet_models()) t.push_back(std::move(m));
     cifar("resnet110-sd", "Deep Networks with Stochastic Depth", "Huang et al.", 2016, "1603.09382",
           "stochastic_depth", "5.25", {"p_L"}, build_resnet110_sd);
     cifar("weighted-resnet", "Weighted Residuals for Very Deep Networks", "Shen & Zeng", 2016,
@@ -144,7 +151,7 @@ std::vector<ModelInfo> make_table() {
                     int year, const std::string& arxiv, const std::string& family,
                     const std::string& error, std::vector<std::string> keys, Builder build) {
       t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
-                   std::move(keys), std::move(build)});
+                   untyped(keys), std::move(build)});
     };
     const std::string densenet = "Densely Connected Convolutional Networks";
     const std::vector<std::string> densenet_keys = {"depth", "growth_rate", "bottleneck",
@@ -212,7 +219,7 @@ std::vector<ModelInfo> make_table() {
                    const char* arxiv, const char* family, int64_t size,
                    std::vector<std::string> keys, Builder b) {
       t.push_back({name, paper, authors, year, arxiv, family, "imagenet", 1000, 3, size, "",
-                   std::move(keys), std::move(b)});
+                   untyped(keys), std::move(b)});
     };
     tv("alexnet", "One weird trick for parallelizing convolutional neural networks", "Krizhevsky",
        2014, "1404.5997", "alexnet", 224, {"drop_rate"}, imagenet::alexnet);
@@ -242,19 +249,9 @@ std::vector<ModelInfo> make_table() {
          "densenet_imagenet", 224, {"drop_rate"}, imagenet::densenet);
   }
   // ---- rows: classic, Inception family and CIFAR versions ----
-  t.push_back({"lenet5",
-               "Gradient-Based Learning Applied to Document Recognition",
-               "LeCun et al.",
-               1998,
-               "",
-               "lenet",
-               "cifar",
-               10,
-               1,
-               32,
-               "",
-               {"activation", "pool", "subsampling"},
-               lenet5});
+  t.push_back({"lenet5", "Gradient-Based Learning Applied to Document Recognition", "LeCun et al.",
+               1998, "", "lenet", "cifar", 10, 1, 32, "",
+               untyped({"activation", "pool", "subsampling"}), lenet5});
   {
     // Non-torchvision ImageNet designs (each models/ file states its paper and its choices)
     // and the CIFAR versions of BN-Inception, Xception and PReLU-net.
@@ -262,7 +259,7 @@ std::vector<ModelInfo> make_table() {
                     const char* arxiv, const char* family, bool cifar, int64_t size,
                     std::vector<std::string> keys, Builder b) {
       t.push_back({name, paper, authors, year, arxiv, family, cifar ? "cifar" : "imagenet",
-                   cifar ? 10 : 1000, 3, size, "", std::move(keys), std::move(b)});
+                   cifar ? 10 : 1000, 3, size, "", untyped(keys), std::move(b)});
     };
     const char* zf = "Visualizing and Understanding Convolutional Networks";
     const char* bn =
@@ -302,7 +299,7 @@ std::vector<ModelInfo> make_table() {
                       const char* arxiv, const char* family, const char* error,
                       std::vector<std::string> keys, Builder b) {
       t.push_back({name, paper, authors, year, arxiv, family, "cifar", 10, 3, 32, error,
-                   std::move(keys), std::move(b)});
+                   untyped(keys), std::move(b)});
     };
     cifar("alexnet-cifar", "ImageNet Classification with Deep Convolutional Neural Networks",
           "Krizhevsky et al.", 2012, "", "alexnet", "", {"drop_rate", "groups", "batch_norm"},
@@ -372,14 +369,17 @@ ModelSpec resolve_spec(ModelSpec spec) {
   check(spec.num_classes >= 1, spec.name + ": num_classes must be positive");
   check(spec.in_channels >= 1, spec.name + ": in_channels must be positive");
   for (const auto& kv : spec.options) {
-    if (std::find(info.option_keys.begin(), info.option_keys.end(), kv.first) ==
-        info.option_keys.end()) {
-      std::string keys;
-      for (const auto& k : info.option_keys) keys += (keys.empty() ? "" : ", ") + k;
+    bool known = false;
+    std::string keys;
+    for (const auto& o : info.options) {
+      known = known || o.key == kv.first;
+      keys += (keys.empty() ? "" : ", ") + o.key;
+    }
+    if (!known)
       throw Error(spec.name + ": unknown option '" + kv.first +
                   "' (accepted: " + (keys.empty() ? std::string("none") : keys) + ")");
-    }
   }
+  if (info.check_options) info.check_options(spec);
   return spec;
 }
 

@@ -1,5 +1,5 @@
 // Shared residual building blocks (He et al. 2015, arXiv 1512.03385).
-#include "models/resnet_blocks.hpp"
+#include "cnnzoo/models/resnet_blocks.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
@@ -10,7 +10,7 @@
 namespace cnnzoo::models {
 
 std::shared_ptr<nn::Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = 1;
   o.bias = false;
@@ -18,7 +18,7 @@ std::shared_ptr<nn::Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, i
 }
 
 std::shared_ptr<nn::Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, int64_t stride) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.bias = false;
   return std::make_shared<nn::Conv2d>(in_channels, out_channels, 1, o);

@@ -9,7 +9,7 @@
 // 464,154 (32), 658,586 (44), 853,018 (56), 1,727,962 (110), 19,421,274 (1202): the paper's
 // 0.27M, 0.46M, 0.66M, 0.85M, 1.7M and 19.4M. Option B adds 2,752 parameters to every depth
 // (two 1x1 projections + BN).
-#include "models/resnet_cifar.hpp"
+#include "cnnzoo/models/resnet_cifar.hpp"
 
 namespace cnnzoo::models {
 

@@ -14,7 +14,7 @@
 // Parameters (torchvision's, to the element): resnet18 11,689,512; resnet34 21,797,672;
 // resnet50 25,557,032; resnet101 44,549,160; resnet152 60,192,808; wide_resnet50_2 68,883,240;
 // resnext50_32x4d 25,028,904; resnext101_32x8d 88,791,336.
-#include "models/resnet_imagenet.hpp"
+#include "cnnzoo/models/resnet_imagenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -29,7 +29,7 @@ namespace {
 using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t groups = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = 1;
   o.groups = groups;
@@ -38,7 +38,7 @@ std::shared_ptr<Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1, int
 }
 
 std::shared_ptr<Conv2d> conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.bias = false;
   return std::make_shared<Conv2d>(in, out, 1, o);
@@ -125,7 +125,7 @@ class ResNet : public Module {
  public:
   ResNet(const Config& config, int64_t in_channels, int64_t num_classes, bool zero_init_residual)
       : config_(config) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = 2;
     o.padding = 3;
     o.bias = false;

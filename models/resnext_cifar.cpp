@@ -6,7 +6,7 @@
 //   resnext29-2x64d    9,130,314  (paper 9.1M)
 //   resnext29-8x64d   34,426,698  (paper 34.4M)
 //   resnext29-16x64d  68,155,210  (paper 68.1M)
-#include "resnext_cifar.hpp"
+#include "cnnzoo/models/resnext_cifar.hpp"
 
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/nn/init.hpp"
@@ -21,7 +21,7 @@ namespace {
 
 std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
                                  int64_t groups = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = kernel / 2;
   o.groups = groups;

@@ -16,7 +16,7 @@
 // 9.46M. The paper quotes 10.3M for this network; its text does not give a layout that
 // reaches that figure (the Chainer implementation this project descends from has the same
 // 8-block table and 9.46M conv weights), so we report the exact count of this table.
-#include "rir.hpp"
+#include "cnnzoo/models/rir.hpp"
 
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/nn/init.hpp"
@@ -31,7 +31,7 @@ namespace {
 
 std::shared_ptr<nn::Conv2d> conv_layer(int64_t in, int64_t out, int64_t kernel,
                                        int64_t stride = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = kernel / 2;
   o.bias = false;

@@ -14,7 +14,7 @@
 // residual branches, with the linear rule p_l = 1 - (l/27)(1 - p_L), l = 1..27; no shortcut is
 // ever dropped. Count: 13,646,938 (WRN-58-4: 13,599,450; middle and root projections with
 // their BN: 47,488), the paper's 13.6M.
-#include "models/ror.hpp"
+#include "cnnzoo/models/ror.hpp"
 
 #include <sstream>
 

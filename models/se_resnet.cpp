@@ -15,7 +15,7 @@
 // i.e. 3 x 8,464 + 4 x 33,312 + 6 x 132,160 + 3 x 526,464 = 2,530,992, giving 28,088,024
 // for 1000 classes and r = 16: the ~28.1M quoted for SE-ResNet-50 (the paper's Section 4:
 // ~2.5M on top of ResNet-50's ~25M, a ~10% increase).
-#include "models/se_resnet.hpp"
+#include "cnnzoo/models/se_resnet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -31,7 +31,7 @@ namespace {
 using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = k / 2;
   o.bias = false;

@@ -8,7 +8,7 @@
 // width C/r, at least 1; for r = 16 the first stage of ResNet-110 has a one-unit bottleneck).
 // Exact counts with r = 16: se-preact-resnet164 1,905,362 (base 1,703,258), se-resnet110
 // 1,744,760 (base 1,730,522).
-#include "models/senet_cifar.hpp"
+#include "cnnzoo/models/senet_cifar.hpp"
 
 #include <algorithm>
 

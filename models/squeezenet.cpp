@@ -24,7 +24,7 @@
 // without the ReLU (and without BN) on the logits. He (fan-out) initialisation, conv10
 // N(0, 0.01) as in the paper's release.
 // Parameters (10 classes): 732,010 (0.73M; the paper's v1.0 has 1.25M at 1000 classes).
-#include "models/squeezenet.hpp"
+#include "cnnzoo/models/squeezenet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -47,7 +47,7 @@ class Fire : public Module {
     expand1x1 =
         register_module("expand1x1", std::make_shared<Conv2d>(squeeze_planes, expand1x1_planes, 1));
     expand1x1_activation = register_module("expand1x1_activation", std::make_shared<ReLU>());
-    Conv2dOptions o;
+    Conv2dParams o;
     o.padding = 1;
     expand3x3 = register_module("expand3x3",
                                 std::make_shared<Conv2d>(squeeze_planes, expand3x3_planes, 3, o));
@@ -72,7 +72,7 @@ class SqueezeNet : public Module {
     auto fire = [](int64_t in, int64_t s, int64_t e) {
       return std::make_shared<Fire>(in, s, e, e);
     };
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = 2;
     if (!v1_1) {
       f.push_back(std::make_shared<Conv2d>(in_channels, 96, 7, o));
@@ -131,7 +131,7 @@ class SqueezeNet : public Module {
 class ConvBNReLU : public Module {
  public:
   ConvBNReLU(int64_t in, int64_t out, int64_t kernel) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.padding = kernel / 2;
     o.bias = false;
     conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));

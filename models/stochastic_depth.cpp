@@ -5,7 +5,7 @@
 // p_l = 1 - (l/54)(1 - p_L). As in the reference code (ResidualDrop.lua) the downsampling
 // shortcut is 2x2 average pooling plus zero padding, so it has no parameters and the count is
 // that of ResNet-110 with option A: 1,727,962 (the paper's 1.7M).
-#include "models/stochastic_depth.hpp"
+#include "cnnzoo/models/stochastic_depth.hpp"
 
 #include <sstream>
 

@@ -19,7 +19,7 @@
 //
 // Parameters: 7,357,146 (conv + BN affine + linear, 10 classes; conv weights 7,345,584). The
 // paper's table gives no exact figure we could reproduce more closely.
-#include "swapout.hpp"
+#include "cnnzoo/models/swapout.hpp"
 
 #include <cmath>
 #include <mutex>
@@ -37,7 +37,7 @@ namespace cnnzoo::models::swapout {
 namespace {
 
 std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = 1;
   o.bias = false;

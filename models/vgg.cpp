@@ -19,7 +19,7 @@
 // average pool in front of it is the identity at 32x32 and lets larger inputs through.
 // Parameters (10 classes): vgg11-cifar 9,228,362; vgg16-cifar 14,724,042 (the usual
 // "14.7M"); vgg19-cifar 20,035,018.
-#include "models/vgg.hpp"
+#include "cnnzoo/models/vgg.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -52,7 +52,7 @@ std::shared_ptr<Sequential> features(const std::vector<int64_t>& cfg, int64_t in
       seq->push_back(std::make_shared<MaxPool2d>(2, 2));
       continue;
     }
-    Conv2dOptions o;
+    Conv2dParams o;
     o.padding = 1;
     seq->push_back(std::make_shared<Conv2d>(c, v, 3, o));
     if (batch_norm) seq->push_back(std::make_shared<BatchNorm2d>(v));
@@ -115,7 +115,7 @@ class VGGCifar : public Module {
         features->push_back(std::make_shared<MaxPool2d>(2, 2));
         continue;
       }
-      Conv2dOptions o;
+      Conv2dParams o;
       o.padding = 1;
       o.bias = false;
       features->push_back(std::make_shared<Conv2d>(c, v, 3, o));

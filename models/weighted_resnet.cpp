@@ -15,7 +15,7 @@
 //
 // Count (depth 1192, 10 classes): 19,230,188 = the option-B ResNet with n = 198 (19,229,594)
 // + 594 lambdas.
-#include "models/weighted_resnet.hpp"
+#include "cnnzoo/models/weighted_resnet.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -12,23 +12,42 @@
 // (the first of each group) takes a 1x1 projection fed by its BN-ReLU, the others an identity.
 // Exact counts: wrn-16-4 2,748,890; wrn-16-8 10,961,370; wrn-28-10 36,479,194; wrn-40-4 8,949,210;
 // wrn-40-10 55,841,754 (the paper's 2.7M, 11.0M, 36.5M, 8.9M, 55.8M).
-#include "models/wide_resnet.hpp"
+#include "cnnzoo/models/wide_resnet.hpp"
+
+#include <tuple>
+
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
-nn::ModulePtr build_wide_resnet(const ModelSpec& spec, int64_t depth, int64_t widen_factor) {
-  depth = spec.get_int("depth", depth);
-  int64_t k = spec.get_int("widen_factor", widen_factor);
-  double drop_rate = spec.get_double("drop_rate", 0.0);
-  check(k >= 1, spec.name + ": widen_factor must be at least 1");
-  check(drop_rate >= 0.0 && drop_rate < 1.0, spec.name + ": drop_rate must lie in [0, 1)");
-  int64_t n = blocks_per_stage(spec, depth, 2, 4);
+nn::ModulePtr build_wide_resnet(const ModelSpec& spec, const WideResNetConfig& config) {
+  const int64_t k = config.widen_factor;
+  const double drop_rate = config.drop_rate;
+  int64_t n = blocks_per_stage(spec, config.depth, 2, 4);
   auto block = [drop_rate](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
     return std::make_shared<PreActBlock>(in, out, stride, drop_rate);
   };
   return std::make_shared<PreActCifarResNet>(spec.in_channels, 16,
                                              std::array<int64_t, 3>{16 * k, 32 * k, 64 * k}, n,
                                              spec.num_classes, block);
+}
+
+std::vector<ModelInfo> wide_resnet_models() {
+  using C = WideResNetConfig;
+  const Paper paper{"Wide Residual Networks", "Zagoruyko & Komodakis", 2016, "1605.07146",
+                    "wide_resnet"};
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 10, 1000, "6n + 4")
+          .integer("widen_factor", &C::widen_factor, 1, 64, "k")
+          .real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout between the two convs of a unit");
+  std::vector<ModelInfo> rows;
+  for (auto [depth, k, error] : std::vector<std::tuple<int64_t, int64_t, const char*>>{
+           {16, 4, "5.02"}, {16, 8, "4.27"}, {28, 10, "4.00"}, {40, 4, "4.53"}, {40, 10, ""}})
+    rows.push_back(model_row(paper, "wrn-" + std::to_string(depth) + "-" + std::to_string(k),
+                             cifar_input(), error, options, C{depth, k, 0.0}, build_wide_resnet));
+  return rows;
 }
 
 }  // namespace cnnzoo::models

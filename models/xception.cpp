@@ -33,7 +33,7 @@
 // Parameters: xception 22,855,952 for 1000 classes, exactly the paper's Table 3;
 // xception-cifar 20,827,442 for 10 classes. Its width_scale option (not the paper's)
 // multiplies every width, for the one-epoch training check.
-#include "models/xception.hpp"
+#include "cnnzoo/models/xception.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -50,7 +50,7 @@ using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
                              int64_t groups = 1) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = pad;
   o.groups = groups;

@@ -23,7 +23,7 @@
 // Parameters: conv 14,208 + 614,656 + 885,120 + 1,327,488 + 884,992 = 3,726,464; fc
 // 37,752,832 + 16,781,312 + 4,097,000 = 58,631,144; total 62,357,608 for 1000 classes. The
 // paper quotes no total (AlexNet's "60 million" is the order of magnitude it inherits).
-#include "models/zfnet.hpp"
+#include "cnnzoo/models/zfnet.hpp"
 
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
@@ -36,7 +36,7 @@ namespace {
 using namespace cnnzoo::nn;
 
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.stride = stride;
   o.padding = pad;
   return std::make_shared<Conv2d>(in, out, k, o);

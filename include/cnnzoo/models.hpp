@@ -30,6 +30,18 @@ struct ModelSpec {
 
 using Builder = std::function<nn::ModulePtr(const ModelSpec&)>;
 
+// channels * width_scale, rounded, at least 1: the narrower versions of the heavy CIFAR
+// networks (their `width_scale` option) that fit a one-epoch training check.
+int64_t scale_width(int64_t channels, double width_scale);
+
+// One `--set key=value` option of a model, as its paper file declares it.
+struct OptionInfo {
+  std::string key;
+  std::string kind;   // "int", "real", "bool", "choice" (or "text" for a free string)
+  std::string range;  // "[1, 1000]", "A|B|C"; "" when any value of the kind is accepted
+  std::string help;
+};
+
 struct ModelInfo {
   std::string name;
   std::string paper;    // "Deep Residual Learning for Image Recognition"
@@ -41,9 +53,11 @@ struct ModelInfo {
   int64_t num_classes = 10;  // defaults
   int64_t in_channels = 3;
   int64_t input_size = 32;
-  std::string paper_cifar10_error;       // e.g. "8.75" (percent), "" when the paper has none
-  std::vector<std::string> option_keys;  // accepted --set keys
+  std::string paper_cifar10_error;  // e.g. "8.75" (percent), "" when the paper has none
+  std::vector<OptionInfo> options;  // accepted --set options
   Builder build;
+  // Validates the option values of a spec for this model (Error naming the key and range).
+  std::function<void(const ModelSpec&)> check_options;
 };
 
 // Every registered model, in table order (models/registry.cpp).

@@ -34,7 +34,11 @@ void add_list(CLI::App& app) {
     const auto& reg = models::registry();
     if (*as_json) {
       json arr = json::array();
-      for (const auto& m : reg)
+      for (const auto& m : reg) {
+        json options = json::array();
+        for (const auto& o : m.options)
+          options.push_back(
+              {{"key", o.key}, {"kind", o.kind}, {"range", o.range}, {"help", o.help}});
         arr.push_back({{"name", m.name},
                        {"paper", m.paper},
                        {"authors", m.authors},
@@ -43,8 +47,9 @@ void add_list(CLI::App& app) {
                        {"dataset", m.dataset},
                        {"classes", m.num_classes},
                        {"input", input_str(m)},
-                       {"options", m.option_keys},
+                       {"options", options},
                        {"paper_cifar10_error", m.paper_cifar10_error}});
+      }
       std::cout << arr.dump(2) << "\n";
       return;
     }

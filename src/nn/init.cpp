@@ -64,4 +64,51 @@ void xavier_uniform(Tensor& w, double g, Generator& gen) {
   uniform(w, -bound, bound, gen);
 }
 
+// ---- over a module tree ----
+
+namespace {
+template <class Layer, class Draw>
+void init_layers(Module& root, Bias bias, Draw draw) {
+  for_each<Layer>(root, [&](Layer& layer) {
+    draw(layer.weight.value());
+    if (bias == Bias::Zero && layer.bias.defined()) layer.bias.value().zero();
+  });
+}
+}  // namespace
+
+template <class Layer>
+void kaiming_normal(Module& root, FanMode mode, const std::string& nonlinearity, Bias bias) {
+  init_layers<Layer>(root, bias, [&](Tensor& w) { kaiming_normal(w, mode, 0.0, nonlinearity); });
+}
+template <class Layer>
+void xavier_uniform(Module& root, double g, Bias bias) {
+  init_layers<Layer>(root, bias, [&](Tensor& w) { xavier_uniform(w, g); });
+}
+template <class Layer>
+void normal(Module& root, double mean, double stddev, Bias bias) {
+  init_layers<Layer>(root, bias, [&](Tensor& w) { normal(w, mean, stddev); });
+}
+template <class Layer>
+void zero_bias(Module& root) {
+  for_each<Layer>(root, [](Layer& layer) {
+    if (layer.bias.defined()) layer.bias.value().zero();
+  });
+}
+
+void batchnorm(Module& root, double weight, double bias) {
+  for_each<BatchNorm>(root, [&](BatchNorm& bn) {
+    if (bn.weight.defined()) bn.weight.value().fill(static_cast<float>(weight));
+    if (bn.bias.defined()) bn.bias.value().fill(static_cast<float>(bias));
+  });
+}
+
+#define CNNZOO_INIT_LAYER(Layer)                                                   \
+  template void kaiming_normal<Layer>(Module&, FanMode, const std::string&, Bias); \
+  template void xavier_uniform<Layer>(Module&, double, Bias);                      \
+  template void normal<Layer>(Module&, double, double, Bias);                      \
+  template void zero_bias<Layer>(Module&);
+CNNZOO_INIT_LAYER(Conv2d)
+CNNZOO_INIT_LAYER(Linear)
+#undef CNNZOO_INIT_LAYER
+
 }  // namespace cnnzoo::nn::init

@@ -35,7 +35,7 @@ Var recorded(const Module& m, const Var& x, Var y, int64_t macs = 0) {
 // ---- Conv2d ----------------------------------------------------------------------------------
 
 Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
-               const Conv2dOptions& options)
+               const Conv2dParams& options)
     : in_channels(in_channels),
       out_channels(out_channels),
       kernel_size(kernel_size),
@@ -86,11 +86,11 @@ std::string Conv2d::extra_repr() const {
 BatchNorm::BatchNorm(int64_t num_features, const BatchNormOptions& options)
     : num_features(num_features), options(options) {
   check(num_features > 0, "BatchNorm: num_features must be positive");
-  if (options.affine) {
+  if (options.affine()) {
     weight = register_parameter("weight", Tensor::ones({num_features}));
     bias = register_parameter("bias", Tensor::zeros({num_features}));
   }
-  if (options.track_running_stats) {
+  if (options.track_running_stats()) {
     running_mean = register_buffer("running_mean", Tensor::zeros({num_features}));
     running_var = register_buffer("running_var", Tensor::ones({num_features}));
     num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}));
@@ -102,12 +102,12 @@ static Var batch_norm_forward(BatchNorm& bn, const Var& x, bool relu) {
                                                           std::to_string(bn.num_features) +
                                                           ", ...], got " + shape_str(x.shape()));
   const BatchNormOptions& o = bn.options;
-  bool use_batch_stats = bn.is_training() || !o.track_running_stats;
-  if (bn.is_training() && o.track_running_stats && bn.num_batches_tracked.defined())
+  bool use_batch_stats = bn.is_training() || !o.track_running_stats();
+  if (bn.is_training() && o.track_running_stats() && bn.num_batches_tracked.defined())
     bn.num_batches_tracked[0] += 1.0f;
-  Var y = (relu ? batch_norm_relu<float> : batch_norm<float>)(x, bn.weight, bn.bias,
-                                                              bn.running_mean, bn.running_var,
-                                                              use_batch_stats, o.momentum, o.eps);
+  Var y = (relu ? batch_norm_relu<float>
+                : batch_norm<float>)(x, bn.weight, bn.bias, bn.running_mean, bn.running_var,
+                                     use_batch_stats, o.momentum(), o.eps());
   return recorded(bn, x, y);
 }
 
@@ -120,15 +120,15 @@ Var BatchNorm::forward_relu(const Var& x) {
 
 std::string BatchNorm::extra_repr() const {
   std::ostringstream s;
-  s << num_features << ", eps=" << options.eps << ", momentum=" << options.momentum;
-  if (!options.affine) s << ", affine=False";
+  s << num_features << ", eps=" << options.eps() << ", momentum=" << options.momentum();
+  if (!options.affine()) s << ", affine=False";
   return s.str();
 }
 
 // ---- conv + BN ------------------------------------------------------------------------------
 
 bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn) {
-  return !bn.is_training() && !grad_enabled() && bn.options.track_running_stats &&
+  return !bn.is_training() && !grad_enabled() && bn.options.track_running_stats() &&
          bn.running_mean.defined() && bn.running_var.defined() &&
          bn.num_features == conv.out_channels;
 }
@@ -146,7 +146,7 @@ static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
   const float* mean = bn.running_mean.data();
   const float* var = bn.running_var.data();
   for (int64_t o = 0; o < cout; ++o) {
-    const double s = (gamma ? gamma[o] : 1.0) / std::sqrt(double(var[o]) + bn.options.eps);
+    const double s = (gamma ? gamma[o] : 1.0) / std::sqrt(double(var[o]) + bn.options.eps());
     const float sf = static_cast<float>(s);
     const float* src = w.data() + o * per_out;
     float* dst = wf.data() + o * per_out;
@@ -165,6 +165,23 @@ Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
 Var conv_bn_relu(Conv2d& conv, BatchNorm& bn, const Var& x) {
   return conv_bn_folds(conv, bn) ? relu(conv_bn_folded(conv, bn, x))
                                  : bn.forward_relu(conv.forward(x));
+}
+
+// ---- ConvBnAct -------------------------------------------------------------------------------
+
+ConvBnAct::ConvBnAct(const ConvBnActOptions& options) : activation(options.activation()) {
+  conv = register_module("conv", std::make_shared<Conv2d>(options.conv()));
+  bn = register_module("bn",
+                       std::make_shared<BatchNorm>(options.conv().out_channels(), options.bn()));
+}
+
+Var ConvBnAct::forward(const Var& x) {
+  return activation == Activation::ReLU ? conv_bn_relu(*conv, *bn, x) : conv_bn(*conv, *bn, x);
+}
+
+std::string ConvBnAct::extra_repr() const {
+  return conv->extra_repr() + ", eps=" + std::to_string(bn->options.eps()) +
+         (activation == Activation::ReLU ? ", ReLU" : ", no activation");
 }
 
 // ---- Linear ----------------------------------------------------------------------------------

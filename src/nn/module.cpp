@@ -30,6 +30,25 @@ Tensor Module::register_buffer(const std::string& name, Tensor value) {
   return value;
 }
 
+void Module::constrain_parameter(const std::string& name, double lo, double hi) {
+  check(lo <= hi, "Module: constraint on '" + name + "' has lo > hi");
+  for (const auto& p : params_)
+    if (p.first == name) {
+      bounds_.push_back({name, lo, hi});
+      return;
+    }
+  throw Error("Module: constrain_parameter: no parameter '" + name + "'");
+}
+
+void Module::apply_constraints() {
+  for (auto& [path, m] : named_modules())
+    for (const Bounds& b : m->bounds_)
+      for (auto& p : m->params_)
+        if (p.first == b.parameter)
+          for (float& v : p.second.value())
+            v = static_cast<float>(std::min(b.hi, std::max(b.lo, static_cast<double>(v))));
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   check(static_cast<bool>(m), "Module: null child '" + name + "'");
   check_new_name(name);

@@ -9,7 +9,7 @@
 
 namespace cnnzoo {
 
-Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& opt) {
   const std::string shapes = "input " + shape_str(x) + ", weight " + shape_str(w);
   check(x.size() == 4, "conv2d: expected input [N, C, H, W], got " + shapes);
   check(w.size() == 4, "conv2d: expected weight [C_out, C_in / groups, kh, kw], got " + shapes);
@@ -46,7 +46,7 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dOptions& o
 namespace {
 
 // The kernels' geometry of conv2d(x, w) with these options (shapes checked first).
-kernels::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dOptions& opt) {
+kernels::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dParams& opt) {
   const Shape y = conv2d_output_shape(x, w, opt);
   return kernels::ConvGeometry{x[0],
                                x[1],
@@ -70,7 +70,7 @@ kernels::ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2d
 
 template <class T>
 VarT<T> conv2d(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
-               const Conv2dOptions& opt) {
+               const Conv2dParams& opt) {
   check(x.defined() && weight.defined(), "conv2d: input and weight must be defined");
   const kernels::ConvGeometry g = conv_geometry(x.shape(), weight.shape(), opt);
   if (bias.defined())
@@ -105,8 +105,8 @@ VarT<T> conv2d(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
 }
 
 template VarT<float> conv2d(const VarT<float>&, const VarT<float>&, const VarT<float>&,
-                            const Conv2dOptions&);
+                            const Conv2dParams&);
 template VarT<double> conv2d(const VarT<double>&, const VarT<double>&, const VarT<double>&,
-                             const Conv2dOptions&);
+                             const Conv2dParams&);
 
 }  // namespace cnnzoo

@@ -37,6 +37,7 @@ std::string TrainConfig::to_json() const {
             {"weight_decay", weight_decay},
             {"decay_bn_and_bias", decay_bn_and_bias},
             {"label_smoothing", label_smoothing},
+            {"aux_loss_weight", aux_loss_weight},
             {"threads", threads},
             {"seed", seed},
             {"out", out}};
@@ -70,6 +71,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.weight_decay = j.at("weight_decay");
     c.decay_bn_and_bias = j.at("decay_bn_and_bias");
     c.label_smoothing = j.at("label_smoothing");
+    c.aux_loss_weight = j.value("aux_loss_weight", -1.0);  // absent from older checkpoints
     c.threads = j.at("threads");
     c.seed = j.at("seed");
     c.out = j.at("out");
@@ -82,6 +84,12 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
 Recipe default_recipe(const std::string& dataset_kind) {
   if (dataset_kind == "fashion-mnist" || dataset_kind == "mnist") return {64, 0.05, "none"};
   return {128, 0.1, "crop,flip"};
+}
+
+double auxiliary_loss_weight(const std::string& model) {
+  if (model == "googlenet" || model == "googlenet-cifar") return 0.3;
+  if (model == "inception_v3") return 0.4;
+  return -1;
 }
 
 std::string checkpoint_path(const std::string& out_dir) {

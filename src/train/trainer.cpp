@@ -174,6 +174,15 @@ bool Trainer::should_stop() {
   return false;
 }
 
+double Trainer::aux_loss_weight() const {
+  double w =
+      config_.aux_loss_weight >= 0 ? config_.aux_loss_weight : auxiliary_loss_weight(config_.model);
+  check(w >= 0, "train: model '" + config_.model +
+                    "' has auxiliary classifiers and the recipe gives their loss no weight "
+                    "(set aux_loss_weight, --aux-loss-weight)");
+  return w;
+}
+
 bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   data::LoaderOptions lo;
   lo.batch_size = config_.batch;
@@ -212,8 +221,9 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     state_->opt->set_lr(lr);
     Var logits = model_->forward(Var(b.images));
     Var loss = cross_entropy(logits, b.labels, config_.label_smoothing);
-    for (auto& [aux, w] : model_->take_aux_logits())
-      loss = add(loss, scale(cross_entropy(aux, b.labels, config_.label_smoothing), w));
+    for (const Var& aux : model_->take_auxiliary_logits())
+      loss = add(loss,
+                 scale(cross_entropy(aux, b.labels, config_.label_smoothing), aux_loss_weight()));
     float lv = loss.value().item();
     if (!std::isfinite(lv)) {
       throw Error("train: loss became " + std::string(std::isnan(lv) ? "NaN" : "inf") +
@@ -223,6 +233,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     state_->opt->zero_grad();
     backward(loss);
     state_->opt->step();
+    model_->apply_constraints();
     const int64_t bs = static_cast<int64_t>(b.labels.size());
     const int64_t k = logits.size(1);
     const int64_t correct_before = p.correct;

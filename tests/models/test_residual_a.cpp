@@ -10,16 +10,16 @@
 #include <vector>
 
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/models/preact_resnet.hpp"
+#include "cnnzoo/models/resnet_cifar.hpp"
+#include "cnnzoo/models/ror.hpp"
+#include "cnnzoo/models/senet_cifar.hpp"
+#include "cnnzoo/models/stochastic_depth.hpp"
+#include "cnnzoo/models/weighted_resnet.hpp"
+#include "cnnzoo/models/wide_resnet.hpp"
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/loss.hpp"
-#include "models/preact_resnet.hpp"
-#include "models/resnet_cifar.hpp"
-#include "models/ror.hpp"
-#include "models/senet_cifar.hpp"
-#include "models/stochastic_depth.hpp"
-#include "models/weighted_resnet.hpp"
-#include "models/wide_resnet.hpp"
 
 using namespace cnnzoo;
 using namespace cnnzoo::models;

@@ -10,12 +10,12 @@
 #include <vector>
 
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/models/fractalnet.hpp"
+#include "cnnzoo/models/pyramidnet.hpp"
+#include "cnnzoo/models/pyramidsepdrop.hpp"
+#include "cnnzoo/models/swapout.hpp"
 #include "cnnzoo/ops.hpp"
 #include "cnnzoo/parallel.hpp"
-#include "models/fractalnet.hpp"
-#include "models/pyramidnet.hpp"
-#include "models/pyramidsepdrop.hpp"
-#include "models/swapout.hpp"
 
 using namespace cnnzoo;
 using namespace cnnzoo::models;

@@ -18,6 +18,7 @@
 #include "cnnzoo/nn/module.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/loss.hpp"
+#include "cnnzoo/train/trainer.hpp"
 
 using namespace cnnzoo;
 
@@ -207,15 +208,16 @@ TEST_P(TorchvisionModel, ParametersKeysAndTrainingStep) {
   std::vector<int64_t> labels;
   for (int64_t i = 0; i < n; ++i) labels.push_back((17 * i + 3) % 1000);
   Var loss = cross_entropy(logits, labels);
-  auto aux = model->take_aux_logits();
+  auto aux = model->take_auxiliary_logits();
   size_t want_aux = name == "googlenet" ? 2 : name == "inception_v3" ? 1 : 0;
   ASSERT_EQ(aux.size(), want_aux) << name;
-  for (auto& [a, w] : aux) {
+  const double w = train::auxiliary_loss_weight(name);
+  EXPECT_DOUBLE_EQ(w, name == "googlenet" ? 0.3 : name == "inception_v3" ? 0.4 : -1.0);
+  for (const Var& a : aux) {
     EXPECT_EQ(a.shape(), (Shape{n, 1000}));
-    EXPECT_DOUBLE_EQ(w, name == "googlenet" ? 0.3 : 0.4);
     loss = add(loss, scale(cross_entropy(a, labels), w));
   }
-  EXPECT_TRUE(model->take_aux_logits().empty()) << "auxiliary logits must be taken only once";
+  EXPECT_TRUE(model->take_auxiliary_logits().empty()) << "auxiliary logits must be taken only once";
   ASSERT_TRUE(std::isfinite(loss.value().item()));
   backward(loss);
   for (auto& [pname, p] : model->named_parameters()) {
@@ -243,7 +245,7 @@ TEST_P(HundredClasses, ClassifierFollowsNumClasses) {
   const int64_t s = name == "inception_v3" ? 80 : 64;  // small inputs the designs accept
   Var y = model->forward(Var(input_tensor({1, 3, s, s}, 11), false));
   EXPECT_EQ(y.shape(), (Shape{1, 100})) << name;
-  EXPECT_TRUE(model->take_aux_logits().empty()) << "no auxiliary logits in eval mode";
+  EXPECT_TRUE(model->take_auxiliary_logits().empty()) << "no auxiliary logits in eval mode";
   // The classifier is the last weight of the state dict; auxiliary classifiers too.
   std::string last;
   int64_t last_rows = 0;
@@ -285,7 +287,7 @@ TEST(Torchvision, WithoutAuxiliaryHeads) {
   g->train();
   Var y = g->forward(Var(input_tensor({2, 3, 64, 64}, 5), false));
   EXPECT_EQ(y.shape(), (Shape{2, 1000}));
-  EXPECT_TRUE(g->take_aux_logits().empty());
+  EXPECT_TRUE(g->take_auxiliary_logits().empty());
 }
 
 TEST(Torchvision, UnknownOptionRejected) {
@@ -325,7 +327,7 @@ TEST_P(TorchvisionLogits, MatchesReference) {
   ASSERT_GT(max_ref, 0.1);
   EXPECT_LE(max_err, 1e-4 * max_ref)
       << name << ": max |error| " << max_err << ", max |logit| " << max_ref;
-  EXPECT_TRUE(model->take_aux_logits().empty());
+  EXPECT_TRUE(model->take_auxiliary_logits().empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, TorchvisionLogits,

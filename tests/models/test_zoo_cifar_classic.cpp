@@ -16,6 +16,7 @@
 #include "cnnzoo/nn/summary.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/loss.hpp"
+#include "cnnzoo/train/trainer.hpp"
 
 using namespace cnnzoo;
 
@@ -73,11 +74,11 @@ void training_step(nn::Module& model, const std::string& what, int64_t classes,
   ASSERT_EQ(logits.shape(), (Shape{2, classes})) << what;
   std::vector<int64_t> labels = {3 % classes, 7 % classes};
   Var loss = cross_entropy(logits, labels);
-  auto aux = model.take_aux_logits();
+  auto aux = model.take_auxiliary_logits();
   ASSERT_EQ(aux.size(), want_aux) << what;
-  for (auto& [a, w] : aux) {
+  for (const Var& a : aux) {
     EXPECT_EQ(a.shape(), (Shape{2, classes})) << what;
-    loss = add(loss, scale(cross_entropy(a, labels), w));
+    loss = add(loss, scale(cross_entropy(a, labels), 0.3));
   }
   ASSERT_TRUE(std::isfinite(loss.value().item())) << what;
   backward(loss);
@@ -130,7 +131,7 @@ TEST_P(CifarClassic, CountsTrainingStepAndHundredClasses) {
       negative = negative || a[i] < 0;
     }
     EXPECT_TRUE(negative) << name << ": logits never negative (an activation on the logits?)";
-    EXPECT_TRUE(model->take_aux_logits().empty());
+    EXPECT_TRUE(model->take_auxiliary_logits().empty());
   }
 
   // --classes 100.
@@ -187,7 +188,8 @@ TEST(CifarClassic, Options) {
   training_step(*g, "googlenet-cifar aux_logits", 10, 2);
   g->train();
   g->forward(Var(input_tensor({2, 3, 32, 32}, 3), false));
-  for (auto& [a, w] : g->take_aux_logits()) EXPECT_DOUBLE_EQ(w, 0.3);
+  EXPECT_EQ(g->take_auxiliary_logits().size(), 2u);
+  EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("googlenet-cifar"), 0.3);
 
   auto a = build("alexnet-cifar", 100, {{"groups", "2"}});
   EXPECT_EQ(a->num_parameters(), 28940100);

@@ -126,7 +126,7 @@ TEST_P(ZooModel, ParametersShapesAndTrainingStep) {
   ASSERT_EQ(logits.shape(), (Shape{1, info.num_classes}));
   Var loss = cross_entropy(logits, std::vector<int64_t>{7});
   ASSERT_TRUE(std::isfinite(loss.value().item())) << name;
-  EXPECT_TRUE(model->take_aux_logits().empty());
+  EXPECT_TRUE(model->take_auxiliary_logits().empty());
   backward(loss);
   for (auto& [pname, p] : model->named_parameters()) {
     ASSERT_TRUE(p.grad().defined()) << name << ": no gradient for " << pname;

@@ -56,7 +56,7 @@ TEST(ConvBn, FoldedAtInferenceMatchesConvThenBn) {
   for (const Geometry& g : {Geometry{16, 16, 3, 1, 1, 1, false}, Geometry{8, 16, 3, 2, 1, 1, false},
                             Geometry{16, 32, 1, 1, 0, 1, true}, Geometry{8, 8, 3, 1, 1, 4, true},
                             Geometry{3, 8, 5, 1, 2, 1, true}}) {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.stride = g.stride;
     o.padding = g.padding;
     o.groups = g.groups;
@@ -76,7 +76,7 @@ TEST(ConvBn, FoldedAtInferenceMatchesConvThenBn) {
 }
 
 TEST(ConvBn, TrainingAndGradientsUseTheLayers) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.padding = 1;
   o.bias = false;
   Conv2d conv(8, 8, 3, o);
@@ -101,8 +101,7 @@ TEST(ConvBn, TrainingAndGradientsUseTheLayers) {
   ASSERT_TRUE(bn->weight.grad().defined());
 
   // A BN that tracks no running statistics normalises with the batch's even in eval mode.
-  BatchNormOptions untracked;
-  untracked.track_running_stats = false;
+  BatchNormOptions untracked = BatchNormOptions().track_running_stats(false);
   BatchNorm2d batch_stats(8, untracked);
   batch_stats.eval();
   NoGradGuard ng;
@@ -110,7 +109,7 @@ TEST(ConvBn, TrainingAndGradientsUseTheLayers) {
 }
 
 TEST(ConvBn, SequentialFoldsConvThenBnAndRecordsBothLayers) {
-  Conv2dOptions o;
+  Conv2dParams o;
   o.padding = 1;
   o.bias = false;
   auto conv = std::make_shared<Conv2d>(4, 8, 3, o);

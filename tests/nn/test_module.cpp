@@ -15,7 +15,7 @@ struct Block : Module {
   std::shared_ptr<Conv2d> conv1;
   std::shared_ptr<BatchNorm2d> bn1;
   Block() {
-    Conv2dOptions o;
+    Conv2dParams o;
     o.padding = 1;
     o.bias = false;
     conv1 = register_module("conv1", std::make_shared<Conv2d>(4, 4, 3, o));
@@ -109,7 +109,7 @@ TEST(Layers, PyTorchDefaultInitBounds) {
   for (float v : bn.running_var) EXPECT_EQ(v, 1.f);
   EXPECT_THROW(Conv2d(3, 8, 3,
                       [] {
-                        Conv2dOptions o;
+                        Conv2dParams o;
                         o.groups = 2;
                         return o;
                       }()),

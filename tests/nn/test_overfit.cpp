@@ -16,12 +16,12 @@ namespace {
 class TinyNet : public nn::Module {
  public:
   TinyNet() {
-    Conv2dOptions same;
+    Conv2dParams same;
     same.padding = 1;
     same.bias = false;
     conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3, 16, 3, same));
     bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(16));
-    Conv2dOptions down = same;
+    Conv2dParams down = same;
     down.stride = 2;
     conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(16, 32, 3, down));
     bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(32));

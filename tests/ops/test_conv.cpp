@@ -19,14 +19,14 @@ namespace {
 
 struct Case {
   int64_t N, C, H, W, Cout, kh, kw;
-  Conv2dOptions opt;
+  Conv2dParams opt;
   bool bias;
   Shape x_shape() const { return {N, C, H, W}; }
   Shape w_shape() const { return {Cout, C / opt.groups, kh, kw}; }
 };
 
-Conv2dOptions options(Size2 stride, Padding2d pad, Size2 dilation = 1, int64_t groups = 1) {
-  Conv2dOptions o;
+Conv2dParams options(Size2 stride, Padding2d pad, Size2 dilation = 1, int64_t groups = 1) {
+  Conv2dParams o;
   o.stride = stride;
   o.padding = pad;
   o.dilation = dilation;
@@ -129,7 +129,7 @@ void check_gradients(const Case& c) {
   Generator g(7);
   std::vector<TensorD> inputs{random_tensor(c.x_shape(), g), random_tensor(c.w_shape(), g)};
   if (c.bias) inputs.push_back(random_tensor({c.Cout}, g));
-  const Conv2dOptions opt = c.opt;
+  const Conv2dParams opt = c.opt;
   EXPECT_TRUE(gradcheck(
       [opt](const std::vector<VarD>& v) {
         return conv2d(v[0], v[1], v.size() > 2 ? v[2] : VarD(), opt);
@@ -196,7 +196,7 @@ CONV_CASE(SmallPlanesPointwiseBatch9, 9, 6, 5, 5, 4, 1, 1, options(1, 0), true)
 // fill several tile blocks.
 bool takes_winograd(const Case& c) {
   const Shape y = conv2d_output_shape(c.x_shape(), c.w_shape(), c.opt);
-  const Conv2dOptions& o = c.opt;
+  const Conv2dParams& o = c.opt;
   kernels::ConvGeometry g{
       c.N,          c.C,        c.H,        c.W,           c.Cout,         c.kh,
       c.kw,         o.stride.h, o.stride.w, o.padding.top, o.padding.left, o.dilation.h,
@@ -296,7 +296,7 @@ TEST(Conv2d, OutputShape) {
 }
 
 namespace {
-void expect_conv_error(const Shape& xs, const Shape& ws, const Conv2dOptions& opt,
+void expect_conv_error(const Shape& xs, const Shape& ws, const Conv2dParams& opt,
                        const Shape& bs = {}) {
   Var x(Tensor::zeros(xs)), w(Tensor::zeros(ws)), b;
   if (!bs.empty()) b = Var(Tensor::zeros(bs));

@@ -1,5 +1,7 @@
-// Weight initialisation (He/MSRA and Xavier/Glorot), in place, from a Generator.
+// Weight initialisation (He/MSRA and Xavier/Glorot), in place, from a Generator: of one
+// tensor, or of every layer of one type in a module tree (what a paper's "init" paragraph says).
 #pragma once
+#include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/tensor.hpp"
 
@@ -24,5 +26,33 @@ void xavier_uniform(Tensor& w, double gain = 1.0, Generator& gen = global_genera
 void normal(Tensor& w, double mean, double stddev, Generator& gen = global_generator());
 void uniform(Tensor& w, double lo, double hi, Generator& gen = global_generator());
 void constant(Tensor& w, double value);
+
+// ---- over a module tree, by layer type ----
+// `Layer` is Conv2d or Linear: the weight of every such layer below (and including) `root` is
+// drawn as named, and its bias, if it has one, is zeroed (Bias::Zero) or left at PyTorch's
+// default (Bias::Keep). Layers are visited in registration order, so the draws are
+// reproducible from the generator's seed.
+enum class Bias { Zero, Keep };
+
+template <class Layer>
+void kaiming_normal(Module& root, FanMode mode = FanMode::FanIn,
+                    const std::string& nonlinearity = "relu", Bias bias = Bias::Zero);
+template <class Layer>
+void xavier_uniform(Module& root, double gain = 1.0, Bias bias = Bias::Zero);
+template <class Layer>
+void normal(Module& root, double mean, double stddev, Bias bias = Bias::Zero);
+template <class Layer>
+void zero_bias(Module& root);
+// Every BatchNorm's weight (scale) and bias (shift) set to constants: (1, 0) is the usual
+// start; a zero scale on a residual branch's last BN starts the block as the identity.
+void batchnorm(Module& root, double weight = 1.0, double bias = 0.0);
+
+// Calls fn on every module of type Layer below (and including) root, in registration order.
+template <class Layer, class Fn>
+void for_each(Module& root, Fn&& fn) {
+  root.apply([&fn](Module& m) {
+    if (auto* layer = dynamic_cast<Layer*>(&m)) fn(*layer);
+  });
+}
 
 }  // namespace cnnzoo::nn::init

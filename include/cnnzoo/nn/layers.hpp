@@ -7,24 +7,93 @@
 
 namespace cnnzoo::nn {
 
+// A conv layer's configuration, chainable, with PyTorch's names:
+// Conv2dOptions(16, 32, 3).stride(2).padding(1).bias(false). The bias is on by default.
+class Conv2dOptions {
+ public:
+  Conv2dOptions(int64_t in_channels, int64_t out_channels, Size2 kernel_size)
+      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
+  Conv2dOptions& stride(Size2 v) {
+    params_.stride = v;
+    return *this;
+  }
+  Conv2dOptions& padding(Padding2d v) {
+    params_.padding = v;
+    return *this;
+  }
+  Conv2dOptions& dilation(Size2 v) {
+    params_.dilation = v;
+    return *this;
+  }
+  Conv2dOptions& groups(int64_t v) {
+    params_.groups = v;
+    return *this;
+  }
+  Conv2dOptions& bias(bool v) {
+    params_.bias = v;
+    return *this;
+  }
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_channels_; }
+  Size2 kernel_size() const { return kernel_size_; }
+  Size2 stride() const { return params_.stride; }
+  Padding2d padding() const { return params_.padding; }
+  Size2 dilation() const { return params_.dilation; }
+  int64_t groups() const { return params_.groups; }
+  bool bias() const { return params_.bias; }
+  const Conv2dParams& params() const { return params_; }
+
+ private:
+  int64_t in_channels_, out_channels_;
+  Size2 kernel_size_;
+  Conv2dParams params_;
+};
+
 class Conv2d : public Module {
  public:
+  explicit Conv2d(const Conv2dOptions& options)
+      : Conv2d(options.in_channels(), options.out_channels(), options.kernel_size(),
+               options.params()) {}
   Conv2d(int64_t in_channels, int64_t out_channels, Size2 kernel_size,
-         const Conv2dOptions& options = {});
+         const Conv2dParams& options = {});
   Var forward(const Var& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string extra_repr() const override;
   int64_t in_channels, out_channels;
   Size2 kernel_size;
-  Conv2dOptions options;
+  Conv2dParams options;
   Var weight, bias;  // bias undefined when options.bias is false
 };
 
-struct BatchNormOptions {
-  double eps = 1e-5;
-  double momentum = 0.1;
-  bool affine = true;
-  bool track_running_stats = true;
+// Chainable, with PyTorch's names and defaults: BatchNormOptions().eps(1e-3).momentum(0.01).
+class BatchNormOptions {
+ public:
+  BatchNormOptions& eps(double v) {
+    eps_ = v;
+    return *this;
+  }
+  BatchNormOptions& momentum(double v) {
+    momentum_ = v;
+    return *this;
+  }
+  BatchNormOptions& affine(bool v) {
+    affine_ = v;
+    return *this;
+  }
+  BatchNormOptions& track_running_stats(bool v) {
+    track_running_stats_ = v;
+    return *this;
+  }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  bool affine() const { return affine_; }
+  bool track_running_stats() const { return track_running_stats_; }
+
+ private:
+  double eps_ = 1e-5;
+  double momentum_ = 0.1;
+  bool affine_ = true;
+  bool track_running_stats_ = true;
 };
 
 // Batch normalisation over dim 1 of [N, C, H, W] or [N, C] (PyTorch's BatchNorm2d/1d).
@@ -49,6 +118,66 @@ using BatchNorm1d = BatchNorm;
 Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x);
 Var conv_bn_relu(Conv2d& conv, BatchNorm& bn, const Var& x);  // relu(conv_bn(...)), fused
 bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn);  // whether conv_bn folds, now
+
+enum class Activation { None, ReLU };
+
+// ConvBnAct's configuration, chainable: the conv's fields (PyTorch's names; no bias, the BN's
+// shift takes its place), the BN's eps and momentum, and the activation after the BN:
+// ConvBnActOptions(64, 192, 3).padding(1).eps(1e-3).
+class ConvBnActOptions {
+ public:
+  ConvBnActOptions(int64_t in_channels, int64_t out_channels, Size2 kernel_size)
+      : conv_(Conv2dOptions(in_channels, out_channels, kernel_size).bias(false)) {}
+  ConvBnActOptions& stride(Size2 v) {
+    conv_.stride(v);
+    return *this;
+  }
+  ConvBnActOptions& padding(Padding2d v) {
+    conv_.padding(v);
+    return *this;
+  }
+  ConvBnActOptions& dilation(Size2 v) {
+    conv_.dilation(v);
+    return *this;
+  }
+  ConvBnActOptions& groups(int64_t v) {
+    conv_.groups(v);
+    return *this;
+  }
+  ConvBnActOptions& eps(double v) {
+    bn_.eps(v);
+    return *this;
+  }
+  ConvBnActOptions& momentum(double v) {
+    bn_.momentum(v);
+    return *this;
+  }
+  ConvBnActOptions& activation(Activation v) {
+    activation_ = v;
+    return *this;
+  }
+  const Conv2dOptions& conv() const { return conv_; }
+  const BatchNormOptions& bn() const { return bn_; }
+  Activation activation() const { return activation_; }
+
+ private:
+  Conv2dOptions conv_;
+  BatchNormOptions bn_;
+  Activation activation_ = Activation::ReLU;
+};
+
+// conv -> BN -> activation, the unit most of the zoo is built from. The children are named
+// "conv" and "bn" (torchvision's BasicConv2d keys). At inference the BN folds into the conv.
+class ConvBnAct : public Module {
+ public:
+  explicit ConvBnAct(const ConvBnActOptions& options);
+  Var forward(const Var& x) override;
+  std::string type_name() const override { return "ConvBnAct"; }
+  std::string extra_repr() const override;
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm> bn;
+  Activation activation;
+};
 
 class Linear : public Module {
  public:

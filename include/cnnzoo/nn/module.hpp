@@ -28,11 +28,16 @@ class Module {
   // One-line description of the configuration (e.g. "16, 32, kernel_size=3, stride=2").
   virtual std::string extra_repr() const { return ""; }
 
-  // Auxiliary classifiers (GoogLeNet, Inception v3): after a training-mode forward, returns
-  // the auxiliary logits with their loss weights and forgets them. The trainer adds
-  // weight * loss(aux) to the main loss. Nothing is stored in eval mode, so inference
-  // stays safe to run from several threads.
-  virtual std::vector<std::pair<Var, double>> take_aux_logits() { return {}; }
+  // Models with auxiliary classifiers (GoogLeNet, Inception v3): after a training-mode
+  // forward, returns the auxiliary logits of that forward, in the model's order, and forgets
+  // them. How much each one weighs in a loss is the training recipe's business, not the
+  // model's. Nothing is stored in eval mode, so inference stays safe from several threads.
+  virtual std::vector<Var> take_auxiliary_logits() { return {}; }
+
+  // A parameter that must stay inside [lo, hi] (weighted residuals' lambda in [-1, 1]) is
+  // declared with constrain_parameter; apply_constraints() projects every declared parameter
+  // of this tree back onto its interval. An optimizer loop calls it after each step.
+  void apply_constraints();
 
   // Training mode switches batch statistics, dropout and stochastic structure; applies
   // recursively like PyTorch's train()/eval().
@@ -63,6 +68,7 @@ class Module {
  protected:
   Var register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
   Tensor register_buffer(const std::string& name, Tensor value);
+  void constrain_parameter(const std::string& name, double lo, double hi);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
@@ -80,6 +86,11 @@ class Module {
   bool training_ = true;
   std::vector<std::pair<std::string, Var>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
+  struct Bounds {
+    std::string parameter;
+    double lo, hi;
+  };
+  std::vector<Bounds> bounds_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 

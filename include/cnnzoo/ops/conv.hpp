@@ -8,7 +8,7 @@
 
 namespace cnnzoo {
 
-struct Conv2dOptions {
+struct Conv2dParams {
   Size2 stride{1, 1};
   Padding2d padding{0};
   Size2 dilation{1, 1};
@@ -17,11 +17,11 @@ struct Conv2dOptions {
 };
 
 // Output shape of conv2d for input x [N, C, H, W] and weight w; throws Error if invalid.
-Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dOptions& opt);
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& opt);
 
 // y = conv(x, weight) + bias. `bias` may be an undefined Var (no bias).
 template <class T>
 VarT<T> conv2d(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
-               const Conv2dOptions& opt);
+               const Conv2dParams& opt);
 
 }  // namespace cnnzoo

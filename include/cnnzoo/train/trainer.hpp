@@ -38,6 +38,9 @@ struct TrainConfig {
   double weight_decay = 5e-4;
   bool decay_bn_and_bias = true;
   double label_smoothing = 0.0;
+  // Weight of each auxiliary classifier's loss (models with auxiliary heads: GoogLeNet,
+  // Inception v3). -1: the paper's (auxiliary_loss_weight(model)).
+  double aux_loss_weight = -1;
   // run
   int threads = 0;  // 0 = current setting
   uint64_t seed = 0;
@@ -65,6 +68,10 @@ struct Recipe {
   std::string augment;
 };
 Recipe default_recipe(const std::string& dataset_kind);
+
+// The loss weight the model's paper gives its auxiliary classifiers: GoogLeNet 0.3,
+// Inception v3 0.4; -1 for a model the recipe knows no weight for.
+double auxiliary_loss_weight(const std::string& model);
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
@@ -145,6 +152,7 @@ class Trainer {
   bool run_epoch(int64_t epoch, EpochMetrics& out);  // false: stopped mid-epoch
   bool should_stop();
   void write_reports() const;
+  double aux_loss_weight() const;  // Error when the model has auxiliary heads and no weight
 
   // Counters of the epoch in progress; kept in mid-epoch checkpoints.
   struct Partial {

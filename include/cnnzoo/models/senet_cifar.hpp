@@ -2,7 +2,7 @@
 // Networks", 2017, arXiv 1709.01507): an SE block rescales the residual branch's channels
 // before the branch is added to the shortcut.
 #pragma once
-#include "models/preact_resnet.hpp"
+#include "cnnzoo/models/preact_resnet.hpp"
 
 namespace cnnzoo::models {
 

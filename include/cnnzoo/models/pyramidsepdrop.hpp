@@ -1,7 +1,7 @@
 // PyramidSepDrop: Yamada, Iwamura, Kise, "Deep Pyramidal Residual Networks with Separated
 // Stochastic Depth", 2016, arXiv:1612.01230. PyramidNet with separated stochastic depth.
 #pragma once
-#include "pyramidnet.hpp"
+#include "cnnzoo/models/pyramidnet.hpp"
 
 namespace cnnzoo::models::pyramidsepdrop {
 

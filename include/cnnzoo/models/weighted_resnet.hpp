@@ -1,7 +1,7 @@
 // Weighted residual networks (Shen and Zeng, "Weighted Residuals for Very Deep Networks",
 // 2016, arXiv 1605.08831): every residual branch is scaled by a learnable scalar lambda.
 #pragma once
-#include "models/stochastic_depth.hpp"
+#include "cnnzoo/models/stochastic_depth.hpp"
 
 namespace cnnzoo::models {
 

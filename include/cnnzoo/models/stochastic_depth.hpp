@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "models/resnet_blocks.hpp"
+#include "cnnzoo/models/resnet_blocks.hpp"
 
 namespace cnnzoo::models {
 

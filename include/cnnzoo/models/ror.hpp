@@ -2,8 +2,8 @@
 // Networks of Residual Networks: Multilevel Residual Networks", 2016, arXiv 1608.02908):
 // RoR-3 on a wide ResNet, with stochastic depth on the final-level units.
 #pragma once
-#include "models/preact_resnet.hpp"
-#include "models/stochastic_depth.hpp"
+#include "cnnzoo/models/preact_resnet.hpp"
+#include "cnnzoo/models/stochastic_depth.hpp"
 
 namespace cnnzoo::models {
 

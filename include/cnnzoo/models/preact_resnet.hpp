@@ -3,7 +3,7 @@
 #pragma once
 #include <array>
 
-#include "models/resnet_blocks.hpp"
+#include "cnnzoo/models/resnet_blocks.hpp"
 
 namespace cnnzoo::models {
 

@@ -1,7 +1,7 @@
 // The CIFAR-10 ResNets of He, Zhang, Ren and Sun, "Deep Residual Learning for Image
 // Recognition" (2015, arXiv 1512.03385), §4.2: 6n+2 layers, stages of 16/32/64 channels.
 #pragma once
-#include "models/resnet_blocks.hpp"
+#include "cnnzoo/models/resnet_blocks.hpp"
 
 namespace cnnzoo::models {
 
