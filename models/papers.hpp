@@ -6,6 +6,13 @@
 
 namespace cnnzoo::models {
 
+// ---- residual family, part A ----
 std::vector<ModelInfo> wide_resnet_models();
+
+// ---- residual family, part B ----
+
+// ---- classic and torchvision designs ----
+
+// ---- Inception family ----
 
 }  // namespace cnnzoo::models
