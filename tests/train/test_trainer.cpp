@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 #include "data_paths.hpp"
@@ -137,4 +138,66 @@ TEST(Trainer, ResumeRejectsACheckpointFromAnotherEpochLength) {
     EXPECT_NE(std::string(e.what()).find("step 1 of an epoch that has 1"), std::string::npos)
         << e.what();
   }
+}
+
+namespace {
+
+// lenet5 with an auxiliary head (its own logits, scaled by a parameter constrained to
+// [0, 0.5]) that the trainer must weigh and keep in range.
+class WithAuxiliary : public nn::Module {
+ public:
+  WithAuxiliary() {
+    net = register_module("net", lenet());
+    gain = register_parameter("gain", Tensor::full({1}, 0.4f));
+    constrain_parameter("gain", 0.0, 0.5);
+  }
+  Var forward(const Var& x) override {
+    Var y = net->forward(x);
+    if (is_training()) aux_.push_back(scale(y, gain));
+    return y;
+  }
+  std::vector<Var> take_auxiliary_logits() override {
+    std::vector<Var> out;
+    out.swap(aux_);
+    return out;
+  }
+  nn::ModulePtr net;
+  Var gain;
+  std::vector<Var> aux_;
+};
+
+}  // namespace
+
+TEST(Trainer, AuxiliaryLossNeedsAWeightFromTheRecipeAndConstraintsHoldAfterEveryStep) {
+  TempDir tmp;
+  data::DatasetSplit ds{quadrants(64, 1), quadrants(16, 2)};
+  train::TrainConfig c;
+  c.epochs = 1;
+  c.batch = 16;
+  c.lr = 5.0;  // large steps push the gain out of [0, 0.5] unless it is projected back
+  c.threads = 1;
+  c.progress = false;
+  c.model = "custom";
+  c.out = tmp / "no-weight";
+  {
+    train::Trainer t(std::make_shared<WithAuxiliary>(), ds, c);
+    try {
+      t.fit();
+      FAIL() << "a model with auxiliary heads and no loss weight must be refused";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("auxiliary"), std::string::npos) << e.what();
+    }
+  }
+  c.aux_loss_weight = 1.0;
+  c.out = tmp / "weighted";
+  auto model = std::make_shared<WithAuxiliary>();
+  train::Trainer t(model, ds, c);
+  t.fit();
+  const float g = model->gain.value()[0];
+  EXPECT_GE(g, 0.0f);
+  EXPECT_LE(g, 0.5f);
+  EXPECT_NE(g, 0.4f) << "the gain must have been trained";
+  EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("googlenet"), 0.3);
+  EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("inception_v3"), 0.4);
+  EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("resnet20"), -1.0);
 }
