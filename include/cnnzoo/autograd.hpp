@@ -88,7 +88,7 @@ class VarT {
   std::shared_ptr<Node<T>> node_;
 };
 
-using Var = VarT<float>;
+using Var = VarT<real>;
 using VarD = VarT<double>;
 
 // Gradient recording is on by default, per thread, so inference threads don't interfere.

@@ -75,7 +75,15 @@ class TensorT {
   std::shared_ptr<T> data_;
 };
 
-using Tensor = TensorT<float>;
+// The element type of Tensor, Var, module parameters and layers: float. The tests also compile
+// the core, ops, nn and models once more with CNNZOO_DOUBLE_MODULES (the target cnnzoo_double,
+// never installed) to gradient-check whole blocks in double precision.
+#ifdef CNNZOO_DOUBLE_MODULES
+using real = double;
+#else
+using real = float;
+#endif
+using Tensor = TensorT<real>;
 using TensorD = TensorT<double>;
 
 // Element type conversion (float <-> double), e.g. for double-precision gradient checks.

@@ -30,15 +30,15 @@ double gain(const std::string& nonlinearity, double a) {
 }
 
 void normal(Tensor& w, double mean, double stddev, Generator& gen) {
-  for (float& v : w) v = static_cast<float>(gen.normal(mean, stddev));
+  for (real& v : w) v = static_cast<real>(gen.normal(mean, stddev));
 }
 
 void uniform(Tensor& w, double lo, double hi, Generator& gen) {
-  for (float& v : w) v = static_cast<float>(gen.uniform(lo, hi));
+  for (real& v : w) v = static_cast<real>(gen.uniform(lo, hi));
 }
 
 void constant(Tensor& w, double value) {
-  w.fill(static_cast<float>(value));
+  w.fill(static_cast<real>(value));
 }
 
 void kaiming_normal(Tensor& w, FanMode mode, double a, const std::string& nonlinearity,
@@ -97,8 +97,8 @@ void zero_bias(Module& root) {
 
 void batchnorm(Module& root, double weight, double bias) {
   for_each<BatchNorm>(root, [&](BatchNorm& bn) {
-    if (bn.weight.defined()) bn.weight.value().fill(static_cast<float>(weight));
-    if (bn.bias.defined()) bn.bias.value().fill(static_cast<float>(bias));
+    if (bn.weight.defined()) bn.weight.value().fill(static_cast<real>(weight));
+    if (bn.bias.defined()) bn.bias.value().fill(static_cast<real>(bias));
   });
 }
 

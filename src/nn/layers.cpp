@@ -105,9 +105,9 @@ static Var batch_norm_forward(BatchNorm& bn, const Var& x, bool relu) {
   bool use_batch_stats = bn.is_training() || !o.track_running_stats();
   if (bn.is_training() && o.track_running_stats() && bn.num_batches_tracked.defined())
     bn.num_batches_tracked[0] += 1.0f;
-  Var y = (relu ? batch_norm_relu<float>
-                : batch_norm<float>)(x, bn.weight, bn.bias, bn.running_mean, bn.running_var,
-                                     use_batch_stats, o.momentum(), o.eps());
+  Var y = (relu ? batch_norm_relu<real> : batch_norm<real>)(x, bn.weight, bn.bias, bn.running_mean,
+                                                            bn.running_var, use_batch_stats,
+                                                            o.momentum(), o.eps());
   return recorded(bn, x, y);
 }
 
@@ -140,18 +140,18 @@ static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
   const Tensor& w = conv.weight.value();
   const int64_t cout = conv.out_channels, per_out = w.numel() / cout;
   Tensor wf = Tensor::empty(w.shape()), bf = Tensor::empty({cout});
-  const float* gamma = bn.weight.defined() ? bn.weight.value().data() : nullptr;
-  const float* beta = bn.bias.defined() ? bn.bias.value().data() : nullptr;
-  const float* b = conv.bias.defined() ? conv.bias.value().data() : nullptr;
-  const float* mean = bn.running_mean.data();
-  const float* var = bn.running_var.data();
+  const real* gamma = bn.weight.defined() ? bn.weight.value().data() : nullptr;
+  const real* beta = bn.bias.defined() ? bn.bias.value().data() : nullptr;
+  const real* b = conv.bias.defined() ? conv.bias.value().data() : nullptr;
+  const real* mean = bn.running_mean.data();
+  const real* var = bn.running_var.data();
   for (int64_t o = 0; o < cout; ++o) {
     const double s = (gamma ? gamma[o] : 1.0) / std::sqrt(double(var[o]) + bn.options.eps());
-    const float sf = static_cast<float>(s);
-    const float* src = w.data() + o * per_out;
-    float* dst = wf.data() + o * per_out;
+    const real sf = static_cast<real>(s);
+    const real* src = w.data() + o * per_out;
+    real* dst = wf.data() + o * per_out;
     for (int64_t i = 0; i < per_out; ++i) dst[i] = src[i] * sf;
-    bf.data()[o] = static_cast<float>(((b ? b[o] : 0.0) - mean[o]) * s + (beta ? beta[o] : 0.0));
+    bf.data()[o] = static_cast<real>(((b ? b[o] : 0.0) - mean[o]) * s + (beta ? beta[o] : 0.0));
   }
   Var y = conv2d(x, Var(std::move(wf)), Var(std::move(bf)), conv.options);
   record_layer(conv, x.shape(), y.shape(), conv_macs(conv, y.shape()));
@@ -227,7 +227,7 @@ Var Tanh::forward(const Var& x) {
 
 PReLU::PReLU(int64_t num_parameters, double init) {
   check(num_parameters > 0, "PReLU: num_parameters must be positive");
-  weight = register_parameter("weight", Tensor::full({num_parameters}, static_cast<float>(init)));
+  weight = register_parameter("weight", Tensor::full({num_parameters}, static_cast<real>(init)));
 }
 Var PReLU::forward(const Var& x) {
   return recorded(*this, x, prelu(x, weight));

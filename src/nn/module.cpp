@@ -45,8 +45,8 @@ void Module::apply_constraints() {
     for (const Bounds& b : m->bounds_)
       for (auto& p : m->params_)
         if (p.first == b.parameter)
-          for (float& v : p.second.value())
-            v = static_cast<float>(std::min(b.hi, std::max(b.lo, static_cast<double>(v))));
+          for (real& v : p.second.value())
+            v = static_cast<real>(std::min(b.hi, std::max(b.lo, static_cast<double>(v))));
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
@@ -83,7 +83,7 @@ std::string join(const std::string& prefix, const std::string& name) {
 
 std::vector<std::pair<std::string, Var>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Var>> out;
-  std::set<const Node<float>*> seen;  // a parameter shared by two modules is listed once
+  std::set<const Node<real>*> seen;  // a parameter shared by two modules is listed once
   for (const auto& [prefix, m] : named_modules())
     for (const auto& p : m->params_)
       if (seen.insert(p.second.node().get()).second)
