@@ -2,6 +2,7 @@
 #include "cnnzoo/autograd.hpp"
 
 #include <unordered_set>
+#include "export/trace.hpp"
 
 namespace cnnzoo {
 
@@ -82,7 +83,9 @@ VarT<T> make_result(TensorT<T> value, const std::vector<VarT<T>>& inputs, const 
     for (const auto& v : inputs) node->inputs.push_back(v.defined() ? v.node() : nullptr);
     node->backward_fn = std::move(backward_fn);
   }
-  return VarT<T>(std::move(node));
+  VarT<T> result(std::move(node));
+  if (trace::on<T>()) trace::record(op, inputs, result);
+  return result;
 }
 
 template <class T>

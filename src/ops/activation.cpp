@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel_for.hpp"
 
@@ -92,6 +93,7 @@ VarT<T> leaky_relu(const VarT<T>& x, double negative_slope) {
       },
       kMinPerThread);
   // x, not y: with a negative slope the sign of y no longer tells the branch.
+  trace::next<T>([&] { return trace::Attributes{{}, {{"negative_slope", negative_slope}}, {}}; });
   return make_result<T>(std::move(y), {x}, "leaky_relu", [xv, slope](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> g = TensorT<T>::empty(xv.shape());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 #include "parallel_for.hpp"
 
@@ -248,6 +249,7 @@ VarT<T> scale(const VarT<T>& x, double alpha) {
   elementwise(y.numel(), [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) py[i] = a * px[i];
   });
+  trace::next<T>([&] { return trace::Attributes{{}, {{"alpha", alpha}}, {}}; });
   return make_result<T>(std::move(y), {x}, "scale", [a](Node<T>& n) {
     scale_in_place(n.grad, a);
     n.inputs[0]->accumulate(std::move(n.grad));
@@ -294,6 +296,7 @@ VarT<T> add_scalar(const VarT<T>& x, double c) {
   elementwise(y.numel(), [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) py[i] = px[i] + v;
   });
+  trace::next<T>([&] { return trace::Attributes{{}, {{"c", c}}, {}}; });
   return make_result<T>(std::move(y), {x}, "add_scalar",
                         [](Node<T>& n) { n.inputs[0]->accumulate(std::move(n.grad)); });
 }

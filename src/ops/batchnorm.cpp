@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 
 namespace cnnzoo {
@@ -85,6 +86,11 @@ VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& 
     if (need_w) n.inputs[1]->accumulate(std::move(gw));
     if (need_b) n.inputs[2]->accumulate(std::move(gb));
   };
+  trace::next<T>([&] {
+    trace::Attributes a{{{"training", {training ? 1 : 0}}}, {{"eps", eps}}, {}};
+    if constexpr (std::is_same_v<T, real>) a.tensors = {running_mean, running_var};
+    return a;
+  });
   return make_result<T>(std::move(y), {x, weight, bias}, name, std::move(backward));
 }
 
@@ -118,6 +124,9 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
   TensorT<T> y = TensorT<T>::empty(xv.shape());
   kernels::lrn_forward<T>(l, size, alpha, beta, k, xv.data(), scale.data(), y.data());
 
+  trace::next<T>([&] {
+    return trace::Attributes{{{"size", {size}}}, {{"alpha", alpha}, {"beta", beta}, {"k", k}}, {}};
+  });
   return make_result<T>(
       std::move(y), {x}, "local_response_norm",
       [xv, scale, l, size, alpha, beta](Node<T>& n) {

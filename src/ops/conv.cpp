@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 
 namespace cnnzoo {
@@ -85,6 +86,13 @@ VarT<T> conv2d(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
   // d(input) needs the weight, d(weight) needs the input: save only what will be used.
   const TensorT<T> saved_x = weight.requires_grad() ? x.value() : TensorT<T>();
   const TensorT<T> saved_w = x.requires_grad() ? weight.value() : TensorT<T>();
+  trace::next<T>([&] {
+    return trace::Attributes{
+        {{"stride", {opt.stride.h, opt.stride.w}},
+         {"padding", {opt.padding.top, opt.padding.left, opt.padding.bottom, opt.padding.right}},
+         {"dilation", {opt.dilation.h, opt.dilation.w}},
+         {"groups", {opt.groups}}}};
+  });
   return make_result<T>(
       std::move(y), {x, weight, bias}, "conv2d", [g, saved_x, saved_w](Node<T>& n) {
         const bool want_dx = n.input_needs_grad(0) && saved_w.defined();

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "export/trace.hpp"
 #include "parallel_for.hpp"
 
 namespace cnnzoo {
@@ -44,6 +45,7 @@ VarT<T> dropout(const VarT<T>& x, double p, bool training, Generator& gen) {
       for (int64_t j = b; j < e; ++j) py[j] = px[j] * (static_cast<T>(m[j]) * keep_scale);
     });
   }
+  trace::next<T>([&] { return trace::Attributes{{{"training", {training ? 1 : 0}}}}; });
   return make_result<T>(std::move(y), {x}, "dropout", [mask, keep_scale, count](Node<T>& n) {
     const uint8_t* mk = mask.get();
     T* g = n.grad.data();

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 
 namespace cnnzoo {
@@ -106,6 +107,14 @@ VarT<T> max_pool2d(const VarT<T>& x, const Pool2dOptions& opt) {
   std::shared_ptr<int32_t> indices = record ? alloc_indices(y.numel()) : nullptr;
   kernels::max_pool_forward<T>(g, xv.data(), y.data(), indices.get());
   Shape in_shape = xv.shape();
+  trace::next<T>([&] {
+    return trace::Attributes{
+        {{"kernel", {opt.kernel_size.h, opt.kernel_size.w}},
+         {"stride", {g.sh, g.sw}},
+         {"padding", {opt.padding.top, opt.padding.left, opt.padding.bottom, opt.padding.right}},
+         {"ceil_mode", {opt.ceil_mode ? 1 : 0}},
+         {"count_include_pad", {opt.count_include_pad ? 1 : 0}}}};
+  });
   return make_result<T>(std::move(y), {x}, "max_pool2d", [indices, in_shape, g](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> gx = TensorT<T>::zeros(in_shape);
@@ -124,6 +133,14 @@ VarT<T> avg_pool2d(const VarT<T>& x, const Pool2dOptions& opt) {
   TensorT<T> y = TensorT<T>::empty({x.size(0), x.size(1), g.OH, g.OW});
   kernels::avg_pool_forward<T>(g, include_pad, xv.data(), y.data());
   Shape in_shape = xv.shape();
+  trace::next<T>([&] {
+    return trace::Attributes{
+        {{"kernel", {opt.kernel_size.h, opt.kernel_size.w}},
+         {"stride", {g.sh, g.sw}},
+         {"padding", {opt.padding.top, opt.padding.left, opt.padding.bottom, opt.padding.right}},
+         {"ceil_mode", {opt.ceil_mode ? 1 : 0}},
+         {"count_include_pad", {opt.count_include_pad ? 1 : 0}}}};
+  });
   return make_result<T>(std::move(y), {x}, "avg_pool2d", [in_shape, g, include_pad](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> gx = TensorT<T>::zeros(in_shape);
@@ -150,6 +167,9 @@ VarT<T> adaptive_avg_pool2d(const VarT<T>& x, Size2 output_size) {
   g.OW = OW;
   kernels::adaptive_avg_pool_forward<T>(g, xv.data(), y.data());
   Shape in_shape = xv.shape();
+  trace::next<T>([&] {
+    return trace::Attributes{{{"output_size", {output_size.h, output_size.w}}}};
+  });
   return make_result<T>(std::move(y), {x}, "adaptive_avg_pool2d", [in_shape, g](Node<T>& n) {
     if (!n.input_needs_grad(0)) return;
     TensorT<T> gx = TensorT<T>::zeros(in_shape);

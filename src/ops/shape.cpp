@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "export/trace.hpp"
 #include "parallel_for.hpp"
 
 namespace cnnzoo {
@@ -97,6 +98,7 @@ VarT<T> concat(const std::vector<VarT<T>>& xs, int64_t dim) {
 
   std::vector<Shape> shapes;
   for (const auto& x : xs) shapes.push_back(x.shape());
+  trace::next<T>([&] { return trace::Attributes{{{"dim", {d}}}}; });
   return make_result<T>(
       std::move(y), xs, "concat", [shapes, offsets, lens, outer, out_row](Node<T>& n) {
         for (size_t i = 0; i < shapes.size(); ++i) {
@@ -125,6 +127,7 @@ VarT<T> slice(const VarT<T>& x, int64_t dim, int64_t start, int64_t end) {
 
   TensorT<T> y = TensorT<T>::empty(out_shape);
   copy_rows(y.data(), len, x.value().data() + before, before + len + after, outer, len);
+  trace::next<T>([&] { return trace::Attributes{{{"slice", {d, start, end}}}}; });
   return make_result<T>(std::move(y), {x}, "slice", [shape, outer, before, len, after](Node<T>& n) {
     TensorT<T> g = TensorT<T>::empty(shape);
     pad_rows(g.data(), n.grad.data(), outer, before, len, after);
@@ -147,6 +150,7 @@ VarT<T> pad_channels(const VarT<T>& x, int64_t before, int64_t after) {
 
   TensorT<T> y = TensorT<T>::empty(out_shape);
   pad_rows(y.data(), x.value().data(), outer, b, len, a);
+  trace::next<T>([&] { return trace::Attributes{{{"channels", {before, after}}}}; });
   return make_result<T>(std::move(y), {x}, "pad_channels", [shape, outer, b, len, a](Node<T>& n) {
     TensorT<T> g = TensorT<T>::empty(shape);
     copy_rows(g.data(), len, n.grad.data() + b, b + len + a, outer, len);
@@ -188,6 +192,10 @@ VarT<T> pad2d(const VarT<T>& x, const Padding2d& padding) {
         },
         grain);
   }
+  trace::next<T>([&] {
+    return trace::Attributes{
+        {{"padding", {padding.top, padding.left, padding.bottom, padding.right}}}};
+  });
   return make_result<T>(std::move(y), {x}, "pad2d",
                         [shape, p, planes, h, w, oh, ow, grain](Node<T>& n) {
                           TensorT<T> g = TensorT<T>::empty(shape);
@@ -221,6 +229,7 @@ VarT<T> reshape(const VarT<T>& x, const Shape& shape) {
   check(x.defined(), "reshape: undefined input");
   // The result shares x's storage; the gradient is the output gradient seen in x's shape
   // (accumulate reshapes it), handed on without a copy since this node is done with it.
+  trace::next<T>([&] { return trace::Attributes{{{"shape", shape}}}; });
   return make_result<T>(x.value().reshape(shape), {x}, "reshape",
                         [](Node<T>& n) { n.inputs[0]->accumulate(std::move(n.grad)); });
 }
