@@ -6,6 +6,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libeigen3-dev libcli11-dev libstb-dev libgtest-dev googletest nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
+  libonnx-dev libprotobuf-dev libopencv-dnn-dev
 )
 # Benchmarks and reference-data generation compare against PyTorch; the library and its
 # tests never need it. CNNZOO_SETUP_TORCH=1 adds it.

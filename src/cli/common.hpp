@@ -41,6 +41,7 @@ void add_train(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_predict(CLI::App& app);
 void add_forward(CLI::App& app);
+void add_export(CLI::App& app);
 void add_bench(CLI::App& app);
 
 }  // namespace cnnzoo::cli

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   cnnzoo::cli::add_eval(app);
   cnnzoo::cli::add_predict(app);
   cnnzoo::cli::add_forward(app);
+  cnnzoo::cli::add_export(app);
   cnnzoo::cli::add_bench(app);
   // A first word that is no subcommand and no flag: name it, rather than CLI11's "A
   // subcommand is required".

@@ -14,6 +14,7 @@
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/onnx.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
@@ -449,6 +450,50 @@ void add_forward(CLI::App& app) {
     Tensor x = io::load_npy(o->input);
     if (!o->raw) x = m.normalize(x);
     io::save_npy(o->output, m.logits(x));
+  });
+}
+
+void add_export(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "export", "Write the model of a weights file as ONNX (inference form, for other runtimes)");
+  struct Opts : ModelFileOptions {
+    std::string output, batch = "1";
+    int opset = 13;
+  };
+  auto o = std::make_shared<Opts>();
+  o->add_to(cmd);
+  cmd->add_option("--output", o->output, "Output .onnx file")->required();
+  cmd->add_option("--batch", o->batch, "Batch dimension of the input: a number, or dynamic")
+      ->capture_default_str();
+  cmd->add_option("--opset", o->opset, "ONNX opset")
+      ->check(CLI::IsMember({13, 17}))
+      ->capture_default_str();
+  cmd->callback([o] {
+    onnx::ExportOptions options;
+    options.opset = o->opset;
+    if (o->batch == "dynamic") {
+      options.batch = 0;
+    } else {
+      char* end = nullptr;
+      long long b = std::strtoll(o->batch.c_str(), &end, 10);
+      check(!o->batch.empty() && *end == '\0' && b >= 1 && b <= kMaxBatch,
+            "--batch: expected a number in [1, " + std::to_string(kMaxBatch) +
+                "] or 'dynamic', got '" + o->batch + "'");
+      options.batch = b;
+    }
+    std::error_code ec;
+    check(!std::filesystem::equivalent(o->output, o->weights, ec),
+          "--output " + o->output + " is the --weights file");
+    Classifier m = o->load();
+    const ModelMetadata& meta = m.metadata();
+    options.metadata = meta.to_file_metadata();
+    const models::ModelSpec& spec = meta.spec;
+    onnx::export_file(m.module(), {spec.in_channels, spec.input_size, spec.input_size}, o->output,
+                      options);
+    std::printf("wrote %s (%s, input %lldx%lldx%lld, opset %d)\n", o->output.c_str(),
+                spec.name.c_str(), static_cast<long long>(spec.in_channels),
+                static_cast<long long>(spec.input_size), static_cast<long long>(spec.input_size),
+                o->opset);
   });
 }
 

@@ -33,33 +33,43 @@ class GraphWriter {
  public:
   GraphWriter(const ExportOptions& options) : options_(options) {}
 
-  // An initializer holding `values` with `dims`; returns its name.
-  std::string constant(const std::string& name, const Shape& dims,
-                       const std::vector<float>& values) {
-    std::string raw(values.size() * 4, '\0');
-    if (!values.empty()) std::memcpy(&raw[0], values.data(), raw.size());
-    graph_.message(5,
-                   Message().packed_int64(1, dims).varint(2, kFloat).bytes(8, name).bytes(9, raw));
-    return name;
-  }
-  std::string constant_ints(const std::vector<int64_t>& values) {
-    std::string name = "const_" + std::to_string(next_const_++);
-    std::string raw(values.size() * 8, '\0');
-    if (!values.empty()) std::memcpy(&raw[0], values.data(), raw.size());
-    graph_.message(5, Message()
-                          .packed_int64(1, {static_cast<int64_t>(values.size())})
-                          .varint(2, kInt64)
-                          .bytes(8, name)
-                          .bytes(9, raw));
+  // An initializer (graph field 5) of `bytes` bytes of `type` at `data` with `dims`, encoded
+  // as one chunk with a single copy of the data; returns its name.
+  std::string initializer(std::string name, const Shape& dims, DataType type, const void* data,
+                          size_t bytes) {
+    if (name.empty()) name = "const_" + std::to_string(next_const_++);
+    Message head = Message().packed_int64(1, dims).varint(2, type).bytes(8, name);
+    Message tensor_head = Message().header(9, bytes);
+    const size_t length = head.size() + tensor_head.size() + bytes;
+    std::string out = Message().header(5, length).take();
+    out.reserve(out.size() + length);
+    out += head.str();
+    out += tensor_head.str();
+    out.append(static_cast<const char*>(data), bytes);
+    initializer_bytes_ += out.size();
+    initializers_.push_back(std::move(out));
     return name;
   }
   std::string constant(const Tensor& t, const std::string& name = "") {
-    std::vector<float> v(t.begin(), t.end());
-    return constant(name.empty() ? "const_" + std::to_string(next_const_++) : name, t.shape(), v);
+    static_assert(sizeof(real) == 4, "ONNX export writes float32 tensors");
+    return initializer(name, t.shape(), kFloat, t.data(), static_cast<size_t>(t.numel()) * 4);
   }
-  std::string scalar(double v) {
-    return constant("const_" + std::to_string(next_const_++), {}, {static_cast<float>(v)});
+  std::string constant(const std::string& name, const Shape& dims, const std::vector<float>& v) {
+    return initializer(name, dims, kFloat, v.data(), v.size() * 4);
   }
+  std::string constant_ints(const std::vector<int64_t>& v) {
+    return initializer("", {static_cast<int64_t>(v.size())}, kInt64, v.data(), v.size() * 8);
+  }
+  std::string scalar(double v) { return constant("", {}, {static_cast<float>(v)}); }
+
+  // The GraphProto as chunks whose concatenation is its encoding (initializers last).
+  std::vector<std::string> take_graph() {
+    std::vector<std::string> chunks = {graph_.take()};
+    for (auto& i : initializers_) chunks.push_back(std::move(i));
+    initializers_.clear();
+    return chunks;
+  }
+  size_t graph_size() const { return graph_.size() + initializer_bytes_; }
 
   std::string node(const std::string& op, const std::vector<std::string>& inputs,
                    std::vector<Message> attrs = {}, std::string output = "") {
@@ -88,7 +98,9 @@ class GraphWriter {
 
  private:
   const ExportOptions& options_;
-  Message graph_;
+  Message graph_;  // everything but the initializers
+  std::vector<std::string> initializers_;
+  size_t initializer_bytes_ = 0;
   int next_const_ = 0, next_value_ = 0, next_node_ = 0;
 };
 
@@ -99,7 +111,11 @@ std::vector<int64_t> ints_or_empty(const trace::Event& e, const std::string& key
 
 }  // namespace
 
-std::string export_bytes(nn::Module& model, const Shape& input_chw, const ExportOptions& options) {
+namespace {
+
+// The encoded ModelProto as chunks (see GraphWriter::take_graph).
+std::vector<std::string> export_chunks(nn::Module& model, const Shape& input_chw,
+                                       const ExportOptions& options) {
   check(input_chw.size() == 3,
         "export: input shape must be C x H x W, got " + shape_str(input_chw));
   check(options.opset == 13 || options.opset == 17,
@@ -202,13 +218,25 @@ std::string export_bytes(nn::Module& model, const Shape& input_chw, const Export
                          std::vector<float>(w.begin(), w.end()));
       out = g.node("PRelu", in);
     } else if (op == "max_pool2d" || op == "avg_pool2d") {
+      std::vector<int64_t> pads = ints_or_empty(e, "padding");  // top, left, bottom, right
+      const bool avg = op == "avg_pool2d";
+      bool include_pad = avg && ints_or_empty(e, "count_include_pad").at(0);
+      if (include_pad && pads != std::vector<int64_t>(4, 0)) {
+        // Zero padding first, then an average over what lies inside the padded input: the
+        // divisor counts padding up to the padded input's end, as cnnzoo (and PyTorch) do,
+        // including ceil_mode windows; OpenCV 4.6 gets AveragePool's own count_include_pad
+        // wrong, this form it computes right.
+        in[0] = g.node("Pad",
+                       {in[0], g.constant_ints({0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]})});
+        pads.assign(4, 0);
+        include_pad = false;
+      }
       std::vector<Message> a = {attr_ints("kernel_shape", ints_or_empty(e, "kernel")),
                                 attr_ints("strides", ints_or_empty(e, "stride")),
-                                attr_ints("pads", ints_or_empty(e, "padding")),
+                                attr_ints("pads", pads),
                                 attr_int("ceil_mode", ints_or_empty(e, "ceil_mode").at(0))};
-      if (op == "avg_pool2d")
-        a.push_back(attr_int("count_include_pad", ints_or_empty(e, "count_include_pad").at(0)));
-      out = g.node(op == "max_pool2d" ? "MaxPool" : "AveragePool", in, a);
+      if (avg) a.push_back(attr_int("count_include_pad", include_pad ? 1 : 0));
+      out = g.node(avg ? "AveragePool" : "MaxPool", in, a);
     } else if (op == "global_avg_pool2d") {
       out = g.node("GlobalAveragePool", in);
     } else if (op == "adaptive_avg_pool2d") {
@@ -286,21 +314,39 @@ std::string export_bytes(nn::Module& model, const Shape& input_chw, const Export
   g.value_info(12, "output", output.shape());
   (void)result;
 
-  Message model_proto;
-  model_proto.int64(1, options.opset >= 14 ? 8 : 7)
+  Message head;
+  head.int64(1, options.opset >= 14 ? 8 : 7)
       .bytes(2, "cnnzoo")
       .bytes(3, "0.1.0")
-      .message(7, g.graph())
       .message(8, Message().bytes(1, "").int64(2, options.opset));
-  for (const auto& [k, v] : options.metadata)
-    model_proto.message(14, Message().bytes(1, k).bytes(2, v));
-  return model_proto.str();
+  for (const auto& [k, v] : options.metadata) head.message(14, Message().bytes(1, k).bytes(2, v));
+  head.header(7, g.graph_size());
+  std::vector<std::string> chunks = {head.take()};
+  for (auto& c : g.take_graph()) chunks.push_back(std::move(c));
+  return chunks;
+}
+
+}  // namespace
+
+std::string export_bytes(nn::Module& model, const Shape& input_chw, const ExportOptions& options) {
+  std::vector<std::string> chunks = export_chunks(model, input_chw, options);
+  size_t total = 0;
+  for (const auto& c : chunks) total += c.size();
+  std::string out;
+  out.reserve(total);
+  for (auto& c : chunks) {
+    out += c;
+    std::string().swap(c);
+  }
+  return out;
 }
 
 void export_file(nn::Module& model, const Shape& input_chw, const std::string& path,
                  const ExportOptions& options) {
-  const std::string bytes = export_bytes(model, input_chw, options);
-  io::atomic_write_bytes(path, bytes);
+  const std::vector<std::string> chunks = export_chunks(model, input_chw, options);
+  io::atomic_write(path, [&](std::ostream& out) {
+    for (const auto& c : chunks) out.write(c.data(), static_cast<std::streamsize>(c.size()));
+  });
 }
 
 }  // namespace cnnzoo::onnx

@@ -23,6 +23,17 @@ class Message {
     return *this;
   }
   Message& message(int field, const Message& m) { return bytes(field, m.out_); }
+  // The key and length of a length-delimited field whose `length` bytes of contents the
+  // caller appends itself (large payloads, written without an intermediate copy).
+  Message& header(int field, uint64_t length) {
+    key(field, 2);
+    put_varint(length);
+    return *this;
+  }
+  Message& raw(const char* data, size_t n) {
+    out_.append(data, n);
+    return *this;
+  }
   Message& float32(int field, float v) {
     key(field, 5);
     char b[4];
@@ -41,6 +52,8 @@ class Message {
     return bytes(field, b);
   }
   const std::string& str() const { return out_; }
+  std::string take() { return std::move(out_); }
+  size_t size() const { return out_.size(); }
 
  private:
   void key(int field, int wire_type) {

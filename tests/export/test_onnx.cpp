@@ -5,16 +5,32 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <opencv2/dnn.hpp>
 
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/onnx.hpp"
+#include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
 
 using namespace cnnzoo;
 
 namespace {
+
+std::vector<std::string> registry_names() {
+  std::vector<std::string> names;
+  for (const auto& m : models::registry()) names.push_back(m.name);
+  return names;
+}
+
+std::string test_name(const std::string& model) {
+  std::string n = model;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
 
 // BN statistics away from (0, 1), so that a wrongly folded or ignored BN shows.
 void perturb_batchnorm(nn::Module& m) {
@@ -93,11 +109,98 @@ TEST_P(OnnxOpenCV, OutputsMatchCnnzoo) {
   EXPECT_LE(d, 1e-4) << GetParam().name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, OnnxOpenCV,
-                         ::testing::Values(Case{"resnet20", {}}, Case{"preact-resnet110", {}}),
-                         [](const auto& info) {
-                           std::string n = info.param.name;
-                           for (char& ch : n)
-                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Models, OnnxOpenCV,
+    ::testing::Values(Case{"resnet20", {}}, Case{"preact-resnet164", {}},
+                      Case{"densenet-bc-100-12", {}}, Case{"resnext29-2x64d", {}},
+                      Case{"xception-cifar", {}}, Case{"squeezenet1_1", {}}, Case{"alexnet", {}},
+                      Case{"prelu-net-cifar", {}}, Case{"se-preact-resnet164", {}},
+                      Case{"pyramidnet-110-a48", {}}, Case{"nin", {}}, Case{"googlenet", {}},
+                      Case{"inception_v3", {}}, Case{"inception-v4", {}}, Case{"resnet110-sd", {}},
+                      Case{"swapout-32-w4", {}}, Case{"fractalnet-20", {}}),
+    [](const auto& info) { return test_name(info.param.name); });
+
+// Every model of the registry exports, at batch 1, to a file the ONNX checker accepts, with
+// the graph's input and output shapes and the metadata given.
+class OnnxRegistry : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnnxRegistry, ExportPassesTheChecker) {
+  const models::ModelInfo& info = models::find_model(GetParam());
+  manual_seed(1);
+  nn::ModulePtr model = models::build_model(info.name);
+  cnnzoo::onnx::ExportOptions o;
+  o.metadata = {{"model", info.name}};
+  std::string bytes;
+  ASSERT_NO_THROW(bytes = cnnzoo::onnx::export_bytes(
+                      *model, {info.in_channels, info.input_size, info.input_size}, o));
+  ::onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(bytes));
+  std::string().swap(bytes);
+  ASSERT_NO_THROW(::onnx::checker::check_model(proto));
+  EXPECT_EQ(proto.producer_name(), "cnnzoo");
+  ASSERT_EQ(proto.metadata_props_size(), 1);
+  EXPECT_EQ(proto.metadata_props(0).value(), info.name);
+  const auto& in = proto.graph().input(0).type().tensor_type().shape();
+  ASSERT_EQ(in.dim_size(), 4);
+  EXPECT_EQ(in.dim(0).dim_value(), 1);
+  EXPECT_EQ(in.dim(1).dim_value(), info.in_channels);
+  EXPECT_EQ(in.dim(2).dim_value(), info.input_size);
+  const auto& out = proto.graph().output(0).type().tensor_type().shape();
+  ASSERT_EQ(out.dim_size(), 2);
+  EXPECT_EQ(out.dim(1).dim_value(), info.num_classes);
+  EXPECT_TRUE(model->is_training()) << "export must leave the model's mode as it found it";
+}
+
+INSTANTIATE_TEST_SUITE_P(Registry, OnnxRegistry, ::testing::ValuesIn(registry_names()),
+                         [](const auto& info) { return test_name(info.param); });
+
+TEST(OnnxExport, DynamicBatchAndOpset17RunInOpenCV) {
+  manual_seed(2);
+  nn::ModulePtr model = models::build_model("resnet20");
+  perturb_batchnorm(*model);
+  cnnzoo::onnx::ExportOptions o;
+  o.batch = 0;
+  o.opset = 17;
+  const std::string bytes = cnnzoo::onnx::export_bytes(*model, {3, 32, 32}, o);
+  ::onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(bytes));
+  ::onnx::checker::check_model(proto);
+  EXPECT_EQ(proto.opset_import(0).version(), 17);
+  EXPECT_EQ(proto.graph().input(0).type().tensor_type().shape().dim(0).dim_param(), "N");
+  Tensor x = Tensor::empty({3, 3, 32, 32});
+  Generator g(8);
+  for (auto& v : x) v = static_cast<float>(g.uniform(-1.0, 1.0));
+  model->eval();
+  NoGradGuard no_grad;
+  Tensor ours = model->forward(Var(x)).value();
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
+  int dims[4] = {3, 3, 32, 32};
+  net.setInput(cv::Mat(4, dims, CV_32F, x.data()));
+  EXPECT_LE(relative_difference(ours, net.forward()), 1e-4);
+}
+
+namespace {
+// A model whose forward uses an op with no ONNX form in the exporter (a sum over everything).
+class SumsEverything : public nn::Module {
+ public:
+  Var forward(const Var& x) override { return sum(x); }
+};
+}  // namespace
+
+TEST(OnnxExport, AnUnsupportedOpIsAnErrorNamingItAndLeavesNoFile) {
+  SumsEverything m;
+  const std::string path = ::testing::TempDir() + "/unsupported.onnx";
+  std::remove(path.c_str());
+  try {
+    cnnzoo::onnx::export_file(m, {1, 4, 4}, path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'sum'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::ifstream(path).good()) << "no output file on error";
+  EXPECT_THROW(cnnzoo::onnx::export_bytes(m, {1, 4}, {}), Error);  // not C x H x W
+  cnnzoo::onnx::ExportOptions bad;
+  bad.opset = 12;
+  nn::ModulePtr r = models::build_model("resnet20");
+  EXPECT_THROW(cnnzoo::onnx::export_bytes(*r, {3, 32, 32}, bad), Error);
+}
