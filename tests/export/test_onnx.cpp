@@ -9,11 +9,14 @@
 #include <fstream>
 #include <opencv2/dnn.hpp>
 
+#include "cli/cli_run.hpp"
+#include "cnnzoo/inference.hpp"
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/onnx.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
+#include "data_paths.hpp"
 
 using namespace cnnzoo;
 
@@ -203,4 +206,63 @@ TEST(OnnxExport, AnUnsupportedOpIsAnErrorNamingItAndLeavesNoFile) {
   bad.opset = 12;
   nn::ModulePtr r = models::build_model("resnet20");
   EXPECT_THROW(cnnzoo::onnx::export_bytes(*r, {3, 32, 32}, bad), Error);
+}
+
+// `cnnzoo export` of a weights file: the file's metadata travels, OpenCV runs the result at
+// another batch size to the library's logits, and bad requests are one-line errors that
+// leave no file.
+TEST(OnnxExport, CommandLineExportOfAWeightsFile) {
+  TempDir tmp;
+  ModelMetadata meta;
+  meta.spec.name = "resnet20";
+  meta.spec.num_classes = 3;
+  meta.spec.in_channels = 3;
+  meta.spec.input_size = 32;
+  meta.classes = {"cat", "dog", "ship"};
+  meta.mean = {0.5f, 0.4f, 0.3f};
+  meta.std = {0.2f, 0.25f, 0.3f};
+  meta.preprocessing = "resize";
+  manual_seed(4);
+  nn::ModulePtr model = models::build_model(meta.spec);
+  perturb_batchnorm(*model);
+  const std::string w = tmp / "w.safetensors", out = tmp / "m.onnx";
+  save_weights(*model, meta, w);
+  CliRun r = cli("export --weights " + w + " --output " + out + " --batch dynamic", tmp.path());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote " + out), std::string::npos) << r.out;
+
+  std::ifstream f(out, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ::onnx::ModelProto proto;
+  ASSERT_TRUE(proto.ParseFromString(bytes));
+  ::onnx::checker::check_model(proto);
+  std::map<std::string, std::string> props;
+  for (const auto& p : proto.metadata_props()) props[p.key()] = p.value();
+  EXPECT_EQ(props, meta.to_file_metadata());
+
+  Classifier c = Classifier::load(w);
+  Tensor x = Tensor::empty({2, 3, 32, 32});
+  Generator g(9);
+  for (auto& v : x) v = static_cast<float>(g.uniform(-2.0, 2.0));
+  Tensor ours = c.logits(x);
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
+  int dims[4] = {2, 3, 32, 32};
+  net.setInput(cv::Mat(4, dims, CV_32F, x.data()));
+  EXPECT_LE(relative_difference(ours, net.forward()), 1e-4);
+
+  const std::string other = tmp / "other.onnx";
+  expect_one_line_error(
+      cli("export --weights " + w + " --output " + other + " --batch 0", tmp.path()), "--batch");
+  expect_one_line_error(
+      cli("export --weights " + w + " --output " + other + " --batch many", tmp.path()), "--batch");
+  expect_one_line_error(
+      cli("export --weights " + w + " --output " + other + " --opset 12", tmp.path()), "--opset");
+  expect_one_line_error(cli("export --weights " + w + " --output " + w, tmp.path()),
+                        "is the --weights file");
+  expect_one_line_error(
+      cli("export --weights " + tmp / "missing.safetensors" + " --output " + other, tmp.path()),
+      "missing.safetensors");
+  expect_one_line_error(
+      cli("export --weights " + w + " --model resnet32 --output " + other, tmp.path()), "resnet32");
+  EXPECT_FALSE(std::filesystem::exists(other));
 }
