@@ -10,7 +10,10 @@
 #include <fstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/models.hpp"
 #include "cnnzoo/parallel.hpp"
 #include "cnnzoo/random.hpp"
 #include "data_paths.hpp"
@@ -277,4 +280,77 @@ TEST(Library, LeavesTheProcessAllocatorAloneUnlessAsked) {
   keep_freed_memory();
   { Tensor t = Tensor::full({n}, 1.0f); }
   EXPECT_GT(rss_bytes(), before + (200 << 20)) << "keep_freed_memory did not keep it";
+}
+
+// The file scripts/convert_torch.py writes from a torchvision state dict: F32 tensors, BN
+// counters as int64 scalars, the ImageNet metadata with the 1000 class names of
+// data/imagenet_classes.txt. Classifier::load needs nothing else to use it.
+TEST(Classifier, LoadsTheFileTheTorchConverterWrites) {
+  manual_seed(12);
+  nn::ModulePtr source = models::build_model("resnet18");
+  std::ifstream names_file(std::string(CNNZOO_SOURCE_DIR) + "/data/imagenet_classes.txt");
+  std::vector<std::string> classes;
+  for (std::string l; std::getline(names_file, l);) classes.push_back(l);
+  ASSERT_EQ(classes.size(), 1000u);
+  nlohmann::json header;
+  header["__metadata__"] = {{"format", "cnnzoo-weights"},
+                            {"model", "resnet18"},
+                            {"model_options", "{}"},
+                            {"num_classes", "1000"},
+                            {"in_channels", "3"},
+                            {"input_size", "224"},
+                            {"classes", nlohmann::json(classes).dump()},
+                            {"mean", "[0.485, 0.456, 0.406]"},
+                            {"std", "[0.229, 0.224, 0.225]"},
+                            {"preprocessing", "resize-crop"},
+                            {"resize_size", "256"}};
+  std::string data;
+  for (const auto& [name, t] : source->state_dict()) {
+    const bool counter = name.size() > 19 && name.substr(name.size() - 19) == "num_batches_tracked";
+    std::string bytes;
+    if (counter) {
+      const int64_t v = 7;
+      bytes.assign(reinterpret_cast<const char*>(&v), 8);
+    } else {
+      bytes.assign(reinterpret_cast<const char*>(t.data()), t.numel() * 4);
+    }
+    header[name] = {{"dtype", counter ? "I64" : "F32"},
+                    {"shape", counter ? Shape{} : t.shape()},
+                    {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+    data += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  TempDir tmp;
+  const std::string path = tmp / "resnet18.safetensors";
+  {
+    std::ofstream f(path, std::ios::binary);
+    const uint64_t n = text.size();
+    f.write(reinterpret_cast<const char*>(&n), 8);
+    f << text << data;
+  }
+  Classifier c = Classifier::load(path);
+  EXPECT_EQ(c.name(), "resnet18");
+  EXPECT_EQ(c.metadata().classes[281], classes[281]);
+  EXPECT_EQ(c.metadata().resize_size, 256);
+  for (const auto& [name, m] : c.module().named_buffers())
+    if (name == "bn1.num_batches_tracked") EXPECT_EQ(m[0], 7.0f);
+  // The same weights as the source model: the same logits.
+  Tensor x = Tensor::empty({1, 3, 224, 224});
+  Generator g(3);
+  for (auto& v : x) v = static_cast<float>(g.uniform(-2.0, 2.0));
+  source->eval();
+  Tensor want;
+  {
+    NoGradGuard no_grad;
+    want = source->forward(Var(x)).value();
+  }
+  Tensor got = c.logits(x);
+  for (int64_t i = 0; i < got.numel(); ++i) ASSERT_EQ(got[i], want[i]) << i;
+  io::Image img;
+  img.width = 300;
+  img.height = 260;
+  img.channels = 3;
+  img.pixels.assign(300 * 260 * 3, 128);
+  EXPECT_EQ(c.topk(img, 3).size(), 3u);
 }
