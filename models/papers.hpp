@@ -14,5 +14,6 @@ std::vector<ModelInfo> wide_resnet_models();
 // ---- classic and torchvision designs ----
 
 // ---- Inception family ----
+std::vector<ModelInfo> googlenet_models();
 
 }  // namespace cnnzoo::models

@@ -227,8 +227,7 @@ std::vector<ModelInfo> make_table() {
          {"vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"})
       tv(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
          "Simonyan and Zisserman", 2014, "1409.1556", "vgg", 224, {"drop_rate"}, imagenet::vgg);
-    tv("googlenet", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
-       "googlenet", 224, {"aux_logits", "drop_rate", "aux_drop_rate"}, imagenet::googlenet);
+    for (auto& m : googlenet_models()) t.push_back(std::move(m));
     tv("inception_v3", "Rethinking the Inception Architecture for Computer Vision",
        "Szegedy et al.", 2015, "1512.00567", "inception_v3", 299, {"aux_logits", "drop_rate"},
        imagenet::inception_v3);
@@ -310,9 +309,6 @@ std::vector<ModelInfo> make_table() {
     for (const char* n : {"vgg11-cifar", "vgg16-cifar", "vgg19-cifar"})
       cifar(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
             "Simonyan and Zisserman", 2014, "1409.1556", "vgg", "", {}, vgg_cifar);
-    cifar("googlenet-cifar", "Going Deeper with Convolutions", "Szegedy et al.", 2014, "1409.4842",
-          "googlenet", "", {"aux_logits", "drop_rate", "aux_drop_rate", "width_scale"},
-          googlenet_cifar);
     cifar("inception-v3-cifar", "Rethinking the Inception Architecture for Computer Vision",
           "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate", "width_scale"},
           inception_v3_cifar);
