@@ -228,9 +228,7 @@ std::vector<ModelInfo> make_table() {
       tv(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
          "Simonyan and Zisserman", 2014, "1409.1556", "vgg", 224, {"drop_rate"}, imagenet::vgg);
     for (auto& m : googlenet_models()) t.push_back(std::move(m));
-    tv("inception_v3", "Rethinking the Inception Architecture for Computer Vision",
-       "Szegedy et al.", 2015, "1512.00567", "inception_v3", 299, {"aux_logits", "drop_rate"},
-       imagenet::inception_v3);
+    for (auto& m : inception_v3_models()) t.push_back(std::move(m));
     for (const char* n : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"})
       tv(n, "Deep Residual Learning for Image Recognition", "He et al.", 2015, "1512.03385",
          "resnet_imagenet", 224, {"zero_init_residual"}, imagenet::resnet);
@@ -309,9 +307,6 @@ std::vector<ModelInfo> make_table() {
     for (const char* n : {"vgg11-cifar", "vgg16-cifar", "vgg19-cifar"})
       cifar(n, "Very Deep Convolutional Networks for Large-Scale Image Recognition",
             "Simonyan and Zisserman", 2014, "1409.1556", "vgg", "", {}, vgg_cifar);
-    cifar("inception-v3-cifar", "Rethinking the Inception Architecture for Computer Vision",
-          "Szegedy et al.", 2015, "1512.00567", "inception_v3", "", {"drop_rate", "width_scale"},
-          inception_v3_cifar);
     cifar("squeezenet-cifar",
           "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
           "Iandola et al.", 2016, "1602.07360", "squeezenet", "", {"drop_rate"}, squeezenet_cifar);
