@@ -48,7 +48,7 @@ std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1)
 Tensor bernoulli_mask(const Shape& shape, double p, Generator& gen) {
   Tensor m = Tensor::empty(shape);
   const uint64_t threshold = static_cast<uint64_t>(std::llround(p * 4294967296.0));
-  float* d = m.data();
+  real* d = m.data();
   const int64_t n = m.numel();
   int64_t i = 0;
   for (; i + 1 < n; i += 2) {
@@ -192,8 +192,8 @@ Var SwapoutNet::forward(const Var& x) {
       for (int64_t j = 0; j < p.numel(); ++j) mean_prob[j] += p[j];
     }
   }
-  const float inv = 1.0f / static_cast<float>(stochastic_inference);
-  for (auto& v : mean_prob) v = std::log(std::max(v * inv, 1e-30f));
+  const real inv = real(1) / static_cast<real>(stochastic_inference);
+  for (auto& v : mean_prob) v = std::log(std::max<real>(v * inv, real(1e-30)));
   return Var(mean_prob);
 }
 

@@ -36,6 +36,8 @@ WeightedResidualBlock::WeightedResidualBlock(int64_t in_channels, int64_t out_ch
     downsample =
         register_module("downsample", projection_shortcut(in_channels, out_channels, stride));
   alpha = register_parameter("alpha", Tensor::zeros({1}));
+  // Projected SGD: the optimizer loop projects lambda back onto [-1, 1] after each step.
+  constrain_parameter("alpha", -kLambdaBound, kLambdaBound);
   gate.set_survival(survival);
 }
 
@@ -43,17 +45,14 @@ Var WeightedResidualBlock::residual(const Var& x) {
   Var h = nn::conv_bn_relu(*conv1, *bn1, x);
   h = nn::conv_bn_relu(*conv2, *bn2, h);
   if (is_training()) return scale(h, alpha);
-  // Evaluation must not modify the model (concurrent inference): use the projected value.
-  float a = alpha.value()[0];
+  // A lambda from a file may lie outside [-1, 1]; inference reads the projected value and
+  // leaves the model alone (concurrent inference).
+  const double a = alpha.value()[0];
   if (std::abs(a) <= kLambdaBound) return scale(h, alpha);
   return scale(h, std::clamp<double>(a, -kLambdaBound, kLambdaBound));
 }
 
 Var WeightedResidualBlock::forward(const Var& x) {
-  if (is_training()) {
-    float& a = alpha.value()[0];
-    a = std::clamp<float>(a, -kLambdaBound, kLambdaBound);
-  }
   Var s = downsample ? downsample->forward(x) : x;
   return gated_residual(gate, is_training(), s, [&] { return residual(x); });
 }
@@ -62,16 +61,6 @@ std::string WeightedResidualBlock::extra_repr() const {
   std::ostringstream s;
   s << "survival=" << gate.survival();
   return s.str();
-}
-
-void project_weights(nn::Module& model) {
-  model.apply([](nn::Module& m) {
-    if (auto* b = dynamic_cast<WeightedResidualBlock*>(&m)) {
-      float& a = b->alpha.value()[0];
-      a = std::clamp<float>(a, -WeightedResidualBlock::kLambdaBound,
-                            WeightedResidualBlock::kLambdaBound);
-    }
-  });
 }
 
 nn::ModulePtr build_weighted_resnet(const ModelSpec& spec) {

@@ -536,18 +536,25 @@ TEST(WeightedResidual, LambdaStartsAtZeroAndIsProjected) {
     Var h = random_input({1, 16, 8, 8});
     EXPECT_EQ(block.forward(h).value().to_vector(), h.value().to_vector());
   }
-  // Projection: evaluation reads lambda clamped but leaves it alone; training projects it.
+  // Projection: no forward writes lambda (evaluation reads it clamped); the constraint that
+  // the trainer applies after each optimizer step projects it onto [-1, 1].
   block.alpha.value()[0] = 3.0f;
   {
     NoGradGuard ng;
-    block.forward(random_input({1, 16, 8, 8}));
+    Var h = random_input({1, 16, 8, 8});
+    Var y3 = block.forward(h);
+    block.alpha.value()[0] = 1.0f;
+    Var y1 = block.forward(h);
+    EXPECT_EQ(y3.value().to_vector(), y1.value().to_vector()) << "eval reads lambda clamped";
+    block.alpha.value()[0] = 3.0f;
   }
   EXPECT_EQ(block.alpha.value()[0], 3.0f);
   block.train();
   block.forward(random_input({2, 16, 8, 8}));
-  EXPECT_EQ(block.alpha.value()[0], 1.0f);
+  EXPECT_EQ(block.alpha.value()[0], 3.0f) << "a training forward must not write parameters";
   lambdas[0].value()[0] = -2.0f;
-  project_weights(*m);
+  m->apply_constraints();
+  EXPECT_EQ(block.alpha.value()[0], 1.0f);
   EXPECT_EQ(lambdas[0].value()[0], -1.0f);
 
   // Lambda learns: a training step gives it a non-zero gradient.

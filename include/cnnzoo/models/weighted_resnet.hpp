@@ -7,7 +7,8 @@ namespace cnnzoo::models {
 
 // y = shortcut(x) + lambda * ReLU(BN(conv(ReLU(BN(conv(x)))))), nothing after the sum: the
 // ReLU moves inside the branch (the paper's fix for ReLU-after-addition), and lambda, which
-// starts at 0 and is kept in [-1, 1], lets a branch add or subtract. With stochastic depth
+// starts at 0 and is kept in [-1, 1] (a parameter constraint: Module::apply_constraints after
+// each optimizer step), lets a branch add or subtract. With stochastic depth
 // (the paper's "-d" models) the branch is also gated.
 class WeightedResidualBlock : public nn::Module, public GatedBlock {
  public:
@@ -22,11 +23,6 @@ class WeightedResidualBlock : public nn::Module, public GatedBlock {
   nn::ModulePtr downsample;  // 1x1 projection + BN where the shape changes, else null
   Var alpha;                 // lambda, shape [1]
 };
-
-// Projected SGD: clamps every lambda of the model to [-1, 1]. The blocks also do this to
-// their own lambda at the start of each training forward pass, which is the same projection
-// applied right after the previous optimizer step.
-void project_weights(nn::Module& model);
 
 // weighted-resnet: options depth (6n+4, default 1192: n = 198) and p_L (stochastic depth,
 // default 0.5; 1 disables it).
