@@ -16,5 +16,6 @@ std::vector<ModelInfo> wide_resnet_models();
 // ---- Inception family ----
 std::vector<ModelInfo> googlenet_models();
 std::vector<ModelInfo> inception_v3_models();
+std::vector<ModelInfo> inception_v4_models();
 
 }  // namespace cnnzoo::models

@@ -32,8 +32,6 @@
 // ---- includes: ImageNet designs (torchvision) ----
 #include "cnnzoo/models/alexnet.hpp"
 #include "cnnzoo/models/densenet_imagenet.hpp"
-#include "cnnzoo/models/googlenet.hpp"
-#include "cnnzoo/models/inception_v3.hpp"
 #include "cnnzoo/models/resnet_imagenet.hpp"
 #include "cnnzoo/models/squeezenet.hpp"
 #include "cnnzoo/models/vgg.hpp"
@@ -41,7 +39,6 @@
 #include "cnnzoo/models/lenet.hpp"
 // non-torchvision ImageNet designs and their CIFAR versions (zoo C)
 #include "cnnzoo/models/bn_inception.hpp"
-#include "cnnzoo/models/inception_v4.hpp"
 #include "cnnzoo/models/prelu_net.hpp"
 #include "cnnzoo/models/se_resnet.hpp"
 #include "cnnzoo/models/xception.hpp"
@@ -276,10 +273,7 @@ std::vector<ModelInfo> make_table() {
         {"drop_rate"}, bn_inception);
     row("bn-inception-cifar", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", true, 32,
         {"drop_rate", "width_scale"}, bn_inception);
-    row("inception-v4", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
-        {"drop_rate"}, inception_v4);
-    row("inception-resnet-v2", v4, "Szegedy et al.", 2016, "1602.07261", "inception_v4", false, 299,
-        {"drop_rate"}, inception_resnet_v2);
+    for (auto& m : inception_v4_models()) t.push_back(std::move(m));
     row("xception", xc, "Chollet", 2016, "1610.02357", "xception", false, 299, {"drop_rate"},
         xception);
     row("xception-cifar", xc, "Chollet", 2016, "1610.02357", "xception", true, 32,
