@@ -50,150 +50,120 @@
 #include "cnnzoo/models/bn_inception.hpp"
 
 #include "cnnzoo/nn/init.hpp"
-#include "cnnzoo/nn/layers.hpp"
-#include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
+using nn::ConvBnAct;
+using nn::ConvBnActOptions;
+
+int64_t BNInceptionModuleSpec::out(int64_t in) const {
+  return ch1x1 + ch3x3 + dbl3x3 + (pool_proj ? pool_proj : in);
+}
+
+BNInceptionModule::BNInceptionModule(int64_t in, const BNInceptionModuleSpec& s) : spec(s) {
+  auto conv = [this](const std::string& name, int64_t i, int64_t o, int64_t k, int64_t stride = 1) {
+    return register_module(
+        name, std::make_shared<ConvBnAct>(ConvBnActOptions(i, o, k).stride(stride).padding(k / 2)));
+  };
+  if (s.ch1x1) branch1x1 = conv("branch1x1", in, s.ch1x1, 1);
+  branch3x3_1 = conv("branch3x3_1", in, s.ch3x3red, 1);
+  branch3x3_2 = conv("branch3x3_2", s.ch3x3red, s.ch3x3, 3, s.stride);
+  branch3x3dbl_1 = conv("branch3x3dbl_1", in, s.dbl3x3red, 1);
+  branch3x3dbl_2 = conv("branch3x3dbl_2", s.dbl3x3red, s.dbl3x3, 3);
+  branch3x3dbl_3 = conv("branch3x3dbl_3", s.dbl3x3, s.dbl3x3, 3, s.stride);
+  if (s.pool_proj) branch_pool = conv("branch_pool", in, s.pool_proj, 1);
+}
+
+Var BNInceptionModule::forward(const Var& x) {
+  std::vector<Var> out;
+  if (branch1x1) out.push_back(branch1x1->forward(x));
+  out.push_back(branch3x3_2->forward(branch3x3_1->forward(x)));
+  out.push_back(branch3x3dbl_3->forward(branch3x3dbl_2->forward(branch3x3dbl_1->forward(x))));
+  Pool2dOptions o;
+  o.kernel_size = 3;
+  o.stride = spec.stride;
+  o.padding = 1;
+  Var p = spec.max_pool ? max_pool2d(x, o) : avg_pool2d(x, o);
+  out.push_back(branch_pool ? branch_pool->forward(p) : p);
+  return concat(out);
+}
+
 namespace {
 
-using namespace cnnzoo::nn;
-
-// conv (no bias) -> BN -> ReLU: the unit every convolution of the network is built from.
-class BasicConv2d : public Module {
- public:
-  BasicConv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0) {
-    Conv2dParams o;
-    o.stride = stride;
-    o.padding = padding;
-    o.bias = false;
-    conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
-    bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
-  }
-  Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
-  std::string type_name() const override { return "BasicConv2d"; }
-  std::shared_ptr<Conv2d> conv;
-  std::shared_ptr<BatchNorm2d> bn;
-};
-
-using ConvPtr = std::shared_ptr<BasicConv2d>;
-
-enum class Pool { Avg, Max };
-
-// One row of Figure 5.
-struct ModuleSpec {
-  int64_t ch1x1, ch3x3red, ch3x3, dbl3x3red, dbl3x3;
-  Pool pool;
-  int64_t pool_proj;  // 0: pass-through (the stride-2 modules)
-  int64_t stride;
-  int64_t out(int64_t in) const { return ch1x1 + ch3x3 + dbl3x3 + (pool_proj ? pool_proj : in); }
-  ModuleSpec scaled(const ModelSpec& m) const {
-    auto w = [&m](int64_t c) { return c ? m.scale_width(c) : 0; };
-    return {w(ch1x1), w(ch3x3red), w(ch3x3), w(dbl3x3red), w(dbl3x3), pool, w(pool_proj), stride};
-  }
-};
-
-// Four branches concatenated: 1x1 | 1x1 -> 3x3 | 1x1 -> 3x3 -> 3x3 (the factorised 5x5) |
-// pool (-> 1x1 projection). Stride-2 modules drop the 1x1 branch and pass the pool through.
-class Inception : public Module {
- public:
-  Inception(int64_t in, const ModuleSpec& s) : spec_(s) {
-    auto conv = [this](const std::string& name, int64_t i, int64_t o, int64_t k,
-                       int64_t stride = 1) {
-      return register_module(name, std::make_shared<BasicConv2d>(i, o, k, stride, k / 2));
-    };
-    if (s.ch1x1) branch1x1 = conv("branch1x1", in, s.ch1x1, 1);
-    branch3x3_1 = conv("branch3x3_1", in, s.ch3x3red, 1);
-    branch3x3_2 = conv("branch3x3_2", s.ch3x3red, s.ch3x3, 3, s.stride);
-    branch3x3dbl_1 = conv("branch3x3dbl_1", in, s.dbl3x3red, 1);
-    branch3x3dbl_2 = conv("branch3x3dbl_2", s.dbl3x3red, s.dbl3x3, 3);
-    branch3x3dbl_3 = conv("branch3x3dbl_3", s.dbl3x3, s.dbl3x3, 3, s.stride);
-    if (s.pool_proj) branch_pool = conv("branch_pool", in, s.pool_proj, 1);
-  }
-  Var forward(const Var& x) override {
-    std::vector<Var> out;
-    if (branch1x1) out.push_back(branch1x1->forward(x));
-    out.push_back(branch3x3_2->forward(branch3x3_1->forward(x)));
-    out.push_back(branch3x3dbl_3->forward(branch3x3dbl_2->forward(branch3x3dbl_1->forward(x))));
-    Pool2dOptions o;
-    o.kernel_size = 3;
-    o.stride = spec_.stride;
-    o.padding = 1;
-    Var p = spec_.pool == Pool::Avg ? avg_pool2d(x, o) : max_pool2d(x, o);
-    out.push_back(branch_pool ? branch_pool->forward(p) : p);
-    return concat(out);
-  }
-  std::string type_name() const override { return "Inception"; }
-  ConvPtr branch1x1, branch3x3_1, branch3x3_2, branch3x3dbl_1, branch3x3dbl_2, branch3x3dbl_3,
-      branch_pool;
-
- private:
-  ModuleSpec spec_;
-};
-
-// Figure 5, in order.
-const std::pair<const char*, ModuleSpec> kModules[] = {
-    {"inception_3a", {64, 64, 64, 64, 96, Pool::Avg, 32, 1}},
-    {"inception_3b", {64, 64, 96, 64, 96, Pool::Avg, 64, 1}},
-    {"inception_3c", {0, 128, 160, 64, 96, Pool::Max, 0, 2}},
-    {"inception_4a", {224, 64, 96, 96, 128, Pool::Avg, 128, 1}},
-    {"inception_4b", {192, 96, 128, 96, 128, Pool::Avg, 128, 1}},
-    {"inception_4c", {160, 128, 160, 128, 160, Pool::Avg, 128, 1}},
-    {"inception_4d", {96, 128, 192, 160, 192, Pool::Avg, 128, 1}},
-    {"inception_4e", {0, 128, 192, 192, 256, Pool::Max, 0, 2}},
-    {"inception_5a", {352, 192, 320, 160, 224, Pool::Avg, 128, 1}},
-    {"inception_5b", {352, 192, 320, 192, 224, Pool::Max, 128, 1}},
-};
-
-class BNInception : public Module {
- public:
-  BNInception(const ModelSpec& spec, bool cifar, double drop_rate) {
-    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
-    stem = register_module("stem", std::make_shared<Sequential>());
-    if (cifar) {
-      stem->push_back("conv1", std::make_shared<BasicConv2d>(spec.in_channels, w(64), 3, 1, 1));
-    } else {
-      stem->push_back("conv1", std::make_shared<BasicConv2d>(spec.in_channels, w(64), 7, 2, 3));
-      stem->push_back("pool1", std::make_shared<MaxPool2d>(3, 2, 1));
-    }
-    stem->push_back("conv2_reduce", std::make_shared<BasicConv2d>(w(64), w(64), 1));
-    stem->push_back("conv2", std::make_shared<BasicConv2d>(w(64), w(192), 3, 1, 1));
-    if (!cifar) stem->push_back("pool2", std::make_shared<MaxPool2d>(3, 2, 1));
-    inception = register_module("inception", std::make_shared<Sequential>());
-    int64_t c = w(192);
-    for (const auto& [name, table_row] : kModules) {
-      ModuleSpec s = table_row.scaled(spec);
-      inception->push_back(name, std::make_shared<Inception>(c, s));
-      c = s.out(c);
-    }
-    avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
-    dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(c, spec.num_classes));
-    // He initialisation (fan-out) for the convolutions; fc keeps the default; BN 1/0.
-    apply([](Module& m) {
-      if (auto* conv = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
-    });
-  }
-  Var forward(const Var& x) override {
-    Var h = inception->forward(stem->forward(x));
-    return fc->forward(dropout->forward(flatten(avgpool->forward(h))));
-  }
-  std::string type_name() const override { return "BNInception"; }
-
-  std::shared_ptr<Sequential> stem, inception;
-  std::shared_ptr<AdaptiveAvgPool2d> avgpool;
-  std::shared_ptr<Dropout> dropout;
-  std::shared_ptr<Linear> fc;
+// Figure 5, in order: #1x1, #3x3 reduce, #3x3, double #3x3 reduce, double #3x3, max pool?,
+// pool projection (0: pass-through), stride.
+const std::pair<const char*, BNInceptionModuleSpec> kModules[] = {
+    {"inception_3a", {64, 64, 64, 64, 96, false, 32, 1}},
+    {"inception_3b", {64, 64, 96, 64, 96, false, 64, 1}},
+    {"inception_3c", {0, 128, 160, 64, 96, true, 0, 2}},
+    {"inception_4a", {224, 64, 96, 96, 128, false, 128, 1}},
+    {"inception_4b", {192, 96, 128, 96, 128, false, 128, 1}},
+    {"inception_4c", {160, 128, 160, 128, 160, false, 128, 1}},
+    {"inception_4d", {96, 128, 192, 160, 192, false, 128, 1}},
+    {"inception_4e", {0, 128, 192, 192, 256, true, 0, 2}},
+    {"inception_5a", {352, 192, 320, 160, 224, false, 128, 1}},
+    {"inception_5b", {352, 192, 320, 192, 224, true, 128, 1}},
 };
 
 }  // namespace
 
-nn::ModulePtr bn_inception(const ModelSpec& spec) {
-  return std::make_shared<BNInception>(spec, spec.name == "bn-inception-cifar",
-                                       spec.get_double("drop_rate", 0.0));
+BNInception::BNInception(int64_t in_channels, int64_t num_classes, const BNInceptionConfig& c) {
+  auto w = [&c](int64_t ch) { return ch ? scale_width(ch, c.width_scale) : 0; };
+  auto unit = [](int64_t i, int64_t o, int64_t k, int64_t stride, int64_t padding) {
+    return std::make_shared<ConvBnAct>(ConvBnActOptions(i, o, k).stride(stride).padding(padding));
+  };
+  stem = register_module("stem", std::make_shared<nn::Sequential>());
+  if (c.cifar_stem) {
+    stem->push_back("conv1", unit(in_channels, w(64), 3, 1, 1));
+  } else {
+    stem->push_back("conv1", unit(in_channels, w(64), 7, 2, 3));
+    stem->push_back("pool1", std::make_shared<nn::MaxPool2d>(3, 2, 1));
+  }
+  stem->push_back("conv2_reduce", unit(w(64), w(64), 1, 1, 0));
+  stem->push_back("conv2", unit(w(64), w(192), 3, 1, 1));
+  if (!c.cifar_stem) stem->push_back("pool2", std::make_shared<nn::MaxPool2d>(3, 2, 1));
+  inception = register_module("inception", std::make_shared<nn::Sequential>());
+  int64_t ch = w(192);
+  for (const auto& [name, row] : kModules) {
+    BNInceptionModuleSpec s{w(row.ch1x1),  w(row.ch3x3red), w(row.ch3x3),     w(row.dbl3x3red),
+                            w(row.dbl3x3), row.max_pool,    w(row.pool_proj), row.stride};
+    inception->push_back(name, std::make_shared<BNInceptionModule>(ch, s));
+    ch = s.out(ch);
+  }
+  avgpool = register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(1));
+  dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.drop_rate));
+  fc = register_module("fc", std::make_shared<nn::Linear>(ch, num_classes));
+  // He initialisation (fan-out) for the convolutions; fc keeps the default; BN 1/0.
+  nn::init::kaiming_normal<nn::Conv2d>(*this, nn::init::FanMode::FanOut);
+}
+
+Var BNInception::forward(const Var& x) {
+  Var h = inception->forward(stem->forward(x));
+  return fc->forward(dropout->forward(flatten(avgpool->forward(h))));
+}
+
+nn::ModulePtr build_bn_inception(const ModelSpec& spec, const BNInceptionConfig& config) {
+  return std::make_shared<BNInception>(spec.in_channels, spec.num_classes, config);
+}
+
+std::vector<ModelInfo> bn_inception_models() {
+  using C = BNInceptionConfig;
+  const Paper paper{
+      "Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate "
+      "Shift",
+      "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception"};
+  auto options = Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99,
+                                   "dropout before the fc (0: the paper removed it)");
+  const auto imagenet_options = options;
+  options.real("width_scale", &C::width_scale, 0.01, 16.0, "every width (not the paper's)");
+  return {model_row(paper, "bn-inception", imagenet_input(), "", imagenet_options, C{},
+                    build_bn_inception),
+          model_row(paper, "bn-inception-cifar", cifar_input(), "", options, C{true, 0.0, 1.0},
+                    build_bn_inception)};
 }
 
 }  // namespace cnnzoo::models

@@ -15,6 +15,7 @@ std::vector<ModelInfo> wide_resnet_models();
 
 // ---- Inception family ----
 std::vector<ModelInfo> googlenet_models();
+std::vector<ModelInfo> bn_inception_models();
 std::vector<ModelInfo> inception_v3_models();
 std::vector<ModelInfo> inception_v4_models();
 

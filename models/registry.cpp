@@ -38,7 +38,6 @@
 // ---- includes: classic, Inception family and CIFAR versions ----
 #include "cnnzoo/models/lenet.hpp"
 // non-torchvision ImageNet designs and their CIFAR versions (zoo C)
-#include "cnnzoo/models/bn_inception.hpp"
 #include "cnnzoo/models/prelu_net.hpp"
 #include "cnnzoo/models/se_resnet.hpp"
 #include "cnnzoo/models/xception.hpp"
@@ -269,10 +268,7 @@ std::vector<ModelInfo> make_table() {
     const char* se = "Squeeze-and-Excitation Networks";
     row("zfnet", zf, "Zeiler and Fergus", 2013, "1311.2901", "zfnet", false, 224, {"drop_rate"},
         zfnet);
-    row("bn-inception", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", false, 224,
-        {"drop_rate"}, bn_inception);
-    row("bn-inception-cifar", bn, "Ioffe and Szegedy", 2015, "1502.03167", "bn_inception", true, 32,
-        {"drop_rate", "width_scale"}, bn_inception);
+    for (auto& m : bn_inception_models()) t.push_back(std::move(m));
     for (auto& m : inception_v4_models()) t.push_back(std::move(m));
     row("xception", xc, "Chollet", 2016, "1610.02357", "xception", false, 299, {"drop_rate"},
         xception);
