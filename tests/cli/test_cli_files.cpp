@@ -276,3 +276,18 @@ TEST(CliFiles, AResumedRunKeepsItsRecipeAndItsDirectory) {
   EXPECT_EQ(read_lines(tmp / "b/metrics.csv").size(), 3u);
   EXPECT_EQ(trainer_config(tmp / "b")["out"], tmp / "b");
 }
+
+// examples/custom_model.cpp: a new network from the installed blocks (ConvBnAct stem, an SE
+// pre-activation unit, two DenseNet-BC layers) trains through the shared trainer and learns.
+TEST(CliFiles, CustomModelExampleBuildsFromTheZoosBlocksAndLearns) {
+  TempDir tmp;
+  const std::string cmd = "cd " + tmp.path() + " && OMP_NUM_THREADS=1 " CNNZOO_BINARY_DIR
+                          "/custom_model " + kFashion + " 3000 >out.txt 2>err.txt";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_lines(tmp / "err.txt").size();
+  std::vector<std::string> out = read_lines(tmp / "out.txt");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].rfind("SmallNet: ", 0), 0u) << out[0];
+  double acc = 0;
+  ASSERT_EQ(std::sscanf(out[1].c_str(), "test accuracy: %lf%%", &acc), 1) << out[1];
+  EXPECT_GT(acc, 30.0) << "one epoch on 3000 images must beat chance (10%) clearly";
+}
