@@ -36,6 +36,8 @@
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::imagenet {
 
@@ -146,21 +148,35 @@ class AlexNetCifar : public Module {
 
 }  // namespace
 
-nn::ModulePtr alexnet(const ModelSpec& spec) {
-  return std::make_shared<AlexNet>(spec.in_channels, spec.num_classes,
-                                   spec.get_double("drop_rate", 0.5));
+nn::ModulePtr build_alexnet(const ModelSpec& spec, const AlexNetConfig& config) {
+  return std::make_shared<AlexNet>(spec.in_channels, spec.num_classes, config.drop_rate);
 }
 
 }  // namespace cnnzoo::models::imagenet
 
 namespace cnnzoo::models {
 
-nn::ModulePtr alexnet_cifar(const ModelSpec& spec) {
-  int64_t groups = spec.get_int("groups", 1);
-  check(groups == 1 || groups == 2, "alexnet-cifar: groups must be 1 or 2");
-  return std::make_shared<imagenet::AlexNetCifar>(spec.in_channels, spec.num_classes,
-                                                  spec.get_double("drop_rate", 0.5), groups,
-                                                  spec.get_bool("batch_norm", true));
+nn::ModulePtr build_alexnet_cifar(const ModelSpec& spec, const AlexNetCifarConfig& config) {
+  return std::make_shared<imagenet::AlexNetCifar>(
+      spec.in_channels, spec.num_classes, config.drop_rate, config.groups, config.batch_norm);
+}
+
+std::vector<ModelInfo> alexnet_models() {
+  const auto imagenet_options = Options<imagenet::AlexNetConfig>().real(
+      "drop_rate", &imagenet::AlexNetConfig::drop_rate, 0.0, 0.99, "dropout in the classifier");
+  using C = AlexNetCifarConfig;
+  const auto cifar_options =
+      Options<C>()
+          .real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout after relu6 and relu7")
+          .integer("groups", &C::groups, 1, 2, "2: the paper's two-GPU grouping")
+          .flag("batch_norm", &C::batch_norm, "BN instead of LRN");
+  return {model_row(Paper{"One weird trick for parallelizing convolutional neural networks",
+                          "Krizhevsky", 2014, "1404.5997", "alexnet"},
+                    "alexnet", imagenet_input(), "", imagenet_options, imagenet::AlexNetConfig{},
+                    imagenet::build_alexnet),
+          model_row(Paper{"ImageNet Classification with Deep Convolutional Neural Networks",
+                          "Krizhevsky et al.", 2012, "", "alexnet"},
+                    "alexnet-cifar", cifar_input(), "", cifar_options, C{}, build_alexnet_cifar)};
 }
 
 }  // namespace cnnzoo::models

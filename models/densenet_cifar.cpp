@@ -9,12 +9,16 @@
 
 #include <cmath>
 
+#include <tuple>
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/dropout.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::densenet_cifar {
 
@@ -111,16 +115,32 @@ Var DenseNet::forward(const Var& x) {
   return classifier->forward(flatten(global_avg_pool2d(h)));
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.depth = spec.get_int("depth", c.depth);
-  c.growth_rate = spec.get_int("growth_rate", c.growth_rate);
-  c.bottleneck = spec.get_bool("bottleneck", c.bottleneck);
-  c.compression = spec.get_double("compression", c.compression);
-  c.drop_rate = spec.get_double("drop_rate", c.drop_rate);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<DenseNet>(c);
+}  // namespace cnnzoo::models::densenet_cifar
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> densenet_cifar_models() {
+  using C = densenet_cifar::Config;
+  const Paper paper{"Densely Connected Convolutional Networks", "Huang et al.", 2016, "1608.06993",
+                    "densenet_cifar"};
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 7, 1000, "L: all weight layers")
+          .integer("growth_rate", &C::growth_rate, 1, 1024, "k")
+          .flag("bottleneck", &C::bottleneck, "B: a 1x1 conv to 4k before each 3x3")
+          .real("compression", &C::compression, 0.01, 1.0, "C: theta of the transitions")
+          .real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout after every conv");
+  std::vector<ModelInfo> rows;
+  for (const auto& [name, error, config] : std::vector<std::tuple<std::string, std::string, C>>{
+           {"densenet-40-12", "5.24", {40, 12, false, 1.0}},
+           {"densenet-100-12", "4.10", {100, 12, false, 1.0}},
+           {"densenet-100-24", "3.74", {100, 24, false, 1.0}},
+           {"densenet-bc-100-12", "4.51", {100, 12, true, 0.5}},
+           {"densenet-bc-250-24", "3.62", {250, 24, true, 0.5}},
+           {"densenet-bc-190-40", "3.46", {190, 40, true, 0.5}}})
+    rows.push_back(model_row(paper, name, cifar_input(), error, options, config,
+                             build_network<densenet_cifar::DenseNet, C>));
+  return rows;
 }
 
-}  // namespace cnnzoo::models::densenet_cifar
+}  // namespace cnnzoo::models

@@ -18,6 +18,8 @@
 #include "cnnzoo/ops/dropout.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::imagenet {
 
@@ -147,9 +149,26 @@ Config config_of(const std::string& name) {
 
 }  // namespace
 
-nn::ModulePtr densenet(const ModelSpec& spec) {
+nn::ModulePtr build_densenet(const ModelSpec& spec, const DenseNetImageNetConfig& config) {
   return std::make_shared<DenseNet>(config_of(spec.name), spec.in_channels, spec.num_classes,
-                                    spec.get_double("drop_rate", 0.0));
+                                    config.drop_rate);
 }
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> densenet_imagenet_models() {
+  using C = imagenet::DenseNetImageNetConfig;
+  const Paper paper{"Densely Connected Convolutional Networks", "Huang et al.", 2016, "1608.06993",
+                    "densenet_imagenet"};
+  const auto options =
+      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout after every conv");
+  std::vector<ModelInfo> rows;
+  for (const char* n : {"densenet121", "densenet161", "densenet169", "densenet201"})
+    rows.push_back(
+        model_row(paper, n, imagenet_input(), "", options, C{}, imagenet::build_densenet));
+  return rows;
+}
+
+}  // namespace cnnzoo::models

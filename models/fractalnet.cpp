@@ -27,6 +27,8 @@
 #include "cnnzoo/ops/dropout.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::fractalnet {
 
@@ -187,17 +189,24 @@ Var FractalNet::forward(const Var& x, const DropPathPlan& plan) {
   return fc->forward(flatten(global_avg_pool2d(h)));
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.columns = spec.get_int("columns", c.columns);
-  c.width_scale = spec.get_double("width_scale", c.width_scale);
-  c.dropout = spec.get_bool("dropout", c.dropout);
-  c.drop_path = spec.get_bool("drop_path", c.drop_path);
-  c.local_drop_rate = spec.get_double("local_drop_rate", c.local_drop_rate);
-  c.global_ratio = spec.get_double("global_ratio", c.global_ratio);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<FractalNet>(c);
+}  // namespace cnnzoo::models::fractalnet
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> fractalnet_models() {
+  using C = fractalnet::Config;
+  const Paper paper{"FractalNet: Ultra-Deep Neural Networks without Residuals", "Larsson et al.",
+                    2016, "1605.07648", "fractalnet"};
+  const auto options =
+      Options<C>()
+          .integer("columns", &C::columns, 1, 8, "C")
+          .real("width_scale", &C::width_scale, 0.01, 16.0, "every block's channels")
+          .flag("dropout", &C::dropout, "per-block dropout 0, 0.1, 0.2, 0.3, 0.4")
+          .flag("drop_path", &C::drop_path, "local and global drop-path")
+          .real("local_drop_rate", &C::local_drop_rate, 0.0, 1.0, "join input drop rate")
+          .real("global_ratio", &C::global_ratio, 0.0, 1.0, "mini-batches keeping one column");
+  return {model_row(paper, "fractalnet-20", cifar_input(), "4.60", options, C{},
+                    build_network<fractalnet::FractalNet, C>)};
 }
 
-}  // namespace cnnzoo::models::fractalnet
+}  // namespace cnnzoo::models

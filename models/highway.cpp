@@ -26,6 +26,8 @@
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::highway {
 
@@ -91,12 +93,18 @@ Var HighwayNet::forward(const Var& x) {
   return classifier->forward(features->forward(x));
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.gate_bias = spec.get_double("gate_bias", c.gate_bias);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<HighwayNet>(c);
+}  // namespace cnnzoo::models::highway
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> highway_models() {
+  using C = highway::Config;
+  const Paper paper{"Training Very Deep Networks", "Srivastava et al.", 2015, "1507.06228",
+                    "highway"};
+  const auto options =
+      Options<C>().real("gate_bias", &C::gate_bias, -100.0, 100.0, "initial transform-gate bias");
+  return {model_row(paper, "highway-19", cifar_input(), "7.54", options, C{},
+                    build_network<highway::HighwayNet, C>)};
 }
 
-}  // namespace cnnzoo::models::highway
+}  // namespace cnnzoo::models

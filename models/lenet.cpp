@@ -20,6 +20,8 @@
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -101,18 +103,28 @@ class LeNet5 : public nn::Module {
 
 }  // namespace
 
-nn::ModulePtr lenet5(const ModelSpec& spec) {
-  std::string act = spec.get("activation", "tanh"), pool = spec.get("pool", "avg");
-  std::string subsampling = spec.get("subsampling", "pool");
-  check(act == "tanh" || act == "relu" || act == "scaled_tanh",
-        "lenet5: activation must be tanh, relu or scaled_tanh, got " + act);
-  check(pool == "avg" || pool == "max", "lenet5: pool must be avg or max, got " + pool);
-  check(subsampling == "pool" || subsampling == "paper",
-        "lenet5: subsampling must be pool or paper, got " + subsampling);
+nn::ModulePtr build_lenet5(const ModelSpec& spec, const LeNet5Config& c) {
+  const std::string &act = c.activation, &pool = c.pool, &subsampling = c.subsampling;
   check(subsampling == "pool" || pool == "avg",
         "lenet5: subsampling=paper sums each window; pool=max does not apply");
   return std::make_shared<LeNet5>(spec.in_channels, spec.input_size, spec.num_classes, act, pool,
                                   subsampling == "paper");
+}
+
+std::vector<ModelInfo> lenet_models() {
+  using C = LeNet5Config;
+  const auto options =
+      Options<C>()
+          .choice("activation", &C::activation, {"tanh", "relu", "scaled_tanh"},
+                  "the squashing function")
+          .choice("pool", &C::pool, {"avg", "max"}, "subsampling pool")
+          .choice("subsampling", &C::subsampling, {"pool", "paper"},
+                  "paper: S2/S4's trainable coefficient and bias through the squashing");
+  Input input = cifar_input();
+  input.in_channels = 1;  // 32x32 grey images, 10 classes
+  return {model_row(Paper{"Gradient-Based Learning Applied to Document Recognition", "LeCun et al.",
+                          1998, "", "lenet"},
+                    "lenet5", input, "", options, C{}, build_lenet5)};
 }
 
 }  // namespace cnnzoo::models

@@ -31,6 +31,8 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -85,9 +87,8 @@ class SearchedLayer : public Module {
 
 class NASNetworkA : public Module {
  public:
-  explicit NASNetworkA(const ModelSpec& model) : spec_(figure7()) {
-    std::vector<int64_t> width = {
-        model.in_channels};  // width[l]: channels out of layer l (0: image)
+  NASNetworkA(int64_t in_channels, int64_t num_classes, double width_scale) : spec_(figure7()) {
+    std::vector<int64_t> width = {in_channels};  // width[l]: channels out of layer l (0: image)
     std::vector<bool> consumed(spec_.size() + 1, false);
     for (size_t l = 1; l <= spec_.size(); ++l) {
       int64_t in = 0;
@@ -96,7 +97,7 @@ class NASNetworkA : public Module {
         in += width[j];
         consumed[j] = true;
       }
-      const int64_t out = model.scale_width(spec_[l - 1].num_filters);
+      const int64_t out = scale_width(spec_[l - 1].num_filters, width_scale);
       layers_.push_back(register_module("layer" + std::to_string(l),
                                         std::make_shared<SearchedLayer>(in, out, spec_[l - 1])));
       width.push_back(out);
@@ -107,7 +108,7 @@ class NASNetworkA : public Module {
         outputs_.push_back(static_cast<int>(l));
         features += width[l];
       }
-    fc = register_module("fc", std::make_shared<Linear>(features, model.num_classes));
+    fc = register_module("fc", std::make_shared<Linear>(features, num_classes));
     apply([](Module& m) {
       if (auto* c = dynamic_cast<Conv2d*>(&m))
         init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
@@ -138,8 +139,17 @@ class NASNetworkA : public Module {
 
 }  // namespace
 
-nn::ModulePtr nas_cifar(const ModelSpec& spec) {
-  return std::make_shared<NASNetworkA>(spec);
+nn::ModulePtr build_nas_cifar(const ModelSpec& spec, const NASCifarConfig& config) {
+  return std::make_shared<NASNetworkA>(spec.in_channels, spec.num_classes, config.width_scale);
+}
+
+std::vector<ModelInfo> nas_cifar_models() {
+  using C = NASCifarConfig;
+  const auto options =
+      Options<C>().real("width_scale", &C::width_scale, 0.01, 16.0, "every layer's filters");
+  return {model_row(Paper{"Neural Architecture Search with Reinforcement Learning", "Zoph and Le",
+                          2016, "1611.01578", "nas_cifar"},
+                    "nas-cifar", cifar_input(), "5.50", options, C{}, build_nas_cifar)};
 }
 
 }  // namespace cnnzoo::models

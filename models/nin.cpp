@@ -22,6 +22,8 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -105,10 +107,19 @@ class NIN : public Module {
 
 }  // namespace
 
-nn::ModulePtr nin(const ModelSpec& spec) {
+nn::ModulePtr build_nin(const ModelSpec& spec, const NINConfig& config) {
   check(spec.name == "nin" || spec.name == "nin-bn", "nin: unknown variant '" + spec.name + "'");
   return std::make_shared<NIN>(spec.in_channels, spec.num_classes, spec.name == "nin-bn",
-                               spec.get_double("drop_rate", 0.5));
+                               config.drop_rate);
+}
+
+std::vector<ModelInfo> nin_models() {
+  using C = NINConfig;
+  const Paper paper{"Network In Network", "Lin et al.", 2013, "1312.4400", "nin"};
+  const auto options = Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99,
+                                         "dropout after the first two mlpconv blocks");
+  return {model_row(paper, "nin", cifar_input(), "8.81", options, C{}, build_nin),
+          model_row(paper, "nin-bn", cifar_input(), "", options, C{}, build_nin)};
 }
 
 }  // namespace cnnzoo::models

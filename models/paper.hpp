@@ -109,6 +109,15 @@ class Options {
   std::vector<std::function<void(const ModelSpec&, Config&)>> setters_;
 };
 
+// The builder of a network whose constructor takes its whole Config: the spec supplies the
+// number of classes and the input channels.
+template <class Network, class Config>
+nn::ModulePtr build_network(const ModelSpec& spec, Config config) {
+  config.num_classes = spec.num_classes;
+  config.in_channels = spec.in_channels;
+  return std::make_shared<Network>(config);
+}
+
 // A registry row: `name` builds build(spec, config), where config is `defaults` with the
 // spec's options filled in. paper_error: the paper's CIFAR-10 test error in percent ("" if
 // the paper reports none for this model).

@@ -16,6 +16,8 @@
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -125,6 +127,24 @@ nn::ModulePtr build_preact_resnet_bottleneck(const ModelSpec& spec, int64_t dept
   };
   return std::make_shared<PreActCifarResNet>(
       spec.in_channels, 16, std::array<int64_t, 3>{64, 128, 256}, n, spec.num_classes, block);
+}
+
+nn::ModulePtr build_preact_resnet(const ModelSpec& spec, const PreActResNetConfig& config) {
+  return config.bottleneck ? build_preact_resnet_bottleneck(spec, config.depth)
+                           : build_preact_resnet_basic(spec, config.depth);
+}
+
+std::vector<ModelInfo> preact_resnet_models() {
+  using C = PreActResNetConfig;
+  const Paper paper{"Identity Mappings in Deep Residual Networks", "He et al.", 2016, "1603.05027",
+                    "preact_resnet"};
+  const Options<C> options;  // the paper's three networks, no options
+  return {model_row(paper, "preact-resnet110", cifar_input(), "6.37", options, C{110, false},
+                    build_preact_resnet),
+          model_row(paper, "preact-resnet164", cifar_input(), "5.46", options, C{164, true},
+                    build_preact_resnet),
+          model_row(paper, "preact-resnet1001", cifar_input(), "4.62", options, C{1001, true},
+                    build_preact_resnet)};
 }
 
 }  // namespace cnnzoo::models

@@ -49,6 +49,8 @@
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -110,12 +112,13 @@ class SpatialPyramidPool : public Module {
 
 class PReLUNet : public Module {
  public:
-  PReLUNet(const ModelSpec& spec, bool cifar, bool batch_norm, double drop_rate)
+  PReLUNet(int64_t in_channels, int64_t num_classes, bool cifar, bool batch_norm, double drop_rate,
+           double width_scale)
       : batch_norm_(batch_norm) {
-    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
+    auto w = [width_scale](int64_t c) { return scale_width(c, width_scale); };
     const int64_t c96 = w(96), c256 = w(256), c512 = w(512), fc = w(4096);
     features = register_module("features", std::make_shared<Sequential>());
-    conv_prelu("conv1", spec.in_channels, c96, 7, cifar ? 1 : 2, 3);
+    conv_prelu("conv1", in_channels, c96, 7, cifar ? 1 : 2, 3);
     if (cifar)
       features->push_back("pool1", std::make_shared<MaxPool2d>(2, 2));
     else
@@ -142,7 +145,7 @@ class PReLUNet : public Module {
     classifier->push_back("fc2", std::make_shared<Linear>(fc, fc));
     classifier->push_back("fc2_prelu", std::make_shared<PReLU>(fc, kSlopeInit));
     classifier->push_back("drop2", std::make_shared<Dropout>(drop_rate));
-    auto fc3 = std::make_shared<Linear>(fc, spec.num_classes);
+    auto fc3 = std::make_shared<Linear>(fc, num_classes);
     classifier->push_back("fc3", fc3);
     apply([](Module& m) {
       Var *w = nullptr, *b = nullptr;
@@ -179,10 +182,26 @@ class PReLUNet : public Module {
 
 }  // namespace
 
-nn::ModulePtr prelu_net(const ModelSpec& spec) {
-  const bool cifar = spec.name == "prelu-net-cifar";
-  return std::make_shared<PReLUNet>(spec, cifar, spec.get_bool("batch_norm", cifar),
-                                    spec.get_double("drop_rate", 0.5));
+nn::ModulePtr build_prelu_net(const ModelSpec& spec, const PReLUNetConfig& c) {
+  return std::make_shared<PReLUNet>(spec.in_channels, spec.num_classes, c.cifar_stem, c.batch_norm,
+                                    c.drop_rate, c.width_scale);
+}
+
+std::vector<ModelInfo> prelu_net_models() {
+  using C = PReLUNetConfig;
+  const Paper paper{
+      "Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet "
+      "Classification",
+      "He et al.", 2015, "1502.01852", "prelu_net"};
+  auto options = Options<C>()
+                     .real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout in the classifier")
+                     .flag("batch_norm", &C::batch_norm, "BN after every conv");
+  const auto imagenet_options = options;
+  options.real("width_scale", &C::width_scale, 0.01, 16.0, "every width (not the paper's)");
+  return {
+      model_row(paper, "prelu-net-a", imagenet_input(), "", imagenet_options, C{}, build_prelu_net),
+      model_row(paper, "prelu-net-cifar", cifar_input(), "", options, C{true, true, 0.5, 1.0},
+                build_prelu_net)};
 }
 
 }  // namespace cnnzoo::models

@@ -16,12 +16,16 @@
 
 #include <cmath>
 
+#include <tuple>
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::pyramidnet {
 
@@ -147,14 +151,27 @@ void init_weights(nn::Module& m) {
   });
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.depth = spec.get_int("depth", c.depth);
-  c.alpha = spec.get_double("alpha", c.alpha);
-  c.bottleneck = spec.get_bool("bottleneck", c.bottleneck);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<PyramidNet>(c);
+}  // namespace cnnzoo::models::pyramidnet
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> pyramidnet_models() {
+  using C = pyramidnet::Config;
+  const Paper paper{"Deep Pyramidal Residual Networks", "Han et al.", 2016, "1610.02915",
+                    "pyramidnet"};
+  const auto options = Options<C>()
+                           .integer("depth", &C::depth, 8, 2000, "6N + 2, or 9N + 2 (bottleneck)")
+                           .real("alpha", &C::alpha, 0.0, 10000.0, "total widening")
+                           .flag("bottleneck", &C::bottleneck, "1x1-3x3-1x1 units");
+  std::vector<ModelInfo> rows;
+  for (const auto& [name, error, config] : std::vector<std::tuple<std::string, std::string, C>>{
+           {"pyramidnet-110-a48", "4.58", {110, 48, false}},
+           {"pyramidnet-110-a84", "4.26", {110, 84, false}},
+           {"pyramidnet-110-a270", "3.77", {110, 270, false}},
+           {"pyramidnet-272-a200-bottleneck", "3.31", {272, 200, true}}})
+    rows.push_back(model_row(paper, name, cifar_input(), error, options, config,
+                             build_network<pyramidnet::PyramidNet, C>));
+  return rows;
 }
 
-}  // namespace cnnzoo::models::pyramidnet
+}  // namespace cnnzoo::models

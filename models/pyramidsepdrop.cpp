@@ -17,9 +17,13 @@
 // 166); the paper gives no parameter count.
 #include "cnnzoo/models/pyramidsepdrop.hpp"
 
+#include <tuple>
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
+
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::pyramidsepdrop {
 
@@ -56,13 +60,12 @@ Var SepDropUnit::forward(const Var& x) {
 
 nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
   pyramidnet::Config c;
-  c.depth = spec.get_int("depth", defaults.depth);
-  c.alpha = spec.get_double("alpha", defaults.alpha);
-  c.bottleneck = spec.get_bool("bottleneck", defaults.bottleneck);
+  c.depth = defaults.depth;
+  c.alpha = defaults.alpha;
+  c.bottleneck = defaults.bottleneck;
   c.num_classes = spec.num_classes;
   c.in_channels = spec.in_channels;
-  const double p_L = spec.get_double("p_L", defaults.p_L);
-  check(p_L >= 0.0 && p_L <= 1.0, "pyramidsepdrop: p_L must be in [0, 1]");
+  const double p_L = defaults.p_L;
   const int64_t L = 3 * pyramidnet::units_per_stage(c);
   const bool bottleneck = c.bottleneck;
   return std::make_shared<pyramidnet::PyramidNet>(
@@ -73,3 +76,20 @@ nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
 }
 
 }  // namespace cnnzoo::models::pyramidsepdrop
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> pyramidsepdrop_models() {
+  using C = pyramidsepdrop::Config;
+  const Paper paper{"Deep Pyramidal Residual Networks with Separated Stochastic Depth",
+                    "Yamada et al.", 2016, "1612.01230", "pyramidsepdrop"};
+  const auto options = Options<C>()
+                           .real("alpha", &C::alpha, 0.0, 10000.0, "total widening")
+                           .integer("depth", &C::depth, 8, 2000, "6N + 2, or 9N + 2 (bottleneck)")
+                           .flag("bottleneck", &C::bottleneck, "1x1-3x3-1x1 units")
+                           .real("p_L", &C::p_L, 0.0, 1.0, "survival probability of the last unit");
+  return {model_row(paper, "pyramidsepdrop-182-a150", cifar_input(), "3.31", options,
+                    C{182, 150, false, 0.5}, pyramidsepdrop::build)};
+}
+
+}  // namespace cnnzoo::models

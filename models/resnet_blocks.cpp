@@ -24,15 +24,6 @@ std::shared_ptr<nn::Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, i
   return std::make_shared<nn::Conv2d>(in_channels, out_channels, 1, o);
 }
 
-ShortcutType parse_shortcut(const ModelSpec& spec, ShortcutType def) {
-  std::string d = def == ShortcutType::A ? "A" : def == ShortcutType::B ? "B" : "C";
-  std::string v = spec.get("shortcut", d);
-  if (v == "A" || v == "a") return ShortcutType::A;
-  if (v == "B" || v == "b") return ShortcutType::B;
-  if (v == "C" || v == "c") return ShortcutType::C;
-  throw Error(spec.name + ": shortcut=" + v + " is not one of A, B, C");
-}
-
 // ---- shortcuts ---------------------------------------------------------------------------
 
 ZeroPadShortcut::ZeroPadShortcut(int64_t in_channels, int64_t out_channels, int64_t stride,

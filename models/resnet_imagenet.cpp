@@ -21,6 +21,8 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::imagenet {
 
@@ -204,9 +206,38 @@ Config config_of(const std::string& name) {
 
 }  // namespace
 
-nn::ModulePtr resnet(const ModelSpec& spec) {
+nn::ModulePtr build_resnet(const ModelSpec& spec, const ResNetConfig& config) {
   return std::make_shared<ResNet>(config_of(spec.name), spec.in_channels, spec.num_classes,
-                                  spec.get_bool("zero_init_residual", false));
+                                  config.zero_init_residual);
 }
 
 }  // namespace cnnzoo::models::imagenet
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> resnet_imagenet_models() {
+  using C = imagenet::ResNetConfig;
+  const auto options = Options<C>().flag("zero_init_residual", &C::zero_init_residual,
+                                         "each block's last BN scale starts at 0");
+  const Paper he{"Deep Residual Learning for Image Recognition", "He et al.", 2015, "1512.03385",
+                 "resnet_imagenet"};
+  const Paper wide{"Wide Residual Networks", "Zagoruyko and Komodakis", 2016, "1605.07146",
+                   "resnet_imagenet"};
+  const Paper xie{"Aggregated Residual Transformations for Deep Neural Networks", "Xie et al.",
+                  2016, "1611.05431", "resnet_imagenet"};
+  std::vector<ModelInfo> rows;
+  for (const auto& [paper, name] :
+       std::vector<std::pair<Paper, const char*>>{{he, "resnet18"},
+                                                  {he, "resnet34"},
+                                                  {he, "resnet50"},
+                                                  {he, "resnet101"},
+                                                  {he, "resnet152"},
+                                                  {wide, "wide_resnet50_2"},
+                                                  {xie, "resnext50_32x4d"},
+                                                  {xie, "resnext101_32x8d"}})
+    rows.push_back(
+        model_row(paper, name, imagenet_input(), "", options, C{}, imagenet::build_resnet));
+  return rows;
+}
+
+}  // namespace cnnzoo::models

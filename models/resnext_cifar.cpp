@@ -8,12 +8,16 @@
 //   resnext29-16x64d  68,155,210  (paper 68.1M)
 #include "cnnzoo/models/resnext_cifar.hpp"
 
+#include <tuple>
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::resnext_cifar {
 
@@ -96,14 +100,28 @@ Var ResNeXt::forward(const Var& x) {
   return fc->forward(flatten(global_avg_pool2d(h)));
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.depth = spec.get_int("depth", c.depth);
-  c.cardinality = spec.get_int("cardinality", c.cardinality);
-  c.bottleneck_width = spec.get_int("bottleneck_width", c.bottleneck_width);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<ResNeXt>(c);
+}  // namespace cnnzoo::models::resnext_cifar
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> resnext_cifar_models() {
+  using C = resnext_cifar::Config;
+  const Paper paper{"Aggregated Residual Transformations for Deep Neural Networks", "Xie et al.",
+                    2016, "1611.05431", "resnext_cifar"};
+  const auto options =
+      Options<C>()
+          .integer("cardinality", &C::cardinality, 1, 1024, "C: groups of the 3x3 conv")
+          .integer("bottleneck_width", &C::bottleneck_width, 1, 4096, "d: width of one group")
+          .integer("depth", &C::depth, 11, 2000, "9n + 2");
+  // The paper shows ResNeXt-29 2x64d only in a figure (no tabulated error).
+  std::vector<ModelInfo> rows;
+  for (const auto& [name, error, cardinality] :
+       std::vector<std::tuple<std::string, std::string, int64_t>>{{"resnext29-2x64d", "", 2},
+                                                                  {"resnext29-8x64d", "3.65", 8},
+                                                                  {"resnext29-16x64d", "3.58", 16}})
+    rows.push_back(model_row(paper, name, cifar_input(), error, options, C{29, cardinality, 64},
+                             build_network<resnext_cifar::ResNeXt, C>));
+  return rows;
 }
 
-}  // namespace cnnzoo::models::resnext_cifar
+}  // namespace cnnzoo::models

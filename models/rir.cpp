@@ -24,6 +24,8 @@
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::rir {
 
@@ -117,12 +119,18 @@ Var RiR::forward(const Var& x) {
   return fc->forward(flatten(global_avg_pool2d(features->forward(x))));
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.width = spec.get_int("width", c.width);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<RiR>(c);
+}  // namespace cnnzoo::models::rir
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> rir_models() {
+  using C = rir::Config;
+  const Paper paper{"Resnet in Resnet: Generalizing Residual Architectures", "Targ et al.", 2016,
+                    "1603.08029", "rir"};
+  const auto options =
+      Options<C>().integer("width", &C::width, 2, 4096, "stage-1 channels of both streams (even)");
+  return {model_row(paper, "rir-18-wide", cifar_input(), "5.01", options, C{},
+                    build_network<rir::RiR, C>)};
 }
 
-}  // namespace cnnzoo::models::rir
+}  // namespace cnnzoo::models

@@ -20,6 +20,8 @@
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -75,13 +77,22 @@ Var RoRWideResNet::forward(const Var& x) {
   return fc->forward(global_pool(bn->forward_relu(h3)));
 }
 
-nn::ModulePtr build_ror3_wrn(const ModelSpec& spec, int64_t depth, int64_t widen_factor) {
-  depth = spec.get_int("depth", depth);
-  int64_t k = spec.get_int("widen_factor", widen_factor);
-  check(k >= 1, spec.name + ": widen_factor must be at least 1");
-  blocks_per_stage(spec, depth, 2, 4);  // validates 6n+4 with the model's name in the error
-  return std::make_shared<RoRWideResNet>(spec.in_channels, depth, k, survival_option(spec),
+nn::ModulePtr build_ror3_wrn(const ModelSpec& spec, const RoRConfig& c) {
+  blocks_per_stage(spec, c.depth, 2, 4);  // validates 6n+4 with the model's name in the error
+  return std::make_shared<RoRWideResNet>(spec.in_channels, c.depth, c.widen_factor, c.p_L,
                                          spec.num_classes);
+}
+
+std::vector<ModelInfo> ror_models() {
+  using C = RoRConfig;
+  const Paper paper{"Residual Networks of Residual Networks: Multilevel Residual Networks",
+                    "Zhang et al.", 2016, "1608.02908", "ror"};
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 10, 1000, "6n + 4")
+          .integer("widen_factor", &C::widen_factor, 1, 64, "k")
+          .real("p_L", &C::p_L, 1e-6, 1.0, "stochastic depth's last survival probability");
+  return {model_row(paper, "ror3-wrn58-4", cifar_input(), "3.77", options, C{}, build_ror3_wrn)};
 }
 
 }  // namespace cnnzoo::models

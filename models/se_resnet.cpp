@@ -23,6 +23,8 @@
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -128,9 +130,17 @@ class SEResNet : public Module {
 
 }  // namespace
 
-nn::ModulePtr se_resnet(const ModelSpec& spec) {
+nn::ModulePtr build_se_resnet(const ModelSpec& spec, const SEResNetConfig& config) {
   return std::make_shared<SEResNet>(std::vector<int64_t>{3, 4, 6, 3}, spec.in_channels,
-                                    spec.num_classes, spec.get_int("se_reduction", 16));
+                                    spec.num_classes, config.se_reduction);
+}
+
+std::vector<ModelInfo> se_resnet_models() {
+  using C = SEResNetConfig;
+  const auto options = Options<C>().integer("se_reduction", &C::se_reduction, 1, 1024, "r");
+  return {model_row(
+      Paper{"Squeeze-and-Excitation Networks", "Hu et al.", 2017, "1709.01507", "se_resnet"},
+      "se-resnet50", imagenet_input(), "", options, C{}, build_se_resnet)};
 }
 
 }  // namespace cnnzoo::models

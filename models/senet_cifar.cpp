@@ -14,6 +14,8 @@
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -49,16 +51,8 @@ Var SEPreActBottleneck::residual(const Var& a) {
   return se->forward(PreActBottleneck::residual(a));
 }
 
-namespace {
-int64_t reduction_option(const ModelSpec& spec) {
-  int64_t r = spec.get_int("se_reduction", 16);
-  check(r >= 1, spec.name + ": se_reduction must be at least 1");
-  return r;
-}
-}  // namespace
-
-nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec) {
-  int64_t r = reduction_option(spec);
+nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec, const SENetCifarConfig& config) {
+  const int64_t r = config.se_reduction;
   auto block = [r](int64_t in, int64_t out, int64_t stride, int64_t) -> nn::ModulePtr {
     return std::make_shared<SEPreActBottleneck>(in, out, stride, r);
   };
@@ -66,14 +60,25 @@ nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec) {
       spec.in_channels, 16, std::array<int64_t, 3>{64, 128, 256}, 18, spec.num_classes, block);
 }
 
-nn::ModulePtr build_se_resnet110(const ModelSpec& spec) {
-  int64_t r = reduction_option(spec);
+nn::ModulePtr build_se_resnet110(const ModelSpec& spec, const SENetCifarConfig& config) {
+  const int64_t r = config.se_reduction;
   // As in preact-resnet110, the unit after the stem takes the stem's activation on both paths.
   auto block = [r](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
     return std::make_shared<SEPreActBlock>(in, out, stride, l == 1, r);
   };
   return std::make_shared<PreActCifarResNet>(
       spec.in_channels, 16, std::array<int64_t, 3>{16, 32, 64}, 18, spec.num_classes, block);
+}
+
+std::vector<ModelInfo> senet_cifar_models() {
+  using C = SENetCifarConfig;
+  const Paper paper{"Squeeze-and-Excitation Networks", "Hu et al.", 2017, "1709.01507",
+                    "senet_cifar"};
+  const auto options = Options<C>().integer("se_reduction", &C::se_reduction, 1, 1024, "r");
+  return {
+      model_row(paper, "se-preact-resnet164", cifar_input(), "4.39", options, C{},
+                build_se_preact_resnet164),
+      model_row(paper, "se-resnet110", cifar_input(), "5.21", options, C{}, build_se_resnet110)};
 }
 
 }  // namespace cnnzoo::models

@@ -31,6 +31,8 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::imagenet {
 
@@ -205,20 +207,45 @@ class SqueezeNetCifar : public Module {
 
 }  // namespace
 
-nn::ModulePtr squeezenet(const ModelSpec& spec) {
+nn::ModulePtr build_squeezenet(const ModelSpec& spec, const SqueezeNetConfig& config) {
   check(spec.name == "squeezenet1_0" || spec.name == "squeezenet1_1",
         "squeezenet: unknown version '" + spec.name + "'");
   return std::make_shared<SqueezeNet>(spec.name == "squeezenet1_1", spec.in_channels,
-                                      spec.num_classes, spec.get_double("drop_rate", 0.5));
+                                      spec.num_classes, config.drop_rate);
 }
 
 }  // namespace cnnzoo::models::imagenet
 
 namespace cnnzoo::models {
 
-nn::ModulePtr squeezenet_cifar(const ModelSpec& spec) {
+nn::ModulePtr build_squeezenet_cifar(const ModelSpec& spec,
+                                     const imagenet::SqueezeNetConfig& config) {
   return std::make_shared<imagenet::SqueezeNetCifar>(spec.in_channels, spec.num_classes,
-                                                     spec.get_double("drop_rate", 0.5));
+                                                     config.drop_rate);
+}
+
+std::vector<ModelInfo> squeezenet_models() {
+  const Paper paper{
+      "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+      "Iandola et al.", 2016, "1602.07360", "squeezenet"};
+  using C = imagenet::SqueezeNetConfig;
+  const auto options =
+      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before conv10");
+  return {model_row(paper, "squeezenet1_0", imagenet_input(), "", options, C{},
+                    imagenet::build_squeezenet),
+          model_row(paper, "squeezenet1_1", imagenet_input(), "", options, C{},
+                    imagenet::build_squeezenet)};
+}
+
+std::vector<ModelInfo> squeezenet_cifar_models() {
+  const Paper paper{
+      "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+      "Iandola et al.", 2016, "1602.07360", "squeezenet"};
+  using C = imagenet::SqueezeNetConfig;
+  const auto options =
+      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before conv10");
+  return {model_row(paper, "squeezenet-cifar", cifar_input(), "", options, C{},
+                    build_squeezenet_cifar)};
 }
 
 }  // namespace cnnzoo::models

@@ -12,6 +12,8 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -22,13 +24,6 @@ std::vector<double> linear_survival(int64_t L, double p_L) {
     p[static_cast<size_t>(l - 1)] =
         1.0 - static_cast<double>(l) / static_cast<double>(L) * (1.0 - p_L);
   return p;
-}
-
-double survival_option(const ModelSpec& spec, double def) {
-  double p_L = spec.get_double("p_L", def);
-  check(p_L > 0.0 && p_L <= 1.0,
-        spec.name + ": p_L=" + std::to_string(p_L) + " must lie in (0, 1]");
-  return p_L;
 }
 
 void SurvivalGate::set_survival(double p) {
@@ -91,14 +86,24 @@ std::string StochasticBasicBlock::extra_repr() const {
   return s.str();
 }
 
-nn::ModulePtr build_resnet110_sd(const ModelSpec& spec) {
+nn::ModulePtr build_resnet110_sd(const ModelSpec& spec, const StochasticDepthConfig& config) {
   const int64_t n = 18;
-  std::vector<double> p = linear_survival(3 * n, survival_option(spec));
+  std::vector<double> p = linear_survival(3 * n, config.p_L);
   auto block = [&p](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
     return std::make_shared<StochasticBasicBlock>(in, out, stride, p[static_cast<size_t>(l - 1)]);
   };
   return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n,
                                        spec.num_classes, block);
+}
+
+std::vector<ModelInfo> stochastic_depth_models() {
+  using C = StochasticDepthConfig;
+  const Paper paper{"Deep Networks with Stochastic Depth", "Huang et al.", 2016, "1603.09382",
+                    "stochastic_depth"};
+  const auto options =
+      Options<C>().real("p_L", &C::p_L, 1e-6, 1.0, "survival probability of the last block");
+  return {
+      model_row(paper, "resnet110-sd", cifar_input(), "5.25", options, C{}, build_resnet110_sd)};
 }
 
 }  // namespace cnnzoo::models

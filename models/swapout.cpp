@@ -31,6 +31,8 @@
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::swapout {
 
@@ -197,15 +199,23 @@ Var SwapoutNet::forward(const Var& x) {
   return Var(mean_prob);
 }
 
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults) {
-  Config c = defaults;
-  c.depth = spec.get_int("depth", c.depth);
-  c.widen_factor = spec.get_int("widen_factor", c.widen_factor);
-  c.theta_L = spec.get_double("theta_L", c.theta_L);
-  c.stochastic_inference = spec.get_int("stochastic_inference", c.stochastic_inference);
-  c.num_classes = spec.num_classes;
-  c.in_channels = spec.in_channels;
-  return std::make_shared<SwapoutNet>(c);
+}  // namespace cnnzoo::models::swapout
+
+namespace cnnzoo::models {
+
+std::vector<ModelInfo> swapout_models() {
+  using C = swapout::Config;
+  const Paper paper{"Swapout: Learning an ensemble of deep architectures", "Singh et al.", 2016,
+                    "1605.06465", "swapout"};
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 8, 2000, "6n + 2")
+          .integer("widen_factor", &C::widen_factor, 1, 64, "W")
+          .real("theta_L", &C::theta_L, 0.01, 1.0, "keep probability of the last unit")
+          .integer("stochastic_inference", &C::stochastic_inference, 0, 1000,
+                   "N > 0: evaluation averages N sampled predictions");
+  return {model_row(paper, "swapout-32-w4", cifar_input(), "4.76", options, C{},
+                    build_network<swapout::SwapoutNet, C>)};
 }
 
-}  // namespace cnnzoo::models::swapout
+}  // namespace cnnzoo::models

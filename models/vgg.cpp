@@ -24,6 +24,8 @@
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models::imagenet {
 
@@ -144,7 +146,7 @@ class VGGCifar : public Module {
 
 }  // namespace
 
-nn::ModulePtr vgg(const ModelSpec& spec) {
+nn::ModulePtr build_vgg(const ModelSpec& spec, const VGGConfig& config) {
   const std::string& n = spec.name;
   bool bn = n.size() > 3 && n.compare(n.size() - 3, 3, "_bn") == 0;
   std::string depth =
@@ -153,19 +155,42 @@ nn::ModulePtr vgg(const ModelSpec& spec) {
   check(depth == "11" || depth == "13" || depth == "16" || depth == "19",
         "vgg: unknown configuration '" + n + "'");
   return std::make_shared<VGG>(features(configuration(letter), spec.in_channels, bn),
-                               spec.num_classes, spec.get_double("drop_rate", 0.5));
+                               spec.num_classes, config.drop_rate);
 }
 
 }  // namespace cnnzoo::models::imagenet
 
 namespace cnnzoo::models {
 
-nn::ModulePtr vgg_cifar(const ModelSpec& spec) {
+nn::ModulePtr build_vgg_cifar(const ModelSpec& spec, const VGGCifarConfig&) {
   const std::string letter = imagenet::configuration_letter(spec.name);
   check(spec.name.size() > 6 && spec.name.compare(spec.name.size() - 6, 6, "-cifar") == 0,
         "vgg_cifar: not a CIFAR name '" + spec.name + "'");
   return std::make_shared<imagenet::VGGCifar>(imagenet::configuration(letter), spec.in_channels,
                                               spec.num_classes);
+}
+
+std::vector<ModelInfo> vgg_models() {
+  const Paper paper{"Very Deep Convolutional Networks for Large-Scale Image Recognition",
+                    "Simonyan and Zisserman", 2014, "1409.1556", "vgg"};
+  using C = imagenet::VGGConfig;
+  const auto options =
+      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout in the classifier");
+  std::vector<ModelInfo> rows;
+  for (const char* n :
+       {"vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"})
+    rows.push_back(model_row(paper, n, imagenet_input(), "", options, C{}, imagenet::build_vgg));
+  return rows;
+}
+
+std::vector<ModelInfo> vgg_cifar_models() {
+  const Paper paper{"Very Deep Convolutional Networks for Large-Scale Image Recognition",
+                    "Simonyan and Zisserman", 2014, "1409.1556", "vgg"};
+  std::vector<ModelInfo> rows;
+  for (const char* n : {"vgg11-cifar", "vgg16-cifar", "vgg19-cifar"})
+    rows.push_back(model_row(paper, n, cifar_input(), "", Options<VGGCifarConfig>(),
+                             VGGCifarConfig{}, build_vgg_cifar));
+  return rows;
 }
 
 }  // namespace cnnzoo::models

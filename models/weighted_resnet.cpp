@@ -23,6 +23,8 @@
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -63,15 +65,26 @@ std::string WeightedResidualBlock::extra_repr() const {
   return s.str();
 }
 
-nn::ModulePtr build_weighted_resnet(const ModelSpec& spec) {
-  int64_t depth = spec.get_int("depth", 1192);
-  int64_t n = blocks_per_stage(spec, depth, 2, 4);
-  std::vector<double> p = linear_survival(3 * n, survival_option(spec, 0.5));
+nn::ModulePtr build_weighted_resnet(const ModelSpec& spec, const WeightedResNetConfig& config) {
+  const int64_t n = blocks_per_stage(spec, config.depth, 2, 4);
+  std::vector<double> p = linear_survival(3 * n, config.p_L);
   auto block = [&p](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
     return std::make_shared<WeightedResidualBlock>(in, out, stride, p[static_cast<size_t>(l - 1)]);
   };
   return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n,
                                        spec.num_classes, block);
+}
+
+std::vector<ModelInfo> weighted_resnet_models() {
+  using C = WeightedResNetConfig;
+  const Paper paper{"Weighted Residuals for Very Deep Networks", "Shen & Zeng", 2016, "1605.08831",
+                    "weighted_resnet"};
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 10, 2000, "6n + 4")
+          .real("p_L", &C::p_L, 1e-6, 1.0, "last survival probability (1: no stochastic depth)");
+  return {model_row(paper, "weighted-resnet", cifar_input(), "4.7", options, C{},
+                    build_weighted_resnet)};
 }
 
 }  // namespace cnnzoo::models

@@ -41,6 +41,8 @@
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -115,11 +117,12 @@ class Block : public Module {
 
 class Xception : public Module {
  public:
-  Xception(const ModelSpec& spec, bool cifar, double drop_rate) {
-    auto w = [&spec](int64_t c) { return spec.scale_width(c); };
+  Xception(int64_t in_channels, int64_t num_classes, bool cifar, double drop_rate,
+           double width_scale) {
+    auto w = [width_scale](int64_t c) { return scale_width(c, width_scale); };
     // Entry flow.
     const int64_t stem_stride = cifar ? 1 : 2, stem_pad = cifar ? 1 : 0;
-    conv1 = register_module("conv1", conv(spec.in_channels, w(32), 3, stem_stride, stem_pad));
+    conv1 = register_module("conv1", conv(in_channels, w(32), 3, stem_stride, stem_pad));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(w(32)));
     conv2 = register_module("conv2", conv(w(32), w(64), 3, 1, stem_pad));
     bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(w(64)));
@@ -140,7 +143,7 @@ class Xception : public Module {
     conv3 = register_module("conv3", std::make_shared<SepConvBN>(c, w(1536), false));
     conv4 = register_module("conv4", std::make_shared<SepConvBN>(w(1536), w(2048), false));
     dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
-    fc = register_module("fc", std::make_shared<Linear>(w(2048), spec.num_classes));
+    fc = register_module("fc", std::make_shared<Linear>(w(2048), num_classes));
     apply([](Module& m) {
       if (auto* c = dynamic_cast<Conv2d*>(&m)) {
         bool depthwise = c->options.groups == c->in_channels && c->in_channels > 1;
@@ -169,9 +172,22 @@ class Xception : public Module {
 
 }  // namespace
 
-nn::ModulePtr xception(const ModelSpec& spec) {
-  return std::make_shared<Xception>(spec, spec.name == "xception-cifar",
-                                    spec.get_double("drop_rate", 0.5));
+nn::ModulePtr build_xception(const ModelSpec& spec, const XceptionConfig& c) {
+  return std::make_shared<Xception>(spec.in_channels, spec.num_classes, c.cifar_stem, c.drop_rate,
+                                    c.width_scale);
+}
+
+std::vector<ModelInfo> xception_models() {
+  using C = XceptionConfig;
+  const Paper paper{"Xception: Deep Learning with Depthwise Separable Convolutions", "Chollet",
+                    2016, "1610.02357", "xception"};
+  auto options = Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before the fc");
+  const auto imagenet_options = options;
+  options.real("width_scale", &C::width_scale, 0.01, 16.0, "every width (not the paper's)");
+  return {
+      model_row(paper, "xception", imagenet_input(299), "", imagenet_options, C{}, build_xception),
+      model_row(paper, "xception-cifar", cifar_input(), "", options, C{true, 0.5, 1.0},
+                build_xception)};
 }
 
 }  // namespace cnnzoo::models

@@ -28,6 +28,8 @@
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/shape.hpp"
+#include "models/paper.hpp"
+#include "models/papers.hpp"
 
 namespace cnnzoo::models {
 
@@ -99,9 +101,17 @@ class ZFNet : public Module {
 
 }  // namespace
 
-nn::ModulePtr zfnet(const ModelSpec& spec) {
-  return std::make_shared<ZFNet>(spec.in_channels, spec.num_classes,
-                                 spec.get_double("drop_rate", 0.5));
+nn::ModulePtr build_zfnet(const ModelSpec& spec, const ZFNetConfig& config) {
+  return std::make_shared<ZFNet>(spec.in_channels, spec.num_classes, config.drop_rate);
+}
+
+std::vector<ModelInfo> zfnet_models() {
+  using C = ZFNetConfig;
+  const auto options =
+      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout after fc6 and fc7");
+  return {model_row(Paper{"Visualizing and Understanding Convolutional Networks",
+                          "Zeiler and Fergus", 2013, "1311.2901", "zfnet"},
+                    "zfnet", imagenet_input(), "", options, C{}, build_zfnet)};
 }
 
 }  // namespace cnnzoo::models

@@ -67,8 +67,8 @@ void record(const char* op, const std::vector<VarT<T>>& inputs, const VarT<T>& o
 
 struct Attributes {
   std::map<std::string, std::vector<int64_t>> ints;
-  std::map<std::string, double> reals;
-  std::vector<Tensor> tensors;
+  std::map<std::string, double> reals = {};
+  std::vector<Tensor> tensors = {};
 };
 
 // Attributes for the entry the next make_result on this thread records: an op states them on

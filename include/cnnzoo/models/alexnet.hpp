@@ -6,7 +6,10 @@
 namespace cnnzoo::models::imagenet {
 
 // `alexnet`: 224x224 input; option drop_rate (0.5).
-nn::ModulePtr alexnet(const ModelSpec& spec);
+struct AlexNetConfig {
+  double drop_rate = 0.5;
+};
+nn::ModulePtr build_alexnet(const ModelSpec& spec, const AlexNetConfig& config);
 
 }  // namespace cnnzoo::models::imagenet
 
@@ -16,6 +19,11 @@ namespace cnnzoo::models {
 // connected layers on 32x32 inputs, with BatchNorm; options drop_rate (0.5), groups (1; 2
 // restores the paper's two-GPU split of conv2, conv4 and conv5), batch_norm (true; false
 // gives the paper's BN-free network with local response normalisation).
-nn::ModulePtr alexnet_cifar(const ModelSpec& spec);
+struct AlexNetCifarConfig {
+  double drop_rate = 0.5;
+  int64_t groups = 1;      // 2: the paper's two-GPU split of conv2, conv4, conv5
+  bool batch_norm = true;  // BN in place of local response normalisation
+};
+nn::ModulePtr build_alexnet_cifar(const ModelSpec& spec, const AlexNetCifarConfig& config);
 
 }  // namespace cnnzoo::models

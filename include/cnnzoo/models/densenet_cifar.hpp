@@ -58,7 +58,4 @@ class DenseNet : public nn::Module {
   std::shared_ptr<nn::Linear> classifier;
 };
 
-// Registry builder: options depth, growth_rate, bottleneck, compression, drop_rate.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::densenet_cifar

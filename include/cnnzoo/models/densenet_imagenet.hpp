@@ -6,6 +6,10 @@
 namespace cnnzoo::models::imagenet {
 
 // `densenet121` `densenet161` `densenet169` `densenet201`; option drop_rate (0).
-nn::ModulePtr densenet(const ModelSpec& spec);
+struct DenseNetImageNetConfig {
+  double drop_rate = 0.0;
+};
+// densenet121/161/169/201 from the spec's name.
+nn::ModulePtr build_densenet(const ModelSpec& spec, const DenseNetImageNetConfig& config);
 
 }  // namespace cnnzoo::models::imagenet

@@ -94,8 +94,4 @@ class FractalNet : public nn::Module {
   std::shared_ptr<nn::Linear> fc;
 };
 
-// Registry builder: options columns, width_scale, dropout, drop_path, local_drop_rate,
-// global_ratio.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::fractalnet

@@ -37,7 +37,4 @@ class HighwayNet : public nn::Module {
   std::shared_ptr<nn::Sequential> features, classifier;
 };
 
-// Registry builder: option gate_bias.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::highway

@@ -1,6 +1,8 @@
 // LeNet-5: LeCun, Bottou, Bengio & Haffner 1998, "Gradient-Based Learning Applied to
 // Document Recognition".
 #pragma once
+#include <string>
+
 #include "cnnzoo/models.hpp"
 
 namespace cnnzoo::models {
@@ -9,6 +11,12 @@ namespace cnnzoo::models {
 // Options: activation = tanh | relu | scaled_tanh (the paper's 1.7159 tanh(2a/3));
 // pool = avg | max; subsampling = pool (S2/S4 are the pool above) | paper (per-map trainable
 // coefficient and bias on the window sum, then 1.7159 tanh(2a/3)).
-nn::ModulePtr lenet5(const ModelSpec& spec);
+struct LeNet5Config {
+  std::string activation = "tanh";  // tanh, relu, or scaled_tanh (the paper's 1.7159 tanh(2a/3))
+  std::string pool = "avg";         // avg or max
+  std::string subsampling =
+      "pool";  // pool, or paper (S2/S4: trainable coefficient and bias, squashed)
+};
+nn::ModulePtr build_lenet5(const ModelSpec& spec, const LeNet5Config& config);
 
 }  // namespace cnnzoo::models

@@ -8,6 +8,9 @@ namespace cnnzoo::models {
 // `nas-cifar`: 15 convolutions with searched filter sizes, widths and skip connections, no
 // strides or pooling (32x32 throughout), global average pooling, linear classifier; no
 // options.
-nn::ModulePtr nas_cifar(const ModelSpec& spec);
+struct NASCifarConfig {
+  double width_scale = 1.0;  // every layer's filters (not the paper's)
+};
+nn::ModulePtr build_nas_cifar(const ModelSpec& spec, const NASCifarConfig& config);
 
 }  // namespace cnnzoo::models

@@ -7,6 +7,10 @@ namespace cnnzoo::models {
 
 // `nin` (the paper's: three mlpconv layers, global average pooling) and `nin-bn` (every
 // hidden convolution followed by BatchNorm); option drop_rate (0.5).
-nn::ModulePtr nin(const ModelSpec& spec);
+struct NINConfig {
+  double drop_rate = 0.5;
+};
+// nin / nin-bn from the spec's name.
+nn::ModulePtr build_nin(const ModelSpec& spec, const NINConfig& config);
 
 }  // namespace cnnzoo::models

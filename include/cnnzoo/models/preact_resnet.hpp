@@ -64,6 +64,12 @@ class PreActCifarResNet : public nn::Module {
 };
 
 // preact-resnet110: basic units, depth 6n+2, 16/32/64 channels.
+struct PreActResNetConfig {
+  int64_t depth = 110;
+  bool bottleneck = false;  // 9n + 2 bottleneck units (164, 1001) instead of 6n + 2 basic ones
+};
+
+nn::ModulePtr build_preact_resnet(const ModelSpec& spec, const PreActResNetConfig& config);
 nn::ModulePtr build_preact_resnet_basic(const ModelSpec& spec, int64_t depth);
 // preact-resnet164 / preact-resnet1001: bottleneck units, depth 9n+2, outputs 64/128/256.
 nn::ModulePtr build_preact_resnet_bottleneck(const ModelSpec& spec, int64_t depth);

@@ -68,7 +68,4 @@ class PyramidNet : public nn::Module {
 // He (fan_out) init of every conv, BN 1/0, zero linear bias: the reference initialisation.
 void init_weights(nn::Module& m);
 
-// Registry builder: options alpha, depth, bottleneck.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::pyramidnet

@@ -19,7 +19,6 @@ std::shared_ptr<nn::Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, i
 // He et al. 2015 §4.2: (A) zero-padding shortcuts where dimensions increase, identity
 // elsewhere; (B) projections where dimensions increase; (C) projections everywhere.
 enum class ShortcutType { A, B, C };
-ShortcutType parse_shortcut(const ModelSpec& spec, ShortcutType def = ShortcutType::A);
 
 // Parameter-free shortcut for a block that changes resolution and width: spatial subsampling
 // by `stride`, then zero channels appended. With subsample = Pick it keeps every stride-th

@@ -10,6 +10,9 @@ namespace cnnzoo::models::imagenet {
 // `resnet18` `resnet34` `resnet50` `resnet101` `resnet152` `wide_resnet50_2` `resnext50_32x4d`
 // `resnext101_32x8d` (the name selects depth, width and cardinality); option
 // zero_init_residual (false).
-nn::ModulePtr resnet(const ModelSpec& spec);
+struct ResNetConfig {
+  bool zero_init_residual = false;  // each block's last BN scale starts at 0
+};
+nn::ModulePtr build_resnet(const ModelSpec& spec, const ResNetConfig& config);
 
 }  // namespace cnnzoo::models::imagenet

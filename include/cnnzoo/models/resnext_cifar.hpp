@@ -47,7 +47,4 @@ class ResNeXt : public nn::Module {
   std::shared_ptr<nn::Linear> fc;
 };
 
-// Registry builder: options cardinality, bottleneck_width, depth.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::resnext_cifar

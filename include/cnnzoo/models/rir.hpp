@@ -60,7 +60,4 @@ class RiR : public nn::Module {
   std::shared_ptr<nn::Linear> fc;
 };
 
-// Registry builder: option width.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::rir

@@ -35,6 +35,12 @@ class RoRWideResNet : public nn::Module {
 };
 
 // ror3-wrn58-4: options depth (6n+4, default 58), widen_factor (default 4), p_L (default 0.5).
-nn::ModulePtr build_ror3_wrn(const ModelSpec& spec, int64_t depth, int64_t widen_factor);
+struct RoRConfig {
+  int64_t depth = 58;        // 6n + 4
+  int64_t widen_factor = 4;  // k
+  double p_L = 0.5;          // stochastic depth's last survival probability
+};
+
+nn::ModulePtr build_ror3_wrn(const ModelSpec& spec, const RoRConfig& config);
 
 }  // namespace cnnzoo::models

@@ -6,6 +6,9 @@ namespace cnnzoo::models {
 
 // `se-resnet50` (224x224): ResNet-50 with an SE block in every bottleneck; option
 // se_reduction (16).
-nn::ModulePtr se_resnet(const ModelSpec& spec);
+struct SEResNetConfig {
+  int64_t se_reduction = 16;
+};
+nn::ModulePtr build_se_resnet(const ModelSpec& spec, const SEResNetConfig& config);
 
 }  // namespace cnnzoo::models

@@ -36,8 +36,12 @@ class SEPreActBottleneck : public PreActBottleneck {
 };
 
 // se-preact-resnet164 (option se_reduction, default 16).
-nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec);
+struct SENetCifarConfig {
+  int64_t se_reduction = 16;  // r: the SE bottleneck is C / r wide
+};
+
+nn::ModulePtr build_se_preact_resnet164(const ModelSpec& spec, const SENetCifarConfig& config);
 // se-resnet110 (option se_reduction, default 16).
-nn::ModulePtr build_se_resnet110(const ModelSpec& spec);
+nn::ModulePtr build_se_resnet110(const ModelSpec& spec, const SENetCifarConfig& config);
 
 }  // namespace cnnzoo::models

@@ -7,7 +7,11 @@
 namespace cnnzoo::models::imagenet {
 
 // `squeezenet1_0` `squeezenet1_1`; option drop_rate (0.5).
-nn::ModulePtr squeezenet(const ModelSpec& spec);
+struct SqueezeNetConfig {
+  double drop_rate = 0.5;
+};
+// squeezenet1_0 / squeezenet1_1 from the spec's name.
+nn::ModulePtr build_squeezenet(const ModelSpec& spec, const SqueezeNetConfig& config);
 
 }  // namespace cnnzoo::models::imagenet
 
@@ -15,6 +19,7 @@ namespace cnnzoo::models {
 
 // `squeezenet-cifar`: v1.0 with BatchNorm and simple bypass on 32x32 inputs; option
 // drop_rate (0.5).
-nn::ModulePtr squeezenet_cifar(const ModelSpec& spec);
+nn::ModulePtr build_squeezenet_cifar(const ModelSpec& spec,
+                                     const imagenet::SqueezeNetConfig& config);
 
 }  // namespace cnnzoo::models

@@ -14,7 +14,6 @@ namespace cnnzoo::models {
 // block l = 1.
 std::vector<double> linear_survival(int64_t L, double p_L);
 // Reads option `p_L` (default `def`), checked to lie in (0, 1].
-double survival_option(const ModelSpec& spec, double def = 0.5);
 
 // One Bernoulli gate per residual block, drawn once per training forward pass (one mini-batch)
 // from the global generator. In evaluation it is never drawn: the branch is scaled by p.
@@ -65,6 +64,10 @@ class StochasticBasicBlock : public BasicBlock, public GatedBlock {
 };
 
 // resnet110-sd: ResNet-110 (n = 18, L = 54 blocks), option p_L (default 0.5).
-nn::ModulePtr build_resnet110_sd(const ModelSpec& spec);
+struct StochasticDepthConfig {
+  double p_L = 0.5;  // survival probability of the last block
+};
+
+nn::ModulePtr build_resnet110_sd(const ModelSpec& spec, const StochasticDepthConfig& config);
 
 }  // namespace cnnzoo::models

@@ -74,7 +74,4 @@ class SwapoutNet : public nn::Module {
   std::shared_ptr<nn::Linear> fc;
 };
 
-// Registry builder: options depth, widen_factor, theta_L, stochastic_inference.
-nn::ModulePtr build(const ModelSpec& spec, const Config& defaults);
-
 }  // namespace cnnzoo::models::swapout

@@ -26,6 +26,11 @@ class WeightedResidualBlock : public nn::Module, public GatedBlock {
 
 // weighted-resnet: options depth (6n+4, default 1192: n = 198) and p_L (stochastic depth,
 // default 0.5; 1 disables it).
-nn::ModulePtr build_weighted_resnet(const ModelSpec& spec);
+struct WeightedResNetConfig {
+  int64_t depth = 1192;  // 6n + 4
+  double p_L = 0.5;      // stochastic depth's last survival probability (1: none)
+};
+
+nn::ModulePtr build_weighted_resnet(const ModelSpec& spec, const WeightedResNetConfig& config);
 
 }  // namespace cnnzoo::models

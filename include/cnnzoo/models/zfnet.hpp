@@ -6,6 +6,9 @@
 namespace cnnzoo::models {
 
 // `zfnet`: 224x224 input; option drop_rate (0.5).
-nn::ModulePtr zfnet(const ModelSpec& spec);
+struct ZFNetConfig {
+  double drop_rate = 0.5;
+};
+nn::ModulePtr build_zfnet(const ModelSpec& spec, const ZFNetConfig& config);
 
 }  // namespace cnnzoo::models
