@@ -170,11 +170,24 @@ std::vector<std::string> export_chunks(nn::Module& model, const Shape& input_chw
     return name;
   };
 
+  // Ops do not know which module called them; the nearest op at or before `k` that reads a
+  // parameter does, through the parameter's dotted name.
+  auto layer_of = [&](size_t k) -> std::string {
+    for (size_t j = k + 1; j-- > 0;)
+      for (const auto& n : rec.events[j].inputs) {
+        auto p = param_names.find(n.get());
+        if (p == param_names.end()) continue;
+        const std::string layer = p->second.substr(0, p->second.rfind('.'));
+        return (j == k ? "in layer '" : "after layer '") + layer + "'";
+      }
+    return "before the first layer with parameters";
+  };
+
   for (size_t k = 0; k < rec.events.size(); ++k) {
     const trace::Event& e = rec.events[k];
     auto fail = [&](const std::string& why) {
-      throw Error("export: op " + std::to_string(k + 1) + " of the forward pass ('" + e.op +
-                  "'): " + why);
+      throw Error("export: op " + std::to_string(k + 1) + " of the forward pass ('" + e.op + "', " +
+                  layer_of(k) + "): " + why);
     };
     std::vector<std::string> in;
     for (const auto& n : e.inputs) in.push_back(input_name(n));

@@ -183,10 +183,16 @@ TEST(OnnxExport, DynamicBatchAndOpset17RunInOpenCV) {
 }
 
 namespace {
-// A model whose forward uses an op with no ONNX form in the exporter (a sum over everything).
+// A model whose forward uses an op with no ONNX form in the exporter (a sum over everything)
+// after a convolution, so that the error can name the layer it follows.
 class SumsEverything : public nn::Module {
  public:
-  Var forward(const Var& x) override { return sum(x); }
+  SumsEverything() { register_module("features", features); }
+  Var forward(const Var& x) override { return sum(features->forward(x)); }
+
+ private:
+  std::shared_ptr<nn::Conv2d> features =
+      std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 2, 3).padding(1));
 };
 }  // namespace
 
@@ -199,6 +205,8 @@ TEST(OnnxExport, AnUnsupportedOpIsAnErrorNamingItAndLeavesNoFile) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'sum'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("after layer 'features'"), std::string::npos)
+        << e.what();
   }
   EXPECT_FALSE(std::ifstream(path).good()) << "no output file on error";
   EXPECT_THROW(cnnzoo::onnx::export_bytes(m, {1, 4}, {}), Error);  // not C x H x W
