@@ -138,7 +138,8 @@ std::vector<ModelInfo> preact_resnet_models() {
   using C = PreActResNetConfig;
   const Paper paper{"Identity Mappings in Deep Residual Networks", "He et al.", 2016, "1603.05027",
                     "preact_resnet"};
-  const Options<C> options;  // the paper's three networks, no options
+  const auto options = Options<C>().integer("depth", &C::depth, 8, 2000,
+                                            "6n + 2 (basic units) or 9n + 2 (bottleneck units)");
   return {model_row(paper, "preact-resnet110", cifar_input(), "6.37", options, C{110, false},
                     build_preact_resnet),
           model_row(paper, "preact-resnet164", cifar_input(), "5.46", options, C{164, true},

@@ -31,9 +31,12 @@ std::vector<ModelInfo> resnet_cifar_models() {
   using C = ResNetCifarConfig;
   const Paper paper{"Deep Residual Learning for Image Recognition", "He et al.", 2015, "1512.03385",
                     "resnet_cifar"};
-  const auto options = Options<C>().choice(
-      "shortcut", &C::shortcut, {"A", "B", "C"},
-      "A: zero-padded identity; B: projections where the shape changes; C: all projections");
+  const auto options =
+      Options<C>()
+          .integer("depth", &C::depth, 8, 2000, "6n + 2")
+          .choice("shortcut", &C::shortcut, {"A", "B", "C"},
+                  "A: zero-padded identity; B: projections where the shape changes; C: all "
+                  "projections");
   std::vector<ModelInfo> rows;
   for (auto [depth, error] : std::vector<std::pair<int64_t, const char*>>{
            {20, "8.75"}, {32, "7.51"}, {44, "7.17"}, {56, "6.97"}, {110, "6.43"}, {1202, "7.93"}})

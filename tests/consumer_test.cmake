@@ -1,6 +1,7 @@
 # CTest script: installs cnnzoo into a scratch prefix, then builds and runs programs against
 # it as an outside project would: examples/consumer (its own main and the classify example)
-# with find_package(cnnzoo), and classify.cpp compiled with pkg-config's flags alone.
+# and examples/custom_layer (a user's op and its gradient tests) with find_package(cnnzoo),
+# and classify.cpp compiled with pkg-config's flags alone.
 # -DSHARED=ON first configures and builds the library on its own as a shared library.
 foreach(v SRC BIN GENERATOR)
   if(NOT DEFINED ${v})
@@ -22,7 +23,8 @@ if(SHARED)
   set(lib ${root}/lib-build)
   run(${CMAKE_COMMAND} -S ${SRC} -B ${lib} -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release
       -DBUILD_SHARED_LIBS=ON -DCNNZOO_NATIVE=${NATIVE} -DCNNZOO_BUILD_TESTS=OFF
-      -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_BUILD_BENCH=OFF)
+      -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_BUILD_BENCH=OFF
+      -DCNNZOO_BUILD_DOUBLE=OFF)
   run(${CMAKE_COMMAND} --build ${lib})
   set(installed_from ${lib})
 else()
@@ -43,6 +45,16 @@ run(${CMAKE_COMMAND} -S ${SRC}/examples/consumer -B ${build} -G ${GENERATOR}
 run(${CMAKE_COMMAND} --build ${build})
 run(${build}/consumer)
 message(STATUS "${run_out}")
+
+# examples/custom_layer: a user's op and its gradient tests against cnnzoo::cnnzoo_double; one
+# of them expects the checker to catch a planted wrong backward.
+if(NOT SHARED)
+  run(${CMAKE_COMMAND} -S ${SRC}/examples/custom_layer -B ${root}/custom_layer -G ${GENERATOR}
+      -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+  run(${CMAKE_COMMAND} --build ${root}/custom_layer)
+  run(${root}/custom_layer/test_swish)
+  message(STATUS "${run_out}")
+endif()
 
 # pkg-config
 set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)

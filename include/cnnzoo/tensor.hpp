@@ -75,9 +75,10 @@ class TensorT {
   std::shared_ptr<T> data_;
 };
 
-// The element type of Tensor, Var, module parameters and layers: float. The tests also compile
-// the core, ops, nn and models once more with CNNZOO_DOUBLE_MODULES (the target cnnzoo_double,
-// never installed) to gradient-check whole blocks in double precision.
+// The element type of Tensor, Var, module parameters and layers: float. The library cnnzoo_double
+// (installed beside cnnzoo) is the core, ops, nn and models compiled once more with
+// CNNZOO_DOUBLE_MODULES, real = double, to gradient-check layers, blocks and whole models
+// (cnnzoo/testing/gradcheck.hpp). A program links one of the two, never both.
 #ifdef CNNZOO_DOUBLE_MODULES
 using real = double;
 #else

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/args.hpp"
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/models.hpp"
 
@@ -17,12 +18,6 @@ using json = nlohmann::json;
 // The largest --batch a subcommand accepts: a typo, not a batch, beyond it.
 constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxEpochs = 100000;
-
-// Parses "key=value" items of --set into a map; Error on an item without '='.
-std::map<std::string, std::string> parse_sets(const std::vector<std::string>& items);
-
-// "3x32x32" -> {3, 32, 32}; Error when malformed.
-Shape parse_chw(const std::string& s);
 
 // The model of a weights or checkpoint file, from --weights, the optional --model and the
 // --set / --classes facts, which must agree with what the file says.

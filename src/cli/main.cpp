@@ -1,44 +1,40 @@
 // cnnzoo: list, inspect, train, evaluate and run the model zoo from the command line.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "cli/common.hpp"
 #include "cnnzoo/error.hpp"
 #include "cnnzoo/tensor.hpp"
 
-namespace cnnzoo::cli {
+namespace {
 
-std::map<std::string, std::string> parse_sets(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const auto& it : items) {
-    auto eq = it.find('=');
-    check(eq != std::string::npos && eq > 0, "--set expects key=value, got '" + it + "'");
-    out[it.substr(0, eq)] = it.substr(eq + 1);
-  }
-  return out;
+// `cnnzoo gradcheck ...` is cnnzoo-gradcheck, the program beside this one: gradient checks need
+// the double-precision models, which cannot share a process with the float ones.
+int run_gradcheck(int argc, char** argv) {
+  std::string self(4096, '\0');
+  const ssize_t n = readlink("/proc/self/exe", self.data(), self.size() - 1);
+  std::string dir = n > 0 ? self.substr(0, static_cast<size_t>(n)) : std::string(argv[0]);
+  dir = dir.find('/') == std::string::npos ? "." : dir.substr(0, dir.rfind('/'));
+  const std::string helper = dir + "/cnnzoo-gradcheck";
+  std::vector<char*> args = {const_cast<char*>(helper.c_str())};
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  execv(helper.c_str(), args.data());
+  std::fprintf(stderr, "cnnzoo: gradcheck needs %s (built with CNNZOO_BUILD_DOUBLE): %s\n",
+               helper.c_str(), std::strerror(errno));
+  return 2;
 }
 
-Shape parse_chw(const std::string& s) {
-  Shape out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t x = s.find('x', pos);
-    std::string part = s.substr(pos, x == std::string::npos ? std::string::npos : x - pos);
-    char* end = nullptr;
-    long long v = std::strtoll(part.c_str(), &end, 10);
-    check(!part.empty() && *end == '\0' && v > 0, "--input expects CxHxW, got '" + s + "'");
-    out.push_back(v);
-    if (x == std::string::npos) break;
-    pos = x + 1;
-  }
-  check(out.size() == 3, "--input expects CxHxW, got '" + s + "'");
-  return out;
-}
-
-}  // namespace cnnzoo::cli
+}  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "gradcheck") return run_gradcheck(argc, argv);
   cnnzoo::keep_freed_memory();  // a process of its own: training reuses its freed memory
   CLI::App app{"cnnzoo: classic convolutional networks (2012-2017) on CIFAR-10 and ImageNet"};
   app.require_subcommand(1);
@@ -51,6 +47,9 @@ int main(int argc, char** argv) {
   cnnzoo::cli::add_forward(app);
   cnnzoo::cli::add_export(app);
   cnnzoo::cli::add_bench(app);
+  app.add_subcommand("gradcheck",
+                     "Double-precision gradient check of a model at tiny size (cnnzoo gradcheck "
+                     "--help)");
   // A first word that is no subcommand and no flag: name it, rather than CLI11's "A
   // subcommand is required".
   if (argc > 1 && argv[1][0] != '-') {

@@ -12,10 +12,10 @@
 #include "cnnzoo/models/swapout.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/arith.hpp"
-#include "module_gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
-using cnnzoo::testing::module_gradcheck;
+using cnnzoo::testing::gradcheck;
 
 namespace {
 Tensor random_input(const Shape& shape, uint64_t seed = 5) {
@@ -34,17 +34,17 @@ TEST(BlocksDouble, TheBuildIsDouble) {
 TEST(BlocksDouble, ConvBnActInTrainingAndEval) {
   for (nn::Activation act : {nn::Activation::ReLU, nn::Activation::None}) {
     nn::ConvBnAct unit(nn::ConvBnActOptions(3, 4, 3).stride(2).padding(1).activation(act));
-    EXPECT_TRUE(module_gradcheck(unit, random_input({2, 3, 5, 5})));
+    EXPECT_GRADCHECK(gradcheck(unit, random_input({2, 3, 5, 5})));
     unit.eval();
-    EXPECT_TRUE(module_gradcheck(unit, random_input({2, 3, 5, 5})));
+    EXPECT_GRADCHECK(gradcheck(unit, random_input({2, 3, 5, 5})));
   }
 }
 
 TEST(BlocksDouble, GroupedAndDepthwiseConvolutions) {
   nn::Conv2d grouped(nn::Conv2dOptions(4, 6, {3, 1}).groups(2).padding({1, 0}));
-  EXPECT_TRUE(module_gradcheck(grouped, random_input({2, 4, 4, 4})));
+  EXPECT_GRADCHECK(gradcheck(grouped, random_input({2, 4, 4, 4})));
   nn::Conv2d depthwise(nn::Conv2dOptions(3, 3, 3).groups(3).padding(1).bias(false));
-  EXPECT_TRUE(module_gradcheck(depthwise, random_input({2, 3, 4, 4})));
+  EXPECT_GRADCHECK(gradcheck(depthwise, random_input({2, 3, 4, 4})));
 }
 
 TEST(BlocksDouble, TheCheckFailsOnAWrongGradient) {
@@ -57,7 +57,7 @@ TEST(BlocksDouble, TheCheckFailsOnAWrongGradient) {
     Var w;
   };
   Detached m;
-  auto result = module_gradcheck(m, random_input({1, 3}));
+  auto result = gradcheck(m, random_input({1, 3}));
   EXPECT_FALSE(result);
   EXPECT_NE(std::string(result.message()).find("w"), std::string::npos) << result.message();
 }
@@ -68,7 +68,7 @@ namespace {
 // Training mode (batch statistics) and eval mode (running statistics, set away from 0/1).
 void check_both_modes(nn::Module& block, const Shape& input_shape, const std::string& what) {
   block.train();
-  EXPECT_TRUE(module_gradcheck(block, random_input(input_shape))) << what << " (training)";
+  EXPECT_GRADCHECK(gradcheck(block, random_input(input_shape))) << what << " (training)";
   Generator g(17);
   for (auto& [name, m] : block.named_modules())
     if (auto* bn = dynamic_cast<nn::BatchNorm*>(m)) {
@@ -76,7 +76,7 @@ void check_both_modes(nn::Module& block, const Shape& input_shape, const std::st
       for (auto& v : bn->running_var) v = g.uniform(0.5, 1.5);
     }
   block.eval();
-  EXPECT_TRUE(module_gradcheck(block, random_input(input_shape))) << what << " (eval)";
+  EXPECT_GRADCHECK(gradcheck(block, random_input(input_shape))) << what << " (eval)";
 }
 }  // namespace
 
@@ -111,10 +111,10 @@ TEST(BlocksDouble, FractalJoinAndSwapoutInEval) {
   manual_seed(3);
   models::fractalnet::FractalBlock fractal(3, 4, 3, 0.0);
   fractal.eval();  // eval: every column, joins are means
-  EXPECT_TRUE(module_gradcheck(fractal, random_input({2, 3, 4, 4})));
+  EXPECT_GRADCHECK(gradcheck(fractal, random_input({2, 3, 4, 4})));
   models::swapout::Unit unit(4, 4, 1, false, 0.5);
   unit.eval();  // deterministic inference
-  EXPECT_TRUE(module_gradcheck(unit, random_input({2, 4, 4, 4})));
+  EXPECT_GRADCHECK(gradcheck(unit, random_input({2, 4, 4, 4})));
 }
 
 TEST(BlocksDouble, InceptionModules) {

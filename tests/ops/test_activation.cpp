@@ -7,7 +7,7 @@
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/shape.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -145,14 +145,15 @@ TEST(Activation, FloatKernelsMatchScalarFormulas) {
 TEST(GradCheck, Relu) {
   Generator g(1);
   for (Shape s : {Shape{7}, Shape{2, 3, 4, 5}}) {
-    EXPECT_TRUE(
+    EXPECT_GRADCHECK(
         gradcheck([](const std::vector<VarD>& v) { return relu(v[0]); }, {away_from_zero(s, g)}));
     // The in-place path: relu of a temporary (here a + b, and relu of relu, whose inner
     // output its own backward reads, so it must not be overwritten).
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return relu(add(v[0], v[1])); },
-                          {away_from_zero(s, g), away_from_zero(s, g)}));
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return relu(relu(add(v[0], v[1]))); },
-                          {away_from_zero(s, g), away_from_zero(s, g)}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return relu(add(v[0], v[1])); },
+                               {away_from_zero(s, g), away_from_zero(s, g)}));
+    EXPECT_GRADCHECK(
+        gradcheck([](const std::vector<VarD>& v) { return relu(relu(add(v[0], v[1]))); },
+                  {away_from_zero(s, g), away_from_zero(s, g)}));
   }
 }
 
@@ -198,8 +199,9 @@ TEST(Activation, ReluOverwritesOnlyTemporaries) {
 TEST(GradCheck, LeakyRelu) {
   Generator g(2);
   for (double slope : {0.01, 0.2, -0.5}) {
-    EXPECT_TRUE(gradcheck([slope](const std::vector<VarD>& v) { return leaky_relu(v[0], slope); },
-                          {away_from_zero({2, 3, 5}, g)}));
+    EXPECT_GRADCHECK(
+        gradcheck([slope](const std::vector<VarD>& v) { return leaky_relu(v[0], slope); },
+                  {away_from_zero({2, 3, 5}, g)}));
   }
 }
 
@@ -207,8 +209,8 @@ TEST(GradCheck, PreluPerChannel) {
   Generator g(3);
   for (Shape s : {Shape{2, 3, 4, 5}, Shape{4, 3}, Shape{2, 3, 7}}) {
     TensorD w = random_tensor({3}, g, 0.0, 0.5);
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return prelu(v[0], v[1]); },
-                          {away_from_zero(s, g), w}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return prelu(v[0], v[1]); },
+                               {away_from_zero(s, g), w}));
   }
 }
 
@@ -216,23 +218,23 @@ TEST(GradCheck, PreluShared) {
   Generator g(4);
   for (Shape s : {Shape{2, 3, 4, 5}, Shape{6}}) {
     TensorD w = TensorD::full({1}, 0.25);
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return prelu(v[0], v[1]); },
-                          {away_from_zero(s, g), w}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return prelu(v[0], v[1]); },
+                               {away_from_zero(s, g), w}));
   }
 }
 
 TEST(GradCheck, Sigmoid) {
   Generator g(5);
   for (Shape s : {Shape{9}, Shape{2, 3, 4, 4}}) {
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return sigmoid(v[0]); },
-                          {random_tensor(s, g, -4, 4)}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return sigmoid(v[0]); },
+                               {random_tensor(s, g, -4, 4)}));
   }
 }
 
 TEST(GradCheck, Tanh) {
   Generator g(6);
   for (Shape s : {Shape{9}, Shape{2, 3, 4, 4}}) {
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return tanh(v[0]); },
-                          {random_tensor(s, g, -3, 3)}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return tanh(v[0]); },
+                               {random_tensor(s, g, -3, 3)}));
   }
 }

@@ -3,10 +3,11 @@
 
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/parallel.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
+using cnnzoo::testing::GradcheckOptions;
 using cnnzoo::testing::random_tensor;
 
 namespace {
@@ -16,12 +17,12 @@ void check_binary(VarD (*op)(const VarD&, const VarD&), uint64_t seed) {
   Generator g(seed);
   auto f = [op](const std::vector<VarD>& v) { return op(v[0], v[1]); };
   for (const Shape& s : kShapes) {
-    EXPECT_TRUE(gradcheck(f, {random_tensor(s, g), random_tensor(s, g)})) << shape_str(s);
-    EXPECT_TRUE(
-        gradcheck(f, {random_tensor(s, g), random_tensor(s, g)}, 1e-6, 1e-6, 1e-5, {true, false}))
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor(s, g), random_tensor(s, g)})) << shape_str(s);
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor(s, g), random_tensor(s, g)},
+                               GradcheckOptions().wrt({true, false})))
         << shape_str(s) << " first only";
-    EXPECT_TRUE(
-        gradcheck(f, {random_tensor(s, g), random_tensor(s, g)}, 1e-6, 1e-6, 1e-5, {false, true}))
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor(s, g), random_tensor(s, g)},
+                               GradcheckOptions().wrt({false, true})))
         << shape_str(s) << " second only";
   }
 }
@@ -34,8 +35,9 @@ TEST(GradCheck, Add) {
 TEST(GradCheck, Add_OverTemporary) {
   Generator g(9);
   for (const Shape& s : kShapes) {
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return add(mul(v[0], v[1]), v[2]); },
-                          {random_tensor(s, g), random_tensor(s, g), random_tensor(s, g)}))
+    EXPECT_GRADCHECK(
+        gradcheck([](const std::vector<VarD>& v) { return add(mul(v[0], v[1]), v[2]); },
+                  {random_tensor(s, g), random_tensor(s, g), random_tensor(s, g)}))
         << shape_str(s);
   }
 }
@@ -70,65 +72,65 @@ TEST(GradCheck, Mul) {
 TEST(GradCheck, Mul_SameInputTwice) {
   Generator g(4);
   auto f = [](const std::vector<VarD>& v) { return mul(v[0], v[0]); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3}, g)}));
   auto h = [](const std::vector<VarD>& v) { return add(v[0], v[0]); };
-  EXPECT_TRUE(gradcheck(h, {random_tensor({2, 3}, g)}));
+  EXPECT_GRADCHECK(gradcheck(h, {random_tensor({2, 3}, g)}));
 }
 
 TEST(GradCheck, MulChannel_NC) {
   Generator g(5);
   auto f = [](const std::vector<VarD>& v) { return mul_channel(v[0], v[1]); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3, 2, 2}, g), random_tensor({2, 3}, g)}));
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3}, g), random_tensor({2, 3}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3, 2, 2}, g), random_tensor({2, 3}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3}, g), random_tensor({2, 3}, g)}));
 }
 
 TEST(GradCheck, MulChannel_NC11) {
   Generator g(6);
   auto f = [](const std::vector<VarD>& v) { return mul_channel(v[0], v[1]); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3, 2, 3}, g), random_tensor({2, 3, 1, 1}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3, 2, 3}, g), random_tensor({2, 3, 1, 1}, g)}));
 }
 
 TEST(GradCheck, MulChannel_C) {
   Generator g(7);
   auto f = [](const std::vector<VarD>& v) { return mul_channel(v[0], v[1]); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({3, 2, 2, 2}, g), random_tensor({2}, g)}));
-  EXPECT_TRUE(gradcheck(f, {random_tensor({3, 2, 2, 2}, g), random_tensor({2}, g)}, 1e-6, 1e-6,
-                        1e-5, {false, true}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({3, 2, 2, 2}, g), random_tensor({2}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({3, 2, 2, 2}, g), random_tensor({2}, g)},
+                             GradcheckOptions().wrt({false, true})));
 }
 
 TEST(GradCheck, Scale_Double) {
   Generator g(8);
   for (double alpha : {0.5, -2.0, 0.0}) {
     auto f = [alpha](const std::vector<VarD>& v) { return scale(v[0], alpha); };
-    EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3, 2}, g)})) << alpha;
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3, 2}, g)})) << alpha;
   }
 }
 
 TEST(GradCheck, Scale_Var) {
   Generator g(9);
   auto f = [](const std::vector<VarD>& v) { return scale(v[0], v[1]); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3, 2}, g), random_tensor({1}, g)}));
-  EXPECT_TRUE(gradcheck(f, {random_tensor({4}, g), TensorD::scalar(0.7)}));
-  EXPECT_TRUE(
-      gradcheck(f, {random_tensor({4}, g), TensorD::scalar(0.7)}, 1e-6, 1e-6, 1e-5, {false, true}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3, 2}, g), random_tensor({1}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({4}, g), TensorD::scalar(0.7)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({4}, g), TensorD::scalar(0.7)},
+                             GradcheckOptions().wrt({false, true})));
 }
 
 TEST(GradCheck, AddScalar) {
   Generator g(10);
   auto f = [](const std::vector<VarD>& v) { return add_scalar(v[0], 1.5); };
-  EXPECT_TRUE(gradcheck(f, {random_tensor({2, 3}, g)}));
+  EXPECT_GRADCHECK(gradcheck(f, {random_tensor({2, 3}, g)}));
 }
 
 TEST(GradCheck, Sum) {
   Generator g(11);
   auto f = [](const std::vector<VarD>& v) { return sum(v[0]); };
-  for (const Shape& s : kShapes) EXPECT_TRUE(gradcheck(f, {random_tensor(s, g)}));
+  for (const Shape& s : kShapes) EXPECT_GRADCHECK(gradcheck(f, {random_tensor(s, g)}));
 }
 
 TEST(GradCheck, Mean) {
   Generator g(12);
   auto f = [](const std::vector<VarD>& v) { return mean(v[0]); };
-  for (const Shape& s : kShapes) EXPECT_TRUE(gradcheck(f, {random_tensor(s, g)}));
+  for (const Shape& s : kShapes) EXPECT_GRADCHECK(gradcheck(f, {random_tensor(s, g)}));
 }
 
 TEST(Arith, Values) {

@@ -6,10 +6,11 @@
 
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/batchnorm.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
+using cnnzoo::testing::GradcheckOptions;
 using cnnzoo::testing::random_tensor;
 
 namespace {
@@ -195,13 +196,13 @@ VarD bn_op(bool relu, const VarD& x, const VarD& w, const VarD& b, TensorD rm, T
     inputs.push_back(random_tensor({c}, g, 0.5, 1.5));
     inputs.push_back(random_tensor({c}, g));
   }
-  return gradcheck(
+  return cnnzoo::testing::passed(gradcheck(
       [affine, c, relu](const std::vector<VarD>& v) {
         // Running statistics are updated but do not affect the training output.
         TensorD rm = TensorD::zeros({c}), rv = TensorD::ones({c});
         return bn_op(relu, v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, true);
       },
-      inputs, 1e-6, 1e-6, 1e-5);
+      inputs));
 }
 
 ::testing::AssertionResult check_bn_eval(const Shape& shape, bool affine, uint64_t seed,
@@ -214,11 +215,11 @@ VarD bn_op(bool relu, const VarD& x, const VarD& w, const VarD& b, TensorD rm, T
     inputs.push_back(random_tensor({c}, g, 0.5, 1.5));
     inputs.push_back(random_tensor({c}, g));
   }
-  return gradcheck(
+  return cnnzoo::testing::passed(gradcheck(
       [affine, rm, rv, relu](const std::vector<VarD>& v) {
         return bn_op(relu, v[0], affine ? v[1] : VarD(), affine ? v[2] : VarD(), rm, rv, false);
       },
-      inputs);
+      inputs));
 }
 
 }  // namespace
@@ -243,7 +244,7 @@ TEST(GradCheck, BatchNorm_Train2dNoAffine) {
 
 TEST(GradCheck, BatchNorm_TrainWeightWithoutBias) {
   Generator g(7);
-  EXPECT_TRUE(gradcheck(
+  EXPECT_GRADCHECK(gradcheck(
       [](const std::vector<VarD>& v) {
         return batch_norm(v[0], v[1], VarD(), TensorD(), TensorD(), true);
       },
@@ -359,7 +360,7 @@ TEST(LocalResponseNorm, FloatMatchesDouble) {
 TEST(GradCheck, LocalResponseNorm_Size3) {
   Generator g(31);
   for (Shape s : {Shape{2, 5, 3, 2}, Shape{1, 7, 2, 3}}) {
-    EXPECT_TRUE(gradcheck(
+    EXPECT_GRADCHECK(gradcheck(
         [](const std::vector<VarD>& v) { return local_response_norm(v[0], 3, 0.9, 0.75, 2.0); },
         {random_tensor(s, g, -1.5, 1.5)}));
   }
@@ -368,7 +369,7 @@ TEST(GradCheck, LocalResponseNorm_Size3) {
 TEST(GradCheck, LocalResponseNorm_Size5) {
   Generator g(32);
   for (Shape s : {Shape{2, 7, 2, 2}, Shape{1, 3, 3, 3}}) {  // also a window wider than C
-    EXPECT_TRUE(gradcheck(
+    EXPECT_GRADCHECK(gradcheck(
         [](const std::vector<VarD>& v) { return local_response_norm(v[0], 5, 1.2, 0.6, 1.5); },
         {random_tensor(s, g, -1.5, 1.5)}));
   }
@@ -376,7 +377,7 @@ TEST(GradCheck, LocalResponseNorm_Size5) {
 
 TEST(GradCheck, LocalResponseNorm_EvenSizeAndRank3) {
   Generator g(33);
-  EXPECT_TRUE(gradcheck(
+  EXPECT_GRADCHECK(gradcheck(
       [](const std::vector<VarD>& v) { return local_response_norm(v[0], 4, 0.8, 0.75, 1.0); },
       {random_tensor({2, 5, 4}, g, -1.5, 1.5)}));
 }

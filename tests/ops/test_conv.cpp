@@ -8,7 +8,7 @@
 
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/parallel.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 #include "kernels/kernels.hpp"
 
 using namespace cnnzoo;
@@ -130,7 +130,7 @@ void check_gradients(const Case& c) {
   std::vector<TensorD> inputs{random_tensor(c.x_shape(), g), random_tensor(c.w_shape(), g)};
   if (c.bias) inputs.push_back(random_tensor({c.Cout}, g));
   const Conv2dParams opt = c.opt;
-  EXPECT_TRUE(gradcheck(
+  EXPECT_GRADCHECK(gradcheck(
       [opt](const std::vector<VarD>& v) {
         return conv2d(v[0], v[1], v.size() > 2 ? v[2] : VarD(), opt);
       },

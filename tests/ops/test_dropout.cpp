@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "cnnzoo/ops/dropout.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -20,8 +20,8 @@ TEST(GradCheck, Dropout) {
       Generator gen(77);
       return dropout(v[0], p, true, gen);
     };
-    EXPECT_TRUE(gradcheck(f, {random_tensor({3, 5}, g)})) << p;
-    EXPECT_TRUE(gradcheck(f, {random_tensor({7}, g)})) << p;  // odd count
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({3, 5}, g)})) << p;
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({7}, g)})) << p;  // odd count
   }
 }
 

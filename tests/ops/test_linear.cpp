@@ -4,17 +4,18 @@
 
 #include "cnnzoo/ops/linear.hpp"
 #include "cnnzoo/parallel.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
+using cnnzoo::testing::GradcheckOptions;
 using cnnzoo::testing::random_tensor;
 
 TEST(GradCheck, Linear) {
   Generator g(1);
   for (auto [n, in, out] : {std::tuple{3, 4, 5}, {1, 7, 2}, {6, 3, 1}}) {
     auto f = [](const std::vector<VarD>& v) { return linear(v[0], v[1], v[2]); };
-    EXPECT_TRUE(gradcheck(
+    EXPECT_GRADCHECK(gradcheck(
         f, {random_tensor({n, in}, g), random_tensor({out, in}, g), random_tensor({out}, g)}))
         << n << "x" << in << " -> " << out;
   }
@@ -24,16 +25,16 @@ TEST(GradCheck, Linear_NoBias) {
   Generator g(2);
   for (auto [n, in, out] : {std::tuple{3, 4, 5}, {2, 1, 3}}) {
     auto f = [](const std::vector<VarD>& v) { return linear(v[0], v[1], VarD()); };
-    EXPECT_TRUE(gradcheck(f, {random_tensor({n, in}, g), random_tensor({out, in}, g)}));
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({n, in}, g), random_tensor({out, in}, g)}));
   }
 }
 
 TEST(GradCheck, Linear_OnlyWeightNeedsGrad) {
   Generator g(3);
   auto f = [](const std::vector<VarD>& v) { return linear(v[0], v[1], v[2]); };
-  EXPECT_TRUE(gradcheck(f,
-                        {random_tensor({4, 3}, g), random_tensor({2, 3}, g), random_tensor({2}, g)},
-                        1e-6, 1e-6, 1e-5, {false, true, true}));
+  EXPECT_GRADCHECK(
+      gradcheck(f, {random_tensor({4, 3}, g), random_tensor({2, 3}, g), random_tensor({2}, g)},
+                GradcheckOptions().wrt({false, true, true})));
 }
 
 TEST(Linear, HandComputed) {

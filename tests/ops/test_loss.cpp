@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "cnnzoo/ops/loss.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -20,7 +20,7 @@ void check_ce(double smoothing, uint64_t seed) {
     auto f = [labels, smoothing](const std::vector<VarD>& v) {
       return cross_entropy(v[0], labels, smoothing);
     };
-    EXPECT_TRUE(gradcheck(f, {random_tensor({n, k}, g, -3, 3)})) << n << "x" << k;
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({n, k}, g, -3, 3)})) << n << "x" << k;
   }
 }
 }  // namespace

@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "cnnzoo/ops/pool.hpp"
-#include "gradcheck.hpp"
+#include "cnnzoo/testing/gtest.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -247,14 +247,15 @@ TEST(Pool, FloatMatchesDouble) {
 namespace {
 
 ::testing::AssertionResult check_max(const Shape& shape, const Pool2dOptions& o, uint64_t seed) {
-  return gradcheck([o](const std::vector<VarD>& v) { return max_pool2d(v[0], o); },
-                   {distinct_values(shape, seed)});
+  return cnnzoo::testing::passed(
+      gradcheck([o](const std::vector<VarD>& v) { return max_pool2d(v[0], o); },
+                {distinct_values(shape, seed)}));
 }
 
 ::testing::AssertionResult check_avg(const Shape& shape, const Pool2dOptions& o, uint64_t seed) {
   Generator g(seed);
-  return gradcheck([o](const std::vector<VarD>& v) { return avg_pool2d(v[0], o); },
-                   {random_tensor(shape, g)});
+  return cnnzoo::testing::passed(gradcheck(
+      [o](const std::vector<VarD>& v) { return avg_pool2d(v[0], o); }, {random_tensor(shape, g)}));
 }
 
 }  // namespace
@@ -298,7 +299,7 @@ TEST(GradCheck, AdaptiveAvgPool) {
   Generator g(14);
   for (auto [shape, out] : std::vector<std::pair<Shape, Size2>>{
            {{2, 3, 7, 5}, Size2(3, 2)}, {{1, 2, 2, 3}, Size2(3, 4)}, {{1, 2, 6, 6}, Size2(1, 1)}}) {
-    EXPECT_TRUE(
+    EXPECT_GRADCHECK(
         gradcheck([out](const std::vector<VarD>& v) { return adaptive_avg_pool2d(v[0], out); },
                   {random_tensor(shape, g)}));
   }
@@ -307,7 +308,7 @@ TEST(GradCheck, AdaptiveAvgPool) {
 TEST(GradCheck, GlobalAvgPool) {
   Generator g(15);
   for (Shape s : {Shape{2, 3, 4, 5}, Shape{1, 1, 1, 1}}) {
-    EXPECT_TRUE(gradcheck([](const std::vector<VarD>& v) { return global_avg_pool2d(v[0]); },
-                          {random_tensor(s, g)}));
+    EXPECT_GRADCHECK(gradcheck([](const std::vector<VarD>& v) { return global_avg_pool2d(v[0]); },
+                               {random_tensor(s, g)}));
   }
 }
