@@ -19,9 +19,9 @@ int env_threads(const char* name) {
   if (!v || !*v) return 0;
   char* end = nullptr;
   long n = std::strtol(v, &end, 10);
-  if (*end != '\0' || n < 1 || n > kMaxThreads)
+  if (*end != '\0' || n < 1 || n > max_threads())
     throw Error(std::string(name) + ": expected a whole number from 1 to " +
-                std::to_string(kMaxThreads) + ", got '" + v + "'");
+                std::to_string(max_threads()) + " (4 x this machine's cores), got '" + v + "'");
   return static_cast<int>(n);
 }
 
@@ -43,9 +43,16 @@ int& thread_setting() {
 
 }  // namespace
 
+int max_threads() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::min(kMaxThreads, std::max(4, 4 * cores));
+}
+
 void set_num_threads(int n) {
-  check(n >= 1 && n <= kMaxThreads, "set_num_threads: expected 1 to " +
-                                        std::to_string(kMaxThreads) + ", got " + std::to_string(n));
+  check(n >= 1 && n <= max_threads(),
+        "threads: expected 1 to " + std::to_string(max_threads()) +
+            " (4 x this machine's cores; more only slow every kernel down), got " +
+            std::to_string(n));
   thread_setting() = n;
   omp_set_num_threads(n);
 }

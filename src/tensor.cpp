@@ -23,10 +23,10 @@ std::string shape_str(const Shape& shape) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) {
-    check(d >= 0, "tensor: negative dimension in shape " + shape_str(shape));
-    n *= d;
-  }
+  for (int64_t d : shape) check(d >= 0, "tensor: negative dimension in shape " + shape_str(shape));
+  for (int64_t d : shape)
+    check(!__builtin_mul_overflow(n, d, &n),
+          "tensor: shape " + shape_str(shape) + " has more elements than an int64 holds");
   return n;
 }
 

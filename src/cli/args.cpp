@@ -1,7 +1,9 @@
 // Argument parsing shared by the cnnzoo command line and cnnzoo-gradcheck.
 #include "cli/args.hpp"
 
+#include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "cnnzoo/error.hpp"
 
@@ -34,6 +36,22 @@ Shape parse_chw(const std::string& s) {
   }
   check(out.size() == 3, "--input expects CxHxW, got '" + s + "'");
   return out;
+}
+
+CLI::Validator finite_range(double lo, double hi) {
+  std::ostringstream bounds;
+  bounds << "[" << lo << ", " << hi << "]";
+  const std::string range = bounds.str();
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expects a number, got '" + text + "'";
+        if (!std::isfinite(v) || v < lo || v > hi)
+          return "value " + text + " is not a finite number in " + range;
+        return "";
+      },
+      "in " + range);
 }
 
 }  // namespace cnnzoo::cli

@@ -137,7 +137,7 @@ void add_train(CLI::App& app) {
   batch->check(CLI::Range(int64_t(1), kMaxBatch));
   auto* lr = cmd->add_option(
       "--lr", c->lr, recipe_help("Base learning rate", json(cifar.lr).dump(), json(idx.lr).dump()));
-  lr->check(CLI::Range(0.0, 100.0));
+  lr->check(finite_range(0.0, 100.0));
   cmd->add_option("--schedule", c->schedule, "constant|step|cosine|onecycle")
       ->check(CLI::IsMember({"constant", "step", "cosine", "onecycle"}))
       ->capture_default_str();
@@ -145,28 +145,28 @@ void add_train(CLI::App& app) {
                   "Epochs where `step` multiplies the rate by --gamma (default: 50% and 75%)")
       ->delimiter(',');
   cmd->add_option("--gamma", c->gamma, "Factor of `step` at each milestone")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(finite_range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--warmup", c->warmup, "Epochs of linear warm-up")
-      ->check(CLI::Range(0.0, double(kMaxEpochs)))
+      ->check(finite_range(0.0, double(kMaxEpochs)))
       ->capture_default_str();
   cmd->add_option("--momentum", c->momentum, "SGD momentum")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(finite_range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag("--nesterov", c->nesterov, "Nesterov momentum (default: off)");
   cmd->add_option("--wd", c->weight_decay, "Weight decay")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(finite_range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_flag_callback(
       "--no-decay-bn-bias", [c] { c->decay_bn_and_bias = false; },
       "Exempt biases and batch-norm parameters from weight decay (default: decay them too)");
   cmd->add_option("--label-smoothing", c->label_smoothing, "Label smoothing epsilon")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(finite_range(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--aux-loss-weight", c->aux_loss_weight,
                   "Loss weight of each auxiliary classifier (default: the paper's, GoogLeNet "
                   "0.3, Inception v3 0.4)")
-      ->check(CLI::Range(0.0, 10.0));
+      ->check(finite_range(0.0, 10.0));
   auto* augment = cmd->add_option(
       "--augment", c->augment,
       recipe_help("Comma list of crop, flip, cutout, none", cifar.augment, idx.augment));
@@ -195,10 +195,10 @@ void add_train(CLI::App& app) {
   cmd->add_option("--time-limit", c->time_limit_minutes,
                   "Stop after this many minutes of training, mid-epoch if need be, with a "
                   "checkpoint; --resume continues the run (default: none)")
-      ->check(CLI::Range(0.0, 1e7));
+      ->check(finite_range(0.0, 1e7));
   cmd->add_option("--checkpoint-minutes", c->checkpoint_minutes,
                   "Save a mid-epoch checkpoint this often (0: only at epoch ends)")
-      ->check(CLI::Range(0.0, 1e7))
+      ->check(finite_range(0.0, 1e7))
       ->capture_default_str();
   cmd->add_flag_callback(
       "--no-progress", [c] { c->progress = false; },
@@ -446,6 +446,11 @@ void add_forward(CLI::App& app) {
   cmd->add_option("--output", o->output, "Output .npy (logits [N, classes])")->required();
   cmd->add_flag("--raw", o->raw, "The input is already normalised: feed it to the model as is");
   cmd->callback([o] {
+    std::error_code ec;
+    check(!std::filesystem::equivalent(o->output, o->weights, ec),
+          "--output " + o->output + " is the --weights file");
+    check(!std::filesystem::equivalent(o->output, o->input, ec),
+          "--output " + o->output + " is the --input file");
     Classifier m = o->load();
     Tensor x = io::load_npy(o->input);
     if (!o->raw) x = m.normalize(x);

@@ -2,6 +2,7 @@
 #include "cnnzoo/io/safetensors.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -27,6 +28,24 @@ using namespace detail;
 
 // The reference implementation refuses headers above 100 MB; a larger length is corruption.
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
+// A header is an object of objects holding short arrays: depth 3. Deeper nesting is hostile
+// (200k levels would exhaust the stack of whoever walks the tree).
+constexpr int kMaxJsonDepth = 16;
+
+// A name as it may appear in a one-line message: control characters escaped.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 struct DtypeInfo {
   const char* name;
@@ -65,7 +84,7 @@ struct PendingEntry {
 
 PendingEntry parse_entry(const std::string& where, const std::string& name, const json& value,
                          uint64_t data_size) {
-  const std::string at = where + "tensor '" + name + "': ";
+  const std::string at = where + "tensor '" + printable(name) + "': ";
   check(value.is_object(), at + "header entry is not a JSON object");
   auto field = [&](const char* key) -> const json& {
     auto it = value.find(key);
@@ -132,9 +151,23 @@ SafetensorsFile parse(const detail::ByteSource& src) {
   std::string text(static_cast<size_t>(header_len), '\0');
   src.read(8, text.size(), text.data());
   json header;
+  std::set<std::string> names;
+  // Nesting depth and duplicate names are checked while parsing (a JSON object keeps the last
+  // of two equal keys, silently).
+  auto watch = [&](int depth, json::parse_event_t event, json& parsed) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth)
+      throw Error(where + "header nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    if (event == json::parse_event_t::key && depth == 1 &&
+        !names.insert(parsed.get<std::string>()).second)
+      throw Error(where + "header names tensor '" + printable(parsed.get<std::string>()) +
+                  "' twice");
+    return true;
+  };
   try {
-    header = json::parse(text);
-  } catch (const json::parse_error& e) {
+    header = json::parse(text, watch);
+  } catch (const json::exception& e) {
+    // parse errors, and numbers out of range (1e999) which nlohmann reports as its own kind
     throw Error(where + "header is not valid JSON: " + e.what());
   }
   check(header.is_object(), where + "header is not a JSON object");
@@ -162,6 +195,18 @@ SafetensorsFile parse(const detail::ByteSource& src) {
                    [](const PendingEntry& a, const PendingEntry& b) {
                      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
                    });
+  // The format's rule: the tensors' byte ranges tile the data buffer, no overlaps, no holes.
+  uint64_t covered = 0;
+  for (const PendingEntry& p : pending) {
+    check(p.begin >= covered, where + "tensor '" + printable(p.entry.name) +
+                                  "' overlaps the tensor before it (bytes " +
+                                  std::to_string(p.begin) + ".." + std::to_string(p.end) + ")");
+    check(p.begin == covered, where + "bytes " + std::to_string(covered) + ".." +
+                                  std::to_string(p.begin) + " of the data belong to no tensor");
+    covered = p.end;
+  }
+  check(covered == data_size, where + "bytes " + std::to_string(covered) + ".." +
+                                  std::to_string(data_size) + " of the data belong to no tensor");
   file.tensors.reserve(pending.size());
   std::vector<unsigned char> raw;
   for (PendingEntry& p : pending) {

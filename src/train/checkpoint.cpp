@@ -2,6 +2,8 @@
 // the epoch's counters, generator, configuration, history, curve) in one safetensors file.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/random.hpp"
@@ -14,7 +16,11 @@ namespace cnnzoo::train {
 
 void Trainer::save_checkpoint() {
   nn::NamedTensors tensors = model_->state_dict();
-  for (auto& [name, t] : state_->opt->state_dict()) tensors.emplace_back("optim." + name, t);
+  json optim_names = json::array();
+  for (auto& [name, t] : state_->opt->state_dict()) {
+    tensors.emplace_back("optim." + name, t);
+    optim_names.push_back(name);
+  }
   json curve = json::array();
   for (const auto& c : curve_) curve.push_back({c.epoch, c.train_loss, c.train_acc, c.lr});
   json hist = json::array();
@@ -31,6 +37,7 @@ void Trainer::save_checkpoint() {
       {"rng", global_generator().state()},
       {"config", json::parse(config_.to_json())},
       {"history", hist},
+      {"optim_state", optim_names},
       {"mean", meta_.mean},
       {"std", meta_.std}};
   std::map<std::string, std::string> meta = meta_.to_file_metadata();
@@ -42,50 +49,65 @@ void Trainer::save_checkpoint() {
 
 void Trainer::load_checkpoint(const std::string& path) {
   io::SafetensorsFile f = io::load_safetensors(path);
-  json t = json::parse(f.metadata.at("trainer"));
-  load_state(*model_, f, path);
-  std::vector<std::pair<std::string, Tensor>> opt_state;
-  for (const auto& e : f.tensors)
-    if (e.name.rfind("optim.", 0) == 0) opt_state.emplace_back(e.name.substr(6), e.value);
-  state_->opt->load_state_dict(opt_state);
-  start_epoch_ = t.at("epoch");
-  global_step_ = t.at("step");
-  partial_ = Partial{};
-  if (t.contains("epoch_step")) {  // absent in checkpoints older than mid-epoch saves
-    partial_.step = t.at("epoch_step");
-    const json& p = t.at("partial");
-    partial_.seen = p.at(0);
-    partial_.correct = p.at(1);
-    partial_.loss_sum = p.at(2);
-    partial_.seconds = p.at(3);
-  }
-  if (t.contains("interval")) {  // absent in checkpoints older than per-interval curves
-    const json& iv = t.at("interval");
-    partial_.interval_seen = iv.at(0);
-    partial_.interval_correct = iv.at(1);
-    partial_.interval_loss_sum = iv.at(2);
-  }
-  curve_.clear();
-  if (t.contains("curve"))
-    for (const auto& c : t.at("curve")) curve_.push_back({c.at(0), c.at(1), c.at(2), c.at(3)});
-  check(partial_.step >= 0 && partial_.step < steps_per_epoch(),
-        path + ": checkpoint stopped at step " + std::to_string(partial_.step) +
-            " of an epoch that has " + std::to_string(steps_per_epoch()) +
-            " (a different dataset or batch?)");
-  global_generator().set_state(t.at("rng"));
-  history_.clear();
-  for (const auto& h : t.at("history")) {
-    EpochMetrics m;
-    m.epoch = h.at(0);
-    m.step = h.at(1);
-    m.lr = h.at(2);
-    m.train_loss = h.at(3);
-    m.train_acc = h.at(4);
-    m.test_loss = h.at(5);
-    m.test_acc = h.at(6);
-    m.seconds = h.at(7);
-    m.images_per_s = h.at(8);
-    history_.push_back(m);
+  try {
+    auto trainer = f.metadata.find("trainer");
+    check(trainer != f.metadata.end(), path + ": not a checkpoint (no trainer state)");
+    json t = json::parse(trainer->second);
+    load_state(*model_, f, path);
+    std::vector<std::pair<std::string, Tensor>> opt_state;
+    for (const auto& e : f.tensors)
+      if (e.name.rfind("optim.", 0) == 0) opt_state.emplace_back(e.name.substr(6), e.value);
+    // A buffer the checkpoint had when saved must be there: without it the optimizer would
+    // restart that parameter's momentum from zero and the run would no longer be bit-exact.
+    if (t.contains("optim_state"))  // absent in checkpoints older than this check
+      for (const auto& name : t.at("optim_state")) {
+        const std::string n = name.get<std::string>();
+        const bool present = std::any_of(opt_state.begin(), opt_state.end(),
+                                         [&](const auto& e) { return e.first == n; });
+        check(present, path + ": optimizer state 'optim." + n + "' is missing");
+      }
+    state_->opt->load_state_dict(opt_state);
+    start_epoch_ = t.at("epoch");
+    global_step_ = t.at("step");
+    partial_ = Partial{};
+    if (t.contains("epoch_step")) {  // absent in checkpoints older than mid-epoch saves
+      partial_.step = t.at("epoch_step");
+      const json& p = t.at("partial");
+      partial_.seen = p.at(0);
+      partial_.correct = p.at(1);
+      partial_.loss_sum = p.at(2);
+      partial_.seconds = p.at(3);
+    }
+    if (t.contains("interval")) {  // absent in checkpoints older than per-interval curves
+      const json& iv = t.at("interval");
+      partial_.interval_seen = iv.at(0);
+      partial_.interval_correct = iv.at(1);
+      partial_.interval_loss_sum = iv.at(2);
+    }
+    curve_.clear();
+    if (t.contains("curve"))
+      for (const auto& c : t.at("curve")) curve_.push_back({c.at(0), c.at(1), c.at(2), c.at(3)});
+    check(partial_.step >= 0 && partial_.step < steps_per_epoch(),
+          path + ": checkpoint stopped at step " + std::to_string(partial_.step) +
+              " of an epoch that has " + std::to_string(steps_per_epoch()) +
+              " (a different dataset or batch?)");
+    global_generator().set_state(t.at("rng"));
+    history_.clear();
+    for (const auto& h : t.at("history")) {
+      EpochMetrics m;
+      m.epoch = h.at(0);
+      m.step = h.at(1);
+      m.lr = h.at(2);
+      m.train_loss = h.at(3);
+      m.train_acc = h.at(4);
+      m.test_loss = h.at(5);
+      m.test_acc = h.at(6);
+      m.seconds = h.at(7);
+      m.images_per_s = h.at(8);
+      history_.push_back(m);
+    }
+  } catch (const json::exception& e) {
+    throw Error(path + ": the checkpoint's trainer state is malformed: " + e.what());
   }
 }
 

@@ -246,6 +246,13 @@ TEST(CliFiles, BadFlagsGetOneReadableLine) {
   expect_one_line_error(r, "1 to 100000");
   EXPECT_LT(r.err.size(), 120u) << r.err;
   expect_one_line_error(cli("train --model lenet5 --data x --threads 10000", tmp.path()), "10000");
+  // Real-valued flags refuse NaN (CLI11's range check lets it through: --time-limit nan trained
+  // without a limit) and print their bounds briefly.
+  for (const char* flag : {"--time-limit nan", "--lr nan", "--wd inf", "--warmup nan"}) {
+    r = cli(std::string("train --model lenet5 --data x ") + flag, tmp.path());
+    expect_one_line_error(r, "not a finite number");
+    EXPECT_LT(r.err.size(), 160u) << r.err;
+  }
   expect_one_line_error(cli("list --json --markdown", tmp.path()), "--markdown");
   // Every option of train shows its default, or says what happens without it.
   r = cli("train --help", tmp.path());
@@ -281,8 +288,9 @@ TEST(CliFiles, AResumedRunKeepsItsRecipeAndItsDirectory) {
 // pre-activation unit, two DenseNet-BC layers) trains through the shared trainer and learns.
 TEST(CliFiles, CustomModelExampleBuildsFromTheZoosBlocksAndLearns) {
   TempDir tmp;
-  const std::string cmd = "cd " + tmp.path() + " && OMP_NUM_THREADS=1 " CNNZOO_BINARY_DIR
-                          "/custom_model " + kFashion + " 3000 >out.txt 2>err.txt";
+  const std::string cmd = "cd " + tmp.path() +
+                          " && OMP_NUM_THREADS=1 " CNNZOO_BINARY_DIR "/custom_model " + kFashion +
+                          " 3000 >out.txt 2>err.txt";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read_lines(tmp / "err.txt").size();
   std::vector<std::string> out = read_lines(tmp / "out.txt");
   ASSERT_EQ(out.size(), 2u);
@@ -290,4 +298,23 @@ TEST(CliFiles, CustomModelExampleBuildsFromTheZoosBlocksAndLearns) {
   double acc = 0;
   ASSERT_EQ(std::sscanf(out[1].c_str(), "test accuracy: %lf%%", &acc), 1) << out[1];
   EXPECT_GT(acc, 30.0) << "one epoch on 3000 images must beat chance (10%) clearly";
+}
+
+// forward never writes its logits over the files it reads.
+TEST(CliFiles, ForwardRefusesToWriteOverItsWeightsOrInput) {
+  TempDir tmp;
+  const std::string weights = tmp / "model.safetensors";
+  fs::copy(trained_run() + "/model.safetensors", weights);
+  const std::string input = tmp / "x.npy";
+  io::save_npy(input, Tensor::zeros({1, 1, 28, 28}));
+  const auto weights_before = read_bytes(weights), input_before = read_bytes(input);
+  expect_one_line_error(
+      cli("forward --weights " + weights + " --input " + input + " --output " + weights,
+          tmp.path()),
+      "is the --weights file");
+  expect_one_line_error(
+      cli("forward --weights " + weights + " --input " + input + " --output " + input, tmp.path()),
+      "is the --input file");
+  EXPECT_EQ(read_bytes(weights), weights_before);
+  EXPECT_EQ(read_bytes(input), input_before);
 }

@@ -1,7 +1,10 @@
 // Tensor storage/shape behaviour and the autograd graph walk.
 #include <gtest/gtest.h>
+
 #include <malloc.h>
 #include <sys/resource.h>
+#include <algorithm>
+#include <thread>
 
 #include <algorithm>
 #include <cmath>
@@ -219,4 +222,11 @@ TEST(Parallel, ThreadSetting) {
   set_num_threads(2);
   EXPECT_EQ(num_threads(), 2);
   EXPECT_THROW(set_num_threads(0), Error);
+  // A thread count far above the cores is refused, not obeyed (10000 threads once drove a
+  // 2-core machine's load to 100).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(max_threads(), std::max(4, 4 * cores));
+  EXPECT_THROW(set_num_threads(max_threads() + 1), Error);
+  EXPECT_THROW(set_num_threads(10000), Error);
+  EXPECT_EQ(num_threads(), 2);
 }

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
@@ -200,4 +201,50 @@ TEST(Trainer, AuxiliaryLossNeedsAWeightFromTheRecipeAndConstraintsHoldAfterEvery
   EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("googlenet"), 0.3);
   EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("inception_v3"), 0.4);
   EXPECT_DOUBLE_EQ(train::auxiliary_loss_weight("resnet20"), -1.0);
+}
+
+// A checkpoint that lost an optimizer buffer, or whose trainer state is not what the trainer
+// wrote, is refused with one line naming it: resuming would silently not be bit-exact.
+TEST(Trainer, ResumeRefusesAMissingMomentumBufferOrAMalformedTrainerState) {
+  TempDir tmp;
+  data::DatasetSplit ds{quadrants(200, 1), quadrants(64, 2)};
+  train::TrainConfig c;
+  c.batch = 16;
+  c.threads = 1;
+  c.progress = false;
+  c.out = tmp / "run";
+  {
+    train::Trainer t(lenet(), ds, c);
+    train::request_stop();
+    t.fit();
+  }
+  const std::string ck = train::checkpoint_path(c.out);
+  const io::SafetensorsFile original = io::load_safetensors(ck);
+  auto rewrite = [&](const std::string& drop, const std::string& trainer_state) {
+    nn::NamedTensors kept;
+    for (const auto& e : original.tensors)
+      if (e.name != drop) kept.emplace_back(e.name, e.value);
+    auto meta = original.metadata;
+    if (!trainer_state.empty()) meta["trainer"] = trainer_state;
+    io::save_safetensors(ck, kept, meta);
+  };
+  auto resume_error = [&]() -> std::string {
+    train::TrainConfig r = c;
+    r.resume = true;
+    try {
+      train::Trainer t(lenet(), ds, r);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  rewrite("optim.features.0.weight.momentum_buffer", "");
+  EXPECT_NE(
+      resume_error().find("optimizer state 'optim.features.0.weight.momentum_buffer' is missing"),
+      std::string::npos)
+      << resume_error();
+  rewrite("", R"({"epoch": 0, "step": "one"})");
+  EXPECT_NE(resume_error().find("trainer state is malformed"), std::string::npos) << resume_error();
+  rewrite("", "");
+  EXPECT_EQ(resume_error(), "");
 }

@@ -127,9 +127,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1 << 20));
   app.add_option("--directions", directions, "Random directions per tensor")
       ->check(CLI::Range(0, 64));
-  app.add_option("--eps", eps, "Central-difference step")->check(CLI::Range(1e-12, 1e-1));
-  app.add_option("--atol", atol, "Absolute tolerance")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--rtol", rtol, "Relative tolerance")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--eps", eps, "Central-difference step")->check(cli::finite_range(1e-12, 1e-1));
+  app.add_option("--atol", atol, "Absolute tolerance")->check(cli::finite_range(0.0, 1.0));
+  app.add_option("--rtol", rtol, "Relative tolerance")->check(cli::finite_range(0.0, 1.0));
   app.add_option("--seed", seed, "Input, weights and directions");
   app.add_option("--threads", threads, "Threads")->check(CLI::Range(1, 256));
   try {
