@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <atomic>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -88,6 +90,22 @@ std::string find_truncation(const uint8_t* d, size_t n) {
       if (pos + 4 > n) break;
       uint32_t len = be16(d + pos + 2);
       if (len < 2) return "corrupt JPEG (bad segment length)";
+      if (marker == 0xC4 && pos + 2 + len <= n) {
+        // Huffman tables: a class/id byte, 16 code counts, then that many symbols. More than
+        // 256 codes overflow the decoder's tables (stb_image writes past them).
+        size_t t = pos + 4;
+        const size_t end = pos + 2 + len;
+        while (t < end) {
+          if (t + 17 > end) return "corrupt JPEG (short Huffman table)";
+          size_t codes = 0;
+          for (int i = 1; i <= 16; ++i) codes += d[t + i];
+          if (codes > 256)
+            return "corrupt JPEG (Huffman table declares " + std::to_string(codes) +
+                   " codes; at most 256)";
+          t += 17 + codes;
+        }
+        if (t != end) return "corrupt JPEG (Huffman table longer than its segment)";
+      }
       pos += 2 + len;
       if (marker == 0xDA) {  // entropy-coded data runs to the next marker other than RSTn
         while (pos + 1 < n &&
@@ -124,7 +142,21 @@ std::string find_truncation(const uint8_t* d, size_t n) {
   return "";
 }
 
+std::atomic<int64_t>& pixel_limit() {
+  static std::atomic<int64_t> limit{int64_t(1) << 26};
+  return limit;
+}
+
 }  // namespace
+
+int64_t max_image_pixels() {
+  return pixel_limit().load();
+}
+
+void set_max_image_pixels(int64_t pixels) {
+  check(pixels >= 1, "set_max_image_pixels: expected at least 1, got " + std::to_string(pixels));
+  pixel_limit() = pixels;
+}
 
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, int channels) {
   check(channels == 0 || channels == 1 || channels == 3,
@@ -133,6 +165,13 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, in
   if (!problem.empty()) throw Error("read_image: cannot decode '" + name + "': " + problem);
   int w = 0, h = 0, c = 0;
   if (size > static_cast<size_t>(INT32_MAX)) throw Error("read_image: '" + name + "' is too large");
+  // The size the header declares, checked before any pixel is decoded: a few hundred bytes
+  // of JPEG or PNG can declare gigabytes.
+  if (stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c) &&
+      int64_t(w) * h > max_image_pixels())
+    throw Error("read_image: '" + name + "' is " + std::to_string(w) + "x" + std::to_string(h) +
+                ", over the limit of " + std::to_string(max_image_pixels()) +
+                " pixels (io::set_max_image_pixels)");
   std::unique_ptr<uint8_t, void (*)(void*)> px(
       stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &c, 0), &stbi_image_free);
   if (!px) {

@@ -200,3 +200,37 @@ TEST(ImageIO, CorruptTruncatedAndMissingFilesNameTheFile) {
   expect_error([&] { cnnzoo::io::read_image(dir / "missing.png"); },
                {"missing.png", "No such file"});
 }
+
+// A DHT segment declaring more than 256 codes overflows stb_image's Huffman tables (an
+// out-of-bounds write, seen by UBSan); it is refused before the decoder sees it.
+TEST(ImageIO, AJpegHuffmanTableWithTooManyCodesIsRefused) {
+  TempDir dir;
+  std::vector<unsigned char> jpeg = encode_jpeg(16, 16);
+  size_t dht = 0;
+  for (size_t i = 2; i + 1 < jpeg.size(); ++i)
+    if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC4) {
+      dht = i;
+      break;
+    }
+  ASSERT_GT(dht, 0u) << "the encoder wrote no Huffman table";
+  jpeg[dht + 4 + 16] = 255;  // the count of 16-bit codes of the first table
+  write_bytes(dir / "dht.jpg", jpeg);
+  expect_error([&] { cnnzoo::io::read_image(dir / "dht.jpg"); },
+               {"dht.jpg", "Huffman table declares", "at most 256"});
+}
+
+// The pixel limit applies to the size a file declares, before decoding; it is configurable.
+TEST(ImageIO, DeclaredSizesOverThePixelLimitAreRefusedBeforeDecoding) {
+  TempDir dir;
+  write_bytes(dir / "ok.jpg", encode_jpeg(16, 24));
+  cnnzoo::io::write_png(dir / "ok.png", make_image(16, 24, 3));
+  EXPECT_EQ(cnnzoo::io::max_image_pixels(), int64_t(1) << 26);
+  cnnzoo::io::set_max_image_pixels(16 * 24 - 1);
+  for (const char* name : {"ok.jpg", "ok.png"})
+    expect_error([&] { cnnzoo::io::read_image(dir / name); },
+                 {name, "24x16", "over the limit of 383 pixels"});
+  cnnzoo::io::set_max_image_pixels(16 * 24);
+  EXPECT_EQ(cnnzoo::io::read_image(dir / "ok.png").width, 24);
+  EXPECT_THROW(cnnzoo::io::set_max_image_pixels(0), Error);
+  cnnzoo::io::set_max_image_pixels(int64_t(1) << 26);
+}

@@ -21,6 +21,12 @@ Image read_image(const std::string& path, int channels = 0);
 // The same from an encoded file already in memory; name is used in error messages.
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, int channels = 0);
 
+// The most pixels (width x height) a file may declare: larger ones are refused, with an Error
+// naming the size, before anything is decoded. Default 2^26 (67 million, 8192 x 8192). One
+// setting for the process.
+int64_t max_image_pixels();
+void set_max_image_pixels(int64_t pixels);
+
 // Converts interleaved pixels between 1, 2 (gray+alpha), 3 and 4 (RGBA) channels to 1 or 3.
 Image convert_channels(const Image& image, int channels);
 
