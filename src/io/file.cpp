@@ -1,14 +1,18 @@
 // Atomic file replacement (temp file + fsync + rename) and bounded whole-file reads.
 #include "cnnzoo/io/file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <streambuf>
+#include <vector>
 
 #include "cnnzoo/error.hpp"
 #include "io/byte_source.hpp"
@@ -90,6 +94,26 @@ struct TempFile {
   }
 };
 
+// Temporaries of `base` that a killed process (kill -9, power loss) left behind: named
+// .<base>.tmp-<pid>-<n> with a pid that no longer runs. Best effort; never our own.
+void remove_stale_temporaries(const std::string& dir, const std::string& base) {
+  const std::string prefix = "." + base + ".tmp-";
+  DIR* d = ::opendir(dir.empty() ? "." : dir.c_str());
+  if (!d) return;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (end == name.c_str() + prefix.size() || *end != '-' || pid <= 0 || pid == ::getpid())
+      continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.push_back(name);
+  }
+  ::closedir(d);
+  for (const auto& name : stale) ::unlink((dir + name).c_str());
+}
+
 }  // namespace
 
 void atomic_write(const std::string& path, const std::function<void(std::ostream&)>& write) {
@@ -98,6 +122,8 @@ void atomic_write(const std::string& path, const std::function<void(std::ostream
   std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   check(!base.empty(), where + "not a file name");
+
+  remove_stale_temporaries(dir, base);
 
   // A hidden name in the same directory, so the rename stays within one filesystem.
   static std::atomic<unsigned> counter{0};

@@ -1,6 +1,8 @@
 // atomic_write (all-or-nothing replacement, no leftover temp files) and read_file errors.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <stdexcept>
 
@@ -169,4 +171,21 @@ TEST_F(ReadFile, SizeLimit) {
   write_raw(path("f"), "0123456789");
   EXPECT_EQ(io::read_file(path("f"), 10), "0123456789");
   EXPECT_THROW(io::read_file(path("f"), 9), Error);
+}
+
+// What a kill -9 during a write leaves (.<name>.tmp-<pid>-<n> of a process that is gone) is
+// removed by the next write of that file; temporaries of running processes, this one
+// included, and of other files are left alone.
+TEST_F(AtomicWrite, RemovesTemporariesThatAKilledProcessLeftBehind) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // `child` now names no process
+  const std::string dead = ".ck.bin.tmp-" + std::to_string(child) + "-0";
+  const std::string ours = ".ck.bin.tmp-" + std::to_string(::getpid()) + "-999";
+  const std::string live = ".ck.bin.tmp-1-0";  // pid 1 always runs
+  const std::string other = ".other.bin.tmp-" + std::to_string(child) + "-0";
+  for (const auto& name : {dead, ours, live, other}) write_raw(path(name), "partial");
+  io::atomic_write_bytes(path("ck.bin"), "complete");
+  EXPECT_EQ(listing(), (std::set<std::string>{"ck.bin", ours, live, other}));
 }

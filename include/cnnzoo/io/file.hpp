@@ -11,7 +11,8 @@ namespace cnnzoo::io {
 // a mixture: `write` fills a temporary file in the same directory, which is flushed, fsynced
 // and renamed over `path`. If `write` throws, or any I/O step fails, the temporary file is
 // removed and `path` is left untouched; I/O failures throw cnnzoo::Error naming `path`.
-// Exceptions thrown by `write` propagate unchanged.
+// Exceptions thrown by `write` propagate unchanged. Temporaries of `path` that a killed
+// process left behind (.<name>.tmp-<pid>-<n>, pid no longer running) are removed first.
 void atomic_write(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 // atomic_write of a ready-made byte string.
