@@ -135,6 +135,10 @@ void Trainer::setup() {
   std::string ck = checkpoint_path(config_.out);
   if (config_.resume) {
     load_checkpoint(ck);
+    // A run stopped (killed, or a second signal) between the checkpoint and the files that
+    // follow it leaves those a save behind: bring them up to the checkpoint first.
+    save_weights(*model_, meta_, weights_path(config_.out));
+    write_reports();
   } else {
     check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
                                "continue it or choose another --out");

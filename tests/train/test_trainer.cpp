@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
@@ -247,4 +248,43 @@ TEST(Trainer, ResumeRefusesAMissingMomentumBufferOrAMalformedTrainerState) {
   EXPECT_NE(resume_error().find("trainer state is malformed"), std::string::npos) << resume_error();
   rewrite("", "");
   EXPECT_EQ(resume_error(), "");
+}
+
+// A stop between the checkpoint and the files written after it (a kill, or a second SIGTERM
+// during the epoch-end save) leaves model.safetensors, metrics.csv and curves.svg a save
+// behind; resuming rewrites them from the checkpoint before anything else.
+TEST(Trainer, ResumeBringsTheRunsFilesUpToTheCheckpoint) {
+  TempDir tmp;
+  data::DatasetSplit ds{quadrants(64, 1), quadrants(32, 2)};
+  train::TrainConfig c;
+  c.batch = 16;
+  c.threads = 1;
+  c.progress = false;
+  c.epochs = 3;
+  c.stop_after = 2;
+  c.out = tmp / "run";
+  {
+    train::Trainer t(lenet(), ds, c);
+    t.fit();
+  }
+  const fs::path out = c.out;
+  const std::string metrics = (out / "metrics.csv").string();
+  std::ifstream in(metrics);
+  std::string header, epoch1;
+  std::getline(in, header);
+  std::getline(in, epoch1);
+  in.close();
+  // As if the last save had stopped after the checkpoint: files one epoch behind or gone.
+  { std::ofstream(metrics) << header << "\n" << epoch1 << "\n"; }
+  fs::remove(out / "model.safetensors");
+  fs::remove(out / "curves.svg");
+  train::TrainConfig r = c;
+  r.resume = true;
+  train::Trainer t(lenet(), ds, r);
+  std::ifstream again(metrics);
+  int lines = 0;
+  for (std::string line; std::getline(again, line);) ++lines;
+  EXPECT_EQ(lines, 3) << "header and both epochs";
+  EXPECT_TRUE(fs::exists(out / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(out / "curves.svg"));
 }
