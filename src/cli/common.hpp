@@ -18,6 +18,7 @@ using json = nlohmann::json;
 // The largest --batch a subcommand accepts: a typo, not a batch, beyond it.
 constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxEpochs = 100000;
+constexpr int64_t kMaxClasses = int64_t(1) << 24;
 
 // The model of a weights or checkpoint file, from --weights, the optional --model and the
 // --set / --classes facts, which must agree with what the file says.

@@ -84,7 +84,8 @@ void add_summary(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("model", o->model, "Model name (see `cnnzoo list`)")->required();
-  cmd->add_option("--classes", o->classes, "Number of classes (default: the model's)");
+  cmd->add_option("--classes", o->classes, "Number of classes (default: the model's)")
+      ->check(CLI::Range(int64_t(1), kMaxClasses));
   cmd->add_option("--input", o->input, "Input size CxHxW (default: the model's)");
   cmd->add_option("--set", o->sets, "Paper option key=value (repeatable)");
   cmd->add_flag("--layers", o->layers, "Print the per-layer table");

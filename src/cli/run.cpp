@@ -182,7 +182,7 @@ void add_train(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--classes", *classes, "Number of classes (default: the dataset's)")
-      ->check(CLI::Range(int64_t(1), int64_t(1) << 24));
+      ->check(CLI::Range(int64_t(1), kMaxClasses));
   cmd->add_option("--set", *sets, "Paper option key=value (repeatable; see `cnnzoo list`)");
   cmd->add_option("--threads", c->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
       ->check(CLI::Range(1, kMaxThreads));
@@ -322,7 +322,8 @@ struct ModelFileOptions {
     cmd->add_option("--model", model,
                     "Model name; default: the one the file names (a different one is refused)");
     cmd->add_option("--set", sets, "Paper option key=value; must agree with the file");
-    cmd->add_option("--classes", classes, "Number of classes; must agree with the file");
+    cmd->add_option("--classes", classes, "Number of classes; must agree with the file")
+        ->check(CLI::Range(int64_t(1), kMaxClasses));
     cmd->add_option("--threads", threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
         ->check(CLI::Range(1, kMaxThreads));
   }
@@ -520,7 +521,8 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--train", o->train, "Time full training steps (forward, backward, SGD)");
   cmd->add_option("--threads", o->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
       ->check(CLI::Range(1, kMaxThreads));
-  cmd->add_option("--classes", o->classes, "Number of classes");
+  cmd->add_option("--classes", o->classes, "Number of classes")
+      ->check(CLI::Range(int64_t(1), kMaxClasses));
   cmd->add_option("--input", o->input, "Input size CxHxW (default: the model's)");
   cmd->add_option("--reps", o->reps, "Minimum timed repetitions")->check(CLI::PositiveNumber);
   cmd->add_option("--min-seconds", o->min_seconds, "Minimum timed seconds");
@@ -535,6 +537,7 @@ void add_bench(CLI::App& app) {
     spec.options = parse_sets(o->sets);
     if (!o->input.empty()) {
       Shape chw = parse_chw(o->input);
+      check(chw[1] == chw[2], "--input: only square inputs are supported, got " + o->input);
       spec.in_channels = chw[0];
       spec.input_size = chw[1];
     }

@@ -248,6 +248,11 @@ TEST(CliFiles, BadFlagsGetOneReadableLine) {
   expect_one_line_error(cli("train --model lenet5 --data x --threads 10000", tmp.path()), "10000");
   // Real-valued flags refuse NaN (CLI11's range check lets it through: --time-limit nan trained
   // without a limit) and print their bounds briefly.
+  // Sizes are checked, never clamped or ignored.
+  expect_one_line_error(cli("summary lenet5 --classes 99999999999999999999", tmp.path()),
+                        "--classes");
+  expect_one_line_error(cli("summary lenet5 --classes 0", tmp.path()), "--classes");
+  expect_one_line_error(cli("bench --model lenet5 --input 1x28x30", tmp.path()), "square");
   for (const char* flag : {"--time-limit nan", "--lr nan", "--wd inf", "--warmup nan"}) {
     r = cli(std::string("train --model lenet5 --data x ") + flag, tmp.path());
     expect_one_line_error(r, "not a finite number");
