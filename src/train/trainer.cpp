@@ -144,6 +144,29 @@ void Trainer::setup() {
                                "continue it or choose another --out");
   }
   fs::create_directories(config_.out);
+  check_room_for_checkpoints();
+}
+
+// A full or read-only disk found at the first epoch's end costs that epoch: find it now. A
+// checkpoint holds the weights and the optimizer's buffers; the weights file and best file
+// follow it, and each write needs a temporary beside the file it replaces.
+void Trainer::check_room_for_checkpoints() const {
+  const std::string probe = (fs::path(config_.out) / "write-check").string();
+  try {
+    io::atomic_write_bytes(probe, "cnnzoo");
+  } catch (const Error& e) {
+    throw Error("--out " + config_.out + " is not writable: " + e.what());
+  }
+  fs::remove(probe);
+  int64_t floats = 0;
+  for (const auto& [name, t] : model_->state_dict()) floats += t.numel();
+  const uintmax_t need = uintmax_t(floats) * 4 * 5 + (uintmax_t(1) << 20);
+  std::error_code ec;
+  const fs::space_info room = fs::space(config_.out, ec);
+  check(ec || room.available >= need,
+        "--out " + config_.out + " has " + std::to_string(room.available >> 20) +
+            " MiB free; the run's checkpoint and weights files need about " +
+            std::to_string(need >> 20) + " MiB");
 }
 
 namespace {

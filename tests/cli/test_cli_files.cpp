@@ -263,7 +263,7 @@ TEST(CliFiles, BadFlagsGetOneReadableLine) {
   r = cli("train --help", tmp.path());
   ASSERT_EQ(r.status, 0);
   for (const char* shown : {"--epochs INT:INT in [1 - 100000]=1", "=cosine", "--wd", "=0.0005",
-                            "(default: 128 for CIFAR", "--checkpoint-minutes", "=15"})
+                            "(default: 128 for CIFAR", "--checkpoint-minutes", "=5"})
     EXPECT_NE(r.out.find(shown), std::string::npos) << shown << " in:\n" << r.out;
 }
 

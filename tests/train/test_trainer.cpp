@@ -2,6 +2,7 @@
 // Trainer continues bit for bit.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -287,4 +288,29 @@ TEST(Trainer, ResumeBringsTheRunsFilesUpToTheCheckpoint) {
   EXPECT_EQ(lines, 3) << "header and both epochs";
   EXPECT_TRUE(fs::exists(out / "model.safetensors"));
   EXPECT_TRUE(fs::exists(out / "curves.svg"));
+}
+
+// A disk too small for the run's files is found before the first epoch, not at its end.
+TEST(Trainer, AnOutputDirectoryWithoutRoomIsRefusedBeforeTraining) {
+  TempDir tmp;
+  const std::string small = tmp / "small";
+  fs::create_directories(small);
+  // A 1 MiB filesystem: lenet5's checkpoint, weights and their temporaries need about 2 MiB.
+  if (std::system(("mount -t tmpfs -o size=1m tmpfs " + small + " 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "mounting a tmpfs needs root";
+  data::DatasetSplit ds{quadrants(64, 1), quadrants(32, 2)};
+  train::TrainConfig c;
+  c.batch = 16;
+  c.threads = 1;
+  c.progress = false;
+  c.out = small + "/run";
+  std::string message;
+  try {
+    train::Trainer t(lenet(), ds, c);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  std::system(("umount " + small).c_str());
+  EXPECT_NE(message.find("MiB free"), std::string::npos) << message;
+  EXPECT_NE(message.find("--out " + small + "/run"), std::string::npos) << message;
 }
