@@ -121,6 +121,11 @@ void Trainer::setup() {
   if (static_cast<int64_t>(classes.size()) == meta_.spec.num_classes) meta_.classes = classes;
   meta_.mean = data::channel_mean(data_.train);
   meta_.std = data::channel_std(data_.train);
+  for (size_t c = 0; c < meta_.std.size(); ++c)
+    check(meta_.std[c] > 0, "the training images have the same value everywhere in channel " +
+                                std::to_string(c) +
+                                " (standard deviation 0): nothing to learn, and inputs cannot "
+                                "be normalised");
   meta_.preprocessing = "resize";
   optim::SGDOptions o;
   o.lr = config_.lr;

@@ -2,6 +2,7 @@
 // Trainer continues bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -313,4 +314,24 @@ TEST(Trainer, AnOutputDirectoryWithoutRoomIsRefusedBeforeTraining) {
   std::system(("umount " + small).c_str());
   EXPECT_NE(message.find("MiB free"), std::string::npos) << message;
   EXPECT_NE(message.find("--out " + small + "/run"), std::string::npos) << message;
+}
+
+// A training set of one colour cannot be normalised: the error says that, not "std must be
+// positive" from deep inside the data loader.
+TEST(Trainer, AConstantColourTrainingSetIsAnErrorThatSaysSo) {
+  TempDir tmp;
+  data::DatasetSplit ds{quadrants(32, 1), quadrants(16, 2)};
+  std::fill(ds.train.images.begin(), ds.train.images.end(), uint8_t(7));
+  train::TrainConfig c;
+  c.batch = 16;
+  c.threads = 1;
+  c.progress = false;
+  c.out = tmp / "run";
+  try {
+    train::Trainer t(lenet(), ds, c);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("same value everywhere in channel 0"), std::string::npos)
+        << e.what();
+  }
 }
