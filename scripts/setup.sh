@@ -7,6 +7,7 @@ PACKAGES=(
   libeigen3-dev libcli11-dev libstb-dev libgtest-dev googletest nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
   libonnx-dev libprotobuf-dev libopencv-dnn-dev
+  clang libclang-rt-14-dev libomp-dev
 )
 # Benchmarks and reference-data generation compare against PyTorch; the library and its
 # tests never need it. CNNZOO_SETUP_TORCH=1 adds it.

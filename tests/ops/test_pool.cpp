@@ -299,8 +299,9 @@ TEST(GradCheck, AdaptiveAvgPool) {
   Generator g(14);
   for (auto [shape, out] : std::vector<std::pair<Shape, Size2>>{
            {{2, 3, 7, 5}, Size2(3, 2)}, {{1, 2, 2, 3}, Size2(3, 4)}, {{1, 2, 6, 6}, Size2(1, 1)}}) {
+    const Size2 size = out;  // a structured binding cannot be captured before C++20
     EXPECT_GRADCHECK(
-        gradcheck([out](const std::vector<VarD>& v) { return adaptive_avg_pool2d(v[0], out); },
+        gradcheck([size](const std::vector<VarD>& v) { return adaptive_avg_pool2d(v[0], size); },
                   {random_tensor(shape, g)}));
   }
 }

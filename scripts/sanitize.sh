@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The sanitizer and fuzz jobs: one clang build with ASan + UBSan (build-san) of
+#  - the loader, op, core and trainer test suites, which run in full, and
+#  - the libFuzzer harnesses of tests/fuzz, each run for SECONDS (default 30) from seed
+#    corpora that make_seeds writes.
+# A test failure, a sanitizer report, a crash, a hang or an exception other than
+# cnnzoo::Error fails the script (fuzz inputs that fail are kept in build-san/).
+# A longer campaign: scripts/sanitize.sh 300
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-30}
+BUILD=${SANITIZE_BUILD_DIR:-build-san}
+TESTS=(test_tensor_autograd test_safetensors test_npy test_file test_idx test_cifar_binary
+       test_image_io test_loader test_conv test_pool test_arith test_batchnorm test_activation
+       test_linear test_loss test_shape test_dropout test_optim test_trainer test_weights
+       test_classifier test_gradcheck)
+start=$(date +%s)
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCNNZOO_FUZZ=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF \
+  -DCNNZOO_BUILD_BENCH=OFF >/dev/null
+fuzzers=$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')
+# shellcheck disable=SC2086
+ninja -C "$BUILD" -j"$(nproc)" make_seeds $fuzzers "${TESTS[@]}" >/dev/null
+echo "sanitize: built in $(( $(date +%s) - start )) s"
+
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export CNNZOO_NUM_THREADS=2
+for t in "${TESTS[@]}"; do
+  # Tests of glibc malloc's behaviour (page faults, retained arenas) do not apply under
+  # ASan's allocator.
+  if ! (cd "$BUILD" && "./$t" --gtest_brief=1 \
+          --gtest_filter='-*PageFaults*:*FreedHeap*:*ProcessAllocator*' >"$t.log" 2>&1); then
+    echo "sanitize: $t FAILED under ASan/UBSan (see $BUILD/$t.log)" >&2
+    tail -40 "$BUILD/$t.log" >&2
+    exit 1
+  fi
+done
+echo "sanitize: ${#TESTS[@]} test suites clean under ASan/UBSan ($(( $(date +%s) - start )) s)"
+
+rm -rf "$BUILD/corpus"
+"$BUILD/make_seeds" "$BUILD/corpus" >/dev/null
+for name in $fuzzers; do
+  corpus="$BUILD/corpus/${name#fuzz_}"
+  mkdir -p "$corpus"
+  log="$BUILD/$name.log"
+  # 2 GB of memory and 10 s per input at most: a blow-up or a hang is a finding.
+  if ! "$BUILD/$name" "$corpus" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 \
+       -timeout=10 -artifact_prefix="$BUILD/$name-" -print_final_stats=1 >"$log" 2>&1; then
+    echo "fuzz: $name FAILED (see $log)" >&2
+    tail -30 "$log" >&2
+    exit 1
+  fi
+  runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
+  echo "fuzz: $name clean, $runs runs in ${SECONDS_EACH} s"
+done
+echo "sanitize: done in $(( $(date +%s) - start )) s"
