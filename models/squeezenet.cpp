@@ -224,27 +224,32 @@ nn::ModulePtr build_squeezenet_cifar(const ModelSpec& spec,
                                                      config.drop_rate);
 }
 
-std::vector<ModelInfo> squeezenet_models() {
-  const Paper paper{
-      "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
-      "Iandola et al.", 2016, "1602.07360", "squeezenet"};
+namespace {
+
+// One paper, two places in the registry's table: ImageNet's rows and the CIFAR adaptation.
+const Paper kSqueezeNet{
+    "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
+    "Iandola et al.", 2016, "1602.07360", "squeezenet"};
+
+Options<imagenet::SqueezeNetConfig> squeezenet_options() {
   using C = imagenet::SqueezeNetConfig;
-  const auto options =
-      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before conv10");
-  return {model_row(paper, "squeezenet1_0", imagenet_input(), "", options, C{},
+  return Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before conv10");
+}
+
+}  // namespace
+
+std::vector<ModelInfo> squeezenet_models() {
+  using C = imagenet::SqueezeNetConfig;
+  const auto options = squeezenet_options();
+  return {model_row(kSqueezeNet, "squeezenet1_0", imagenet_input(), "", options, C{},
                     imagenet::build_squeezenet),
-          model_row(paper, "squeezenet1_1", imagenet_input(), "", options, C{},
+          model_row(kSqueezeNet, "squeezenet1_1", imagenet_input(), "", options, C{},
                     imagenet::build_squeezenet)};
 }
 
 std::vector<ModelInfo> squeezenet_cifar_models() {
-  const Paper paper{
-      "SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size",
-      "Iandola et al.", 2016, "1602.07360", "squeezenet"};
   using C = imagenet::SqueezeNetConfig;
-  const auto options =
-      Options<C>().real("drop_rate", &C::drop_rate, 0.0, 0.99, "dropout before conv10");
-  return {model_row(paper, "squeezenet-cifar", cifar_input(), "", options, C{},
+  return {model_row(kSqueezeNet, "squeezenet-cifar", cifar_input(), "", squeezenet_options(), C{},
                     build_squeezenet_cifar)};
 }
 

@@ -203,3 +203,26 @@ TEST(SqueezeExcitation, PerSampleGateAppliedBeforeTheAddition) {
   }
   EXPECT_TRUE(gated_residual) << "one addend of the block's sum is the SE-scaled residual";
 }
+
+// FractalNet's base layer is conv -> dropout -> BN -> ReLU: in training every dropout reads a
+// convolution's output and feeds a batch normalisation.
+TEST(FractalNet, DropoutSitsBetweenEachConvolutionAndItsBatchNorm) {
+  auto model = build("fractalnet-20", 10, {{"width_scale", "0.125"}, {"drop_path", "false"}});
+  auto t = trace_forward(*model, input_tensor({2, 3, 32, 32}), /*training=*/true);
+  int dropouts = 0;
+  for (const auto& e : t->rec.events) {
+    if (e.op != "dropout") continue;
+    ++dropouts;
+    const trace::Event* before = producer(*t, e.inputs[0]);
+    ASSERT_NE(before, nullptr);
+    EXPECT_EQ(before->op, "conv2d");
+    bool feeds_bn = false;
+    for (const auto& f : t->rec.events)
+      for (const auto& in : f.inputs)
+        feeds_bn =
+            feeds_bn || (in == e.output && (f.op == "batch_norm" || f.op == "batch_norm_relu"));
+    EXPECT_TRUE(feeds_bn);
+  }
+  // Blocks 2-5 drop (rates 0.1-0.4; block 1's rate is 0): 4 of 5 blocks, 7 layers each at C=3.
+  EXPECT_EQ(dropouts, 4 * 7);
+}

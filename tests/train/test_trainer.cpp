@@ -47,6 +47,23 @@ nn::ModulePtr lenet() {
   return models::build_model(spec);
 }
 
+// A quiet one-thread run of batch 16 writing to `out`.
+train::TrainConfig quiet_config(const std::string& out) {
+  train::TrainConfig c;
+  c.batch = 16;
+  c.threads = 1;
+  c.progress = false;
+  c.out = out;
+  return c;
+}
+
+// A run stopped at its first step: a mid-epoch checkpoint in c.out.
+void stopped_run(const data::DatasetSplit& ds, const train::TrainConfig& c) {
+  train::Trainer t(lenet(), ds, c);
+  train::request_stop();
+  t.fit();
+}
+
 }  // namespace
 
 TEST(Trainer, RequestedStopMidEpochResumesBitForBit) {
@@ -122,16 +139,8 @@ TEST(Trainer, RequestedStopMidEpochResumesBitForBit) {
 TEST(Trainer, ResumeRejectsACheckpointFromAnotherEpochLength) {
   TempDir tmp;
   data::DatasetSplit ds{quadrants(200, 1), quadrants(64, 2)};
-  train::TrainConfig c;
-  c.batch = 16;
-  c.threads = 1;
-  c.progress = false;
-  c.out = tmp / "run";
-  {
-    train::Trainer t(lenet(), ds, c);
-    train::request_stop();
-    t.fit();
-  }
+  train::TrainConfig c = quiet_config(tmp / "run");
+  stopped_run(ds, c);
   // Stopped at step 1 of 13; with 10 images there is only one step per epoch.
   data::DatasetSplit small{quadrants(10, 1), quadrants(8, 2)};
   c.resume = true;
@@ -211,16 +220,8 @@ TEST(Trainer, AuxiliaryLossNeedsAWeightFromTheRecipeAndConstraintsHoldAfterEvery
 TEST(Trainer, ResumeRefusesAMissingMomentumBufferOrAMalformedTrainerState) {
   TempDir tmp;
   data::DatasetSplit ds{quadrants(200, 1), quadrants(64, 2)};
-  train::TrainConfig c;
-  c.batch = 16;
-  c.threads = 1;
-  c.progress = false;
-  c.out = tmp / "run";
-  {
-    train::Trainer t(lenet(), ds, c);
-    train::request_stop();
-    t.fit();
-  }
+  const train::TrainConfig c = quiet_config(tmp / "run");
+  stopped_run(ds, c);
   const std::string ck = train::checkpoint_path(c.out);
   const io::SafetensorsFile original = io::load_safetensors(ck);
   auto rewrite = [&](const std::string& drop, const std::string& trainer_state) {
@@ -258,13 +259,9 @@ TEST(Trainer, ResumeRefusesAMissingMomentumBufferOrAMalformedTrainerState) {
 TEST(Trainer, ResumeBringsTheRunsFilesUpToTheCheckpoint) {
   TempDir tmp;
   data::DatasetSplit ds{quadrants(64, 1), quadrants(32, 2)};
-  train::TrainConfig c;
-  c.batch = 16;
-  c.threads = 1;
-  c.progress = false;
+  train::TrainConfig c = quiet_config(tmp / "run");
   c.epochs = 3;
   c.stop_after = 2;
-  c.out = tmp / "run";
   {
     train::Trainer t(lenet(), ds, c);
     t.fit();
@@ -300,11 +297,7 @@ TEST(Trainer, AnOutputDirectoryWithoutRoomIsRefusedBeforeTraining) {
   if (std::system(("mount -t tmpfs -o size=1m tmpfs " + small + " 2>/dev/null").c_str()) != 0)
     GTEST_SKIP() << "mounting a tmpfs needs root";
   data::DatasetSplit ds{quadrants(64, 1), quadrants(32, 2)};
-  train::TrainConfig c;
-  c.batch = 16;
-  c.threads = 1;
-  c.progress = false;
-  c.out = small + "/run";
+  const train::TrainConfig c = quiet_config(small + "/run");
   std::string message;
   try {
     train::Trainer t(lenet(), ds, c);
@@ -322,11 +315,7 @@ TEST(Trainer, AConstantColourTrainingSetIsAnErrorThatSaysSo) {
   TempDir tmp;
   data::DatasetSplit ds{quadrants(32, 1), quadrants(16, 2)};
   std::fill(ds.train.images.begin(), ds.train.images.end(), uint8_t(7));
-  train::TrainConfig c;
-  c.batch = 16;
-  c.threads = 1;
-  c.progress = false;
-  c.out = tmp / "run";
+  const train::TrainConfig c = quiet_config(tmp / "run");
   try {
     train::Trainer t(lenet(), ds, c);
     FAIL() << "expected an error";
