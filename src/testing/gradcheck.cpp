@@ -16,9 +16,7 @@ namespace cnnzoo::testing {
 
 TensorD random_tensor(const Shape& shape, uint64_t seed, double lo, double hi) {
   Generator g(seed);
-  TensorD t = TensorD::empty(shape);
-  for (auto& v : t) v = g.uniform(lo, hi);
-  return t;
+  return random_tensor(shape, g, lo, hi);
 }
 
 TensorD random_tensor(const Shape& shape, Generator& g, double lo, double hi) {

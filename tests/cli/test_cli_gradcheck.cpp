@@ -4,15 +4,9 @@
 #include "cli_run.hpp"
 #include "cnnzoo/models.hpp"
 #include "data_paths.hpp"
+#include "models/model_test.hpp"
 
 namespace {
-
-std::vector<std::string> cifar_models() {
-  std::vector<std::string> names;
-  for (const auto& m : cnnzoo::models::registry())
-    if (m.dataset == "cifar") names.push_back(m.name);
-  return names;
-}
 
 class CliGradcheck : public ::testing::TestWithParam<std::string> {};
 
@@ -30,13 +24,9 @@ TEST_P(CliGradcheck, PassesAtTinySize) {
   std::printf("%s (%.1f s wall)", r.out.c_str(), seconds);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cifar, CliGradcheck, ::testing::ValuesIn(cifar_models()),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string s = p.param;
-                           for (char& c : s)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Cifar, CliGradcheck,
+                         ::testing::ValuesIn(cnnzoo::testing::registry_names("cifar")),
+                         [](const auto& info) { return cnnzoo::testing::test_name(info.param); });
 
 TEST(CliGradcheckInput, BadRequestsAreOneLineErrors) {
   TempDir tmp;

@@ -17,23 +17,13 @@
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/random.hpp"
 #include "data_paths.hpp"
+#include "models/model_test.hpp"
 
 using namespace cnnzoo;
+using cnnzoo::testing::registry_names;
+using cnnzoo::testing::test_name;
 
 namespace {
-
-std::vector<std::string> registry_names() {
-  std::vector<std::string> names;
-  for (const auto& m : models::registry()) names.push_back(m.name);
-  return names;
-}
-
-std::string test_name(const std::string& model) {
-  std::string n = model;
-  for (char& ch : n)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return n;
-}
 
 // BN statistics away from (0, 1), so that a wrongly folded or ignored BN shows.
 void perturb_batchnorm(nn::Module& m) {
@@ -205,8 +195,7 @@ TEST(OnnxExport, AnUnsupportedOpIsAnErrorNamingItAndLeavesNoFile) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'sum'"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("after layer 'features'"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("after layer 'features'"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::ifstream(path).good()) << "no output file on error";
   EXPECT_THROW(cnnzoo::onnx::export_bytes(m, {1, 4}, {}), Error);  // not C x H x W

@@ -4,6 +4,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <string>
@@ -24,6 +25,22 @@ inline nn::ModulePtr build(const std::string& name, int64_t classes = -1,
   spec.num_classes = classes;
   spec.options = std::move(options);
   return models::build_model(spec);
+}
+
+// The registry's model names, all or those of one dataset ("cifar", "imagenet").
+inline std::vector<std::string> registry_names(const std::string& dataset = "") {
+  std::vector<std::string> names;
+  for (const auto& m : models::registry())
+    if (dataset.empty() || m.dataset == dataset) names.push_back(m.name);
+  return names;
+}
+
+// A model name as a GoogleTest parameter name ("se-preact-resnet164" -> "se_preact_resnet164").
+inline std::string test_name(const std::string& model) {
+  std::string n = model;
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
 }
 
 // Deterministic inputs in [-1, 1), different per seed.

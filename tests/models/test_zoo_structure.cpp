@@ -41,13 +41,6 @@ const trace::Event* producer(const Traced& t, const std::shared_ptr<Node<real>>&
   return nullptr;
 }
 
-std::vector<std::string> cifar_models() {
-  std::vector<std::string> names;
-  for (const auto& m : models::registry())
-    if (m.dataset == "cifar") names.push_back(m.name);
-  return names;
-}
-
 class CifarModel : public ::testing::TestWithParam<std::string> {};
 
 }  // namespace
@@ -79,13 +72,9 @@ TEST_P(CifarModel, StartsWithAConvolutionAndEndsWithItsClassifier) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Zoo, CifarModel, ::testing::ValuesIn(cifar_models()),
-                         [](const ::testing::TestParamInfo<std::string>& p) {
-                           std::string s = p.param;
-                           for (char& c : s)
-                             if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-                           return s;
-                         });
+INSTANTIATE_TEST_SUITE_P(Zoo, CifarModel,
+                         ::testing::ValuesIn(cnnzoo::testing::registry_names("cifar")),
+                         [](const auto& info) { return cnnzoo::testing::test_name(info.param); });
 
 // Wide ResNet: dropout sits between the two 3x3 convolutions of a block, after the second
 // BN-ReLU, once per block (wrn-16-4: 2 blocks per stage).
