@@ -7,6 +7,7 @@
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "inference/model_file.hpp"
+#include "io/json_number.hpp"
 
 namespace cnnzoo {
 
@@ -20,7 +21,7 @@ T parse_entry(const std::map<std::string, std::string>& meta, const std::string&
               const std::string& file) {
   json j = json::parse(meta.at(key), nullptr, false);
   try {
-    if (!j.is_discarded()) return j.get<T>();
+    if (!j.is_discarded()) return io::json_get<T>(j);
   } catch (const json::exception&) {
   }
   throw Error(file + ": metadata '" + key + "' is malformed: " + meta.at(key).substr(0, 80));

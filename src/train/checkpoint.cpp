@@ -8,6 +8,7 @@
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/random.hpp"
 #include "inference/model_file.hpp"
+#include "io/json_number.hpp"
 #include "train/trainer_state.hpp"
 
 using json = nlohmann::json;
@@ -43,8 +44,20 @@ void Trainer::save_checkpoint() {
   std::map<std::string, std::string> meta = meta_.to_file_metadata();
   meta["format"] = "cnnzoo-checkpoint";
   meta["trainer"] = t.dump();
-  io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
-  save_weights(*model_, meta_, weights_path(config_.out));
+  save_run_files(config_.out, [&] {
+    io::save_safetensors(checkpoint_path(config_.out), tensors, meta);
+    save_weights(*model_, meta_, weights_path(config_.out));
+  });
+}
+
+void save_run_files(const std::string& out, const std::function<void()>& write) {
+  try {
+    write();
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; the last complete checkpoint stays in " +
+                checkpoint_path(out) + ": free some space and continue with --resume --out " + out +
+                ", or copy the directory and --resume --out the copy");
+  }
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -67,21 +80,21 @@ void Trainer::load_checkpoint(const std::string& path) {
         check(present, path + ": optimizer state 'optim." + n + "' is missing");
       }
     state_->opt->load_state_dict(opt_state);
-    start_epoch_ = t.at("epoch");
-    global_step_ = t.at("step");
+    io::json_read(t.at("epoch"), start_epoch_);
+    io::json_read(t.at("step"), global_step_);
     partial_ = Partial{};
     if (t.contains("epoch_step")) {  // absent in checkpoints older than mid-epoch saves
-      partial_.step = t.at("epoch_step");
+      io::json_read(t.at("epoch_step"), partial_.step);
       const json& p = t.at("partial");
-      partial_.seen = p.at(0);
-      partial_.correct = p.at(1);
+      io::json_read(p.at(0), partial_.seen);
+      io::json_read(p.at(1), partial_.correct);
       partial_.loss_sum = p.at(2);
       partial_.seconds = p.at(3);
     }
     if (t.contains("interval")) {  // absent in checkpoints older than per-interval curves
       const json& iv = t.at("interval");
-      partial_.interval_seen = iv.at(0);
-      partial_.interval_correct = iv.at(1);
+      io::json_read(iv.at(0), partial_.interval_seen);
+      io::json_read(iv.at(1), partial_.interval_correct);
       partial_.interval_loss_sum = iv.at(2);
     }
     curve_.clear();
@@ -95,8 +108,8 @@ void Trainer::load_checkpoint(const std::string& path) {
     history_.clear();
     for (const auto& h : t.at("history")) {
       EpochMetrics m;
-      m.epoch = h.at(0);
-      m.step = h.at(1);
+      io::json_read(h.at(0), m.epoch);
+      io::json_read(h.at(1), m.step);
       m.lr = h.at(2);
       m.train_loss = h.at(3);
       m.train_acc = h.at(4);

@@ -7,6 +7,7 @@
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
+#include "io/json_number.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -50,20 +51,20 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     json j = json::parse(text);
     c.model = j.at("model");
     c.model_options = j.at("model_options").get<std::map<std::string, std::string>>();
-    c.num_classes = j.at("num_classes");
+    io::json_read(j.at("num_classes"), c.num_classes);
     c.data = j.at("data");
     c.dataset = j.at("dataset");
     c.augment = j.at("augment");
-    c.crop_padding = j.at("crop_padding");
-    c.cutout = j.at("cutout");
-    c.image_size = j.at("image_size");
-    c.limit_train = j.at("limit_train");
-    c.limit_test = j.at("limit_test");
-    c.epochs = j.at("epochs");
-    c.batch = j.at("batch");
+    io::json_read(j.at("crop_padding"), c.crop_padding);
+    io::json_read(j.at("cutout"), c.cutout);
+    io::json_read(j.at("image_size"), c.image_size);
+    io::json_read(j.at("limit_train"), c.limit_train);
+    io::json_read(j.at("limit_test"), c.limit_test);
+    io::json_read(j.at("epochs"), c.epochs);
+    io::json_read(j.at("batch"), c.batch);
     c.lr = j.at("lr");
     c.schedule = j.at("schedule");
-    c.milestones = j.at("milestones").get<std::vector<int64_t>>();
+    io::json_read(j.at("milestones"), c.milestones);
     c.gamma = j.at("gamma");
     c.warmup = j.at("warmup");
     c.momentum = j.at("momentum");
@@ -72,8 +73,8 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.decay_bn_and_bias = j.at("decay_bn_and_bias");
     c.label_smoothing = j.at("label_smoothing");
     c.aux_loss_weight = j.value("aux_loss_weight", -1.0);  // absent from older checkpoints
-    c.threads = j.at("threads");
-    c.seed = j.at("seed");
+    io::json_read(j.at("threads"), c.threads);
+    io::json_read(j.at("seed"), c.seed);
     c.out = j.at("out");
   } catch (const json::exception& e) {
     throw Error(std::string("training config: malformed JSON (") + e.what() + ")");

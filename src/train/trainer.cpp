@@ -142,8 +142,10 @@ void Trainer::setup() {
     load_checkpoint(ck);
     // A run stopped (killed, or a second signal) between the checkpoint and the files that
     // follow it leaves those a save behind: bring them up to the checkpoint first.
-    save_weights(*model_, meta_, weights_path(config_.out));
-    write_reports();
+    save_run_files(config_.out, [&] {
+      save_weights(*model_, meta_, weights_path(config_.out));
+      write_reports();
+    });
   } else {
     check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
                                "continue it or choose another --out");
@@ -371,10 +373,12 @@ std::vector<EpochMetrics> Trainer::fit() {
     history_.push_back(m);
     start_epoch_ = e + 1;
     // best.safetensors first: a run killed between the two writes still has its best epoch.
-    if (best) save_weights(*model_, meta_, best_weights_path(config_.out));
+    save_run_files(config_.out, [&] {
+      if (best) save_weights(*model_, meta_, best_weights_path(config_.out));
+    });
     save_checkpoint();
     last_save_ = now_seconds();
-    write_reports();
+    save_run_files(config_.out, [&] { write_reports(); });
   }
   return history_;
 }

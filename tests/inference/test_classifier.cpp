@@ -237,6 +237,25 @@ TEST(Classifier, MissingAndContradictingFactsAreErrorsThatNameThem) {
   }
 }
 
+// A count must be an integer that fits: a float was cast to one (2.5 read as 2; 1e300 and a
+// 55-digit number undefined behaviour, which the metadata fuzzer found).
+TEST(Classifier, MetadataCountsAreIntegersInRange) {
+  for (const char* value :
+       {"2.5", "1e300", "7111111111111111111111111111111111111111111111111111111", "-3", "0",
+        "16777217", "\"3\"", "[3]"}) {
+    try {
+      ModelMetadata::from_file_metadata({{"num_classes", value}}, "w.safetensors");
+      ADD_FAILURE() << "num_classes " << value << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("w.safetensors: metadata 'num_classes'"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(ModelMetadata::from_file_metadata({{"num_classes", "16777216"}}, "w").spec.num_classes,
+            16777216);
+}
+
 TEST(Classifier, ConcurrentInferenceOnOneModelMatchesSerial) {
   TempDir tmp;
   // resnet20: conv-BN pairs folded at inference, the path most likely to share state.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
@@ -249,6 +250,26 @@ TEST(Trainer, ResumeRefusesAMissingMomentumBufferOrAMalformedTrainerState) {
       << resume_error();
   rewrite("", R"({"epoch": 0, "step": "one"})");
   EXPECT_NE(resume_error().find("trainer state is malformed"), std::string::npos) << resume_error();
+  // Counts that are floats: 2.5 was read as 2, and 1e300 cast to an integer is undefined.
+  for (const char* count : {"2.5", "1e300"}) {
+    auto state = nlohmann::json::parse(original.metadata.at("trainer"));
+    state["step"] = nlohmann::json::parse(count);
+    rewrite("", state.dump());
+    EXPECT_NE(resume_error().find("trainer state is malformed"), std::string::npos)
+        << count << ": " << resume_error();
+  }
+  auto state = nlohmann::json::parse(original.metadata.at("trainer"));
+  state["config"]["epochs"] = 1e300;
+  try {
+    rewrite("", state.dump());
+    train::TrainConfig r = c;
+    r.resume = true;
+    train::resumed_config(r);
+    ADD_FAILURE() << "epochs 1e300 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("training config: malformed"), std::string::npos)
+        << e.what();
+  }
   rewrite("", "");
   EXPECT_EQ(resume_error(), "");
 }
