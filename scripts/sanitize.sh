@@ -2,7 +2,8 @@
 # The sanitizer and fuzz jobs: one clang build with ASan + UBSan (build-san) of
 #  - the loader, op, core and trainer test suites, which run in full, and
 #  - the libFuzzer harnesses of tests/fuzz, each run for SECONDS (default 30) from seed
-#    corpora that make_seeds writes.
+#    corpora that make_seeds writes;
+# and one with ThreadSanitizer (build-tsan) of the test of concurrent inference on one model.
 # A test failure, a sanitizer report, a crash, a hang or an exception other than
 # cnnzoo::Error fails the script (fuzz inputs that fail are kept in build-san/).
 # A longer campaign: scripts/sanitize.sh 300
@@ -10,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-30}
 BUILD=${SANITIZE_BUILD_DIR:-build-san}
+TSAN_BUILD=${TSAN_BUILD_DIR:-build-tsan}
 TESTS=(test_tensor_autograd test_safetensors test_npy test_file test_idx test_cifar_binary
        test_image_io test_loader test_conv test_pool test_arith test_batchnorm test_activation
        test_linear test_loss test_shape test_dropout test_optim test_trainer test_weights
@@ -37,6 +39,20 @@ for t in "${TESTS[@]}"; do
   fi
 done
 echo "sanitize: ${#TESTS[@]} test suites clean under ASan/UBSan ($(( $(date +%s) - start )) s)"
+
+# Threads of one process sharing a loaded model: any data race is a failure. One OpenMP
+# thread per caller, so that the only concurrency is the callers' own.
+CC=clang CXX=clang++ cmake -S . -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCNNZOO_TSAN=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF \
+  -DCNNZOO_BUILD_BENCH=OFF >/dev/null
+ninja -C "$TSAN_BUILD" -j"$(nproc)" test_classifier >/dev/null
+if ! (cd "$TSAN_BUILD" && TSAN_OPTIONS=halt_on_error=1 CNNZOO_NUM_THREADS=1 ./test_classifier \
+        --gtest_filter='Classifier.Concurrent*' >tsan.log 2>&1); then
+  echo "sanitize: ThreadSanitizer found a problem in concurrent inference (see $TSAN_BUILD/tsan.log)" >&2
+  tail -40 "$TSAN_BUILD/tsan.log" >&2
+  exit 1
+fi
+echo "sanitize: concurrent inference clean under TSan ($(( $(date +%s) - start )) s)"
 
 rm -rf "$BUILD/corpus"
 "$BUILD/make_seeds" "$BUILD/corpus" >/dev/null
