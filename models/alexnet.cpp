@@ -129,15 +129,8 @@ class AlexNetCifar : public Module {
     c.push_back(std::make_shared<Dropout>(drop_rate));
     auto fc8 = std::make_shared<Linear>(4096, num_classes);
     c.push_back(fc8);
-    apply([](Module& m) {
-      if (auto* cv = dynamic_cast<Conv2d*>(&m)) {
-        init::kaiming_normal(cv->weight.value(), init::FanMode::FanIn);
-        if (cv->bias.defined()) cv->bias.value().zero();
-      } else if (auto* fc = dynamic_cast<Linear*>(&m)) {
-        init::kaiming_normal(fc->weight.value(), init::FanMode::FanIn);
-        fc->bias.value().zero();
-      }
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanIn);
+    init::kaiming_normal<Linear>(*this, init::FanMode::FanIn);
     init::normal(fc8->weight.value(), 0.0, 0.01);  // the logits start small
   }
   Var forward(const Var& x) override { return classifier->forward(flatten(features->forward(x))); }

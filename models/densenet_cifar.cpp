@@ -24,13 +24,6 @@ namespace cnnzoo::models::densenet_cifar {
 
 namespace {
 
-std::shared_ptr<nn::Conv2d> conv_layer(int64_t in, int64_t out, int64_t kernel) {
-  Conv2dParams o;
-  o.padding = kernel / 2;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in, out, kernel, o);
-}
-
 Var maybe_dropout(const Var& x, double p, bool training) {
   return p > 0.0 ? dropout(x, p, training, global_generator()) : x;
 }
@@ -41,11 +34,11 @@ DenseLayer::DenseLayer(int64_t in_channels, int64_t growth_rate, bool bottleneck
     : drop_rate(drop_rate) {
   norm1 = register_module("norm1", std::make_shared<nn::BatchNorm2d>(in_channels));
   if (bottleneck) {
-    conv1 = register_module("conv1", conv_layer(in_channels, 4 * growth_rate, 1));
+    conv1 = register_module("conv1", nn::conv1x1(in_channels, 4 * growth_rate));
     norm2 = register_module("norm2", std::make_shared<nn::BatchNorm2d>(4 * growth_rate));
-    conv2 = register_module("conv2", conv_layer(4 * growth_rate, growth_rate, 3));
+    conv2 = register_module("conv2", nn::conv3x3(4 * growth_rate, growth_rate));
   } else {
-    conv1 = register_module("conv1", conv_layer(in_channels, growth_rate, 3));
+    conv1 = register_module("conv1", nn::conv3x3(in_channels, growth_rate));
   }
 }
 
@@ -58,7 +51,7 @@ Var DenseLayer::forward(const Var& x) {
 Transition::Transition(int64_t in_channels, int64_t out_channels, double drop_rate)
     : drop_rate(drop_rate) {
   norm = register_module("norm", std::make_shared<nn::BatchNorm2d>(in_channels));
-  conv = register_module("conv", conv_layer(in_channels, out_channels, 1));
+  conv = register_module("conv", nn::conv1x1(in_channels, out_channels));
   pool = register_module("pool", std::make_shared<nn::AvgPool2d>(2, 2));
 }
 
@@ -81,7 +74,7 @@ DenseNet::DenseNet(const Config& c) {
   features = register_module("features", std::make_shared<nn::Sequential>());
   // The stem has 16 maps, or 2k for DenseNet-BC.
   int64_t channels = (c.bottleneck && c.compression < 1.0) ? 2 * c.growth_rate : 16;
-  features->push_back("conv0", conv_layer(c.in_channels, channels, 3));
+  features->push_back("conv0", nn::conv3x3(c.in_channels, channels));
   for (int64_t b = 1; b <= 3; ++b) {
     auto block = std::make_shared<nn::Sequential>();
     for (int64_t l = 1; l <= n; ++l) {
@@ -102,12 +95,8 @@ DenseNet::DenseNet(const Config& c) {
   classifier = register_module("classifier", std::make_shared<nn::Linear>(channels, c.num_classes));
 
   // He init with fan_out as the authors' Torch code (n = k*k*C_out); BN 1/0; zero linear bias.
-  apply([](nn::Module& m) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
-    else if (auto* fc = dynamic_cast<nn::Linear*>(&m))
-      nn::init::constant(fc->bias.value(), 0.0);
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(*this, nn::init::FanMode::FanOut);
+  nn::init::zero_bias<nn::Linear>(*this);
 }
 
 Var DenseNet::forward(const Var& x) {

@@ -27,14 +27,6 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = pad;
-  o.bias = false;
-  return std::make_shared<Conv2d>(in, out, k, o);
-}
-
 // BN-ReLU-Conv(1x1, bn_size * k) - BN-ReLU-Conv(3x3, k): returns only the k new channels.
 class DenseLayer : public Module {
  public:
@@ -42,10 +34,10 @@ class DenseLayer : public Module {
       : drop_rate(drop_rate) {
     norm1 = register_module("norm1", std::make_shared<BatchNorm2d>(in));
     relu1 = register_module("relu1", std::make_shared<ReLU>());
-    conv1 = register_module("conv1", conv(in, bn_size * growth_rate, 1, 1, 0));
+    conv1 = register_module("conv1", conv1x1(in, bn_size * growth_rate));
     norm2 = register_module("norm2", std::make_shared<BatchNorm2d>(bn_size * growth_rate));
     relu2 = register_module("relu2", std::make_shared<ReLU>());
-    conv2 = register_module("conv2", conv(bn_size * growth_rate, growth_rate, 3, 1, 1));
+    conv2 = register_module("conv2", conv3x3(bn_size * growth_rate, growth_rate));
   }
   Var forward(const Var& x) override {
     Var h = conv1->forward(relu1->forward(norm1->forward(x)));
@@ -87,7 +79,7 @@ std::shared_ptr<Sequential> transition(int64_t in, int64_t out) {
   auto t = std::make_shared<Sequential>();
   t->push_back("norm", std::make_shared<BatchNorm2d>(in));
   t->push_back("relu", std::make_shared<ReLU>());
-  t->push_back("conv", conv(in, out, 1, 1, 0));
+  t->push_back("conv", conv1x1(in, out));
   t->push_back("pool", std::make_shared<AvgPool2d>(2, 2));
   return t;
 }
@@ -103,7 +95,10 @@ class DenseNet : public Module {
   DenseNet(const Config& c, int64_t in_channels, int64_t num_classes, double drop_rate,
            int64_t bn_size = 4) {
     features = register_module("features", std::make_shared<Sequential>());
-    features->push_back("conv0", conv(in_channels, c.num_init_features, 7, 2, 3));
+    features->push_back(
+        "conv0",
+        std::make_shared<Conv2d>(
+            Conv2dOptions(in_channels, c.num_init_features, 7).stride(2).padding(3).bias(false)));
     features->push_back("norm0", std::make_shared<BatchNorm2d>(c.num_init_features));
     features->push_back("relu0", std::make_shared<ReLU>());
     features->push_back("pool0", std::make_shared<MaxPool2d>(3, 2, 1));
@@ -124,10 +119,8 @@ class DenseNet : public Module {
     classifier = register_module("classifier", std::make_shared<Linear>(channels, num_classes));
     // torchvision's initialisation: He normal (fan-in) convolutions, BN gamma 1 beta 0, the
     // classifier's bias 0 (its weight keeps PyTorch's default).
-    apply([](Module& m) {
-      if (auto* cv = dynamic_cast<Conv2d*>(&m)) init::kaiming_normal(cv->weight.value());
-    });
-    classifier->bias.value().zero();
+    init::kaiming_normal<Conv2d>(*this);
+    init::zero_bias<Linear>(*this);
   }
   Var forward(const Var& x) override {
     Var h = relu(features->forward(x));  // the ReLU after norm5

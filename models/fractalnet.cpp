@@ -148,12 +148,8 @@ FractalNet::FractalNet(const Config& c)
   }
   fc = register_module("fc", std::make_shared<nn::Linear>(in, c.num_classes));
   // Xavier (Glorot) initialisation, as the paper trained it; BN 1/0; zero linear bias.
-  apply([](nn::Module& m) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::xavier_uniform(cv->weight.value());
-    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
-      nn::init::constant(l->bias.value(), 0.0);
-  });
+  nn::init::xavier_uniform<nn::Conv2d>(*this);
+  nn::init::zero_bias<nn::Linear>(*this);
 }
 
 DropPathPlan FractalNet::all_paths() const {

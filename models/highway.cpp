@@ -31,19 +31,12 @@
 
 namespace cnnzoo::models::highway {
 
-namespace {
-
-std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out) {
-  Conv2dParams o;
-  o.padding = 1;
-  return std::make_shared<nn::Conv2d>(in, out, 3, o);  // biased: no BN follows
-}
-
-}  // namespace
-
+// The convolutions keep their bias: no batch norm follows them.
 HighwayConv::HighwayConv(int64_t channels, double gate_bias) {
-  plain = register_module("plain", conv3x3(channels, channels));
-  gate = register_module("gate", conv3x3(channels, channels));
+  plain = register_module(
+      "plain", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(channels, channels, 3).padding(1)));
+  gate = register_module(
+      "gate", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(channels, channels, 3).padding(1)));
   nn::init::kaiming_normal(plain->weight.value());
   nn::init::constant(plain->bias.value(), 0.0);
   nn::init::xavier_normal(gate->weight.value());
@@ -59,7 +52,7 @@ Var HighwayConv::forward(const Var& x) {
 HighwayNet::HighwayNet(const Config& c) {
   features = register_module("features", std::make_shared<nn::Sequential>());
   auto plain = [&](int64_t in, int64_t out) {
-    auto cv = conv3x3(in, out);
+    auto cv = std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, 3).padding(1));
     nn::init::kaiming_normal(cv->weight.value());
     nn::init::constant(cv->bias.value(), 0.0);
     features->push_back(cv);

@@ -109,10 +109,7 @@ class NASNetworkA : public Module {
         features += width[l];
       }
     fc = register_module("fc", std::make_shared<Linear>(features, num_classes));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanOut, "relu", init::Bias::Keep);
   }
 
   Var forward(const Var& x) override {

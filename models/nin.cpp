@@ -82,12 +82,7 @@ class NIN : public Module {
     drop2 = register_module("drop2", std::make_shared<Dropout>(drop_rate));
     mlpconv3 = register_module(
         "mlpconv3", std::make_shared<MlpConv>(192, 192, 192, num_classes, 3, batch_norm, true));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-        init::kaiming_normal(c->weight.value(), init::FanMode::FanIn);
-        if (c->bias.defined()) c->bias.value().zero();
-      }
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanIn);
     // The class maps start small, so the first steps see a loss near log(classes) rather
     // than the large, noisy gradients of He-scaled logits.
     init::normal(mlpconv3->last_conv().weight.value(), 0.0, 0.01);

@@ -147,14 +147,10 @@ class PReLUNet : public Module {
     classifier->push_back("drop2", std::make_shared<Dropout>(drop_rate));
     auto fc3 = std::make_shared<Linear>(fc, num_classes);
     classifier->push_back("fc3", fc3);
-    apply([](Module& m) {
-      Var *w = nullptr, *b = nullptr;
-      if (auto* c = dynamic_cast<Conv2d*>(&m)) w = &c->weight, b = &c->bias;
-      if (auto* l = dynamic_cast<Linear*>(&m)) w = &l->weight, b = &l->bias;
-      if (!w) return;
-      init::kaiming_normal(w->value(), init::FanMode::FanIn, kSlopeInit, "leaky_relu");
-      if (b->defined()) init::constant(b->value(), 0.0);
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanIn, "leaky_relu", init::Bias::Zero,
+                                 kSlopeInit);
+    init::kaiming_normal<Linear>(*this, init::FanMode::FanIn, "leaky_relu", init::Bias::Zero,
+                                 kSlopeInit);
     init::kaiming_normal(fc3->weight.value(), init::FanMode::FanIn, 0.0, "linear");
   }
   Var forward(const Var& x) override {

@@ -31,14 +31,6 @@ namespace cnnzoo::models::pyramidnet {
 
 namespace {
 
-std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = kernel / 2;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in, out, kernel, o);
-}
-
 std::shared_ptr<nn::BatchNorm2d> bn(int64_t c) {
   return std::make_shared<nn::BatchNorm2d>(c);
 }
@@ -70,16 +62,16 @@ Unit::Unit(int64_t in_channels, int64_t width, int64_t stride, bool bottleneck)
         "pyramidnet: a unit cannot narrow the network (zero-padded shortcut)");
   bn1 = register_module("bn1", bn(in_channels));
   if (bottleneck) {
-    conv1 = register_module("conv1", conv(in_channels, width, 1));
+    conv1 = register_module("conv1", nn::conv1x1(in_channels, width));
     bn2 = register_module("bn2", bn(width));
-    conv2 = register_module("conv2", conv(width, width, 3, stride));
+    conv2 = register_module("conv2", nn::conv3x3(width, width, stride));
     bn3 = register_module("bn3", bn(width));
-    conv3 = register_module("conv3", conv(width, 4 * width, 1));
+    conv3 = register_module("conv3", nn::conv1x1(width, 4 * width));
     bn4 = register_module("bn4", bn(4 * width));
   } else {
-    conv1 = register_module("conv1", conv(in_channels, width, 3, stride));
+    conv1 = register_module("conv1", nn::conv3x3(in_channels, width, stride));
     bn2 = register_module("bn2", bn(width));
-    conv2 = register_module("conv2", conv(width, width, 3));
+    conv2 = register_module("conv2", nn::conv3x3(width, width));
     bn3 = register_module("bn3", bn(width));
   }
 }
@@ -110,7 +102,7 @@ Var Unit::forward(const Var& x) {
 PyramidNet::PyramidNet(const Config& c, const UnitFactory& factory) {
   const int64_t n = units_per_stage(c);
   const std::vector<int64_t> widths = unit_widths(c);
-  conv1 = register_module("conv1", conv(c.in_channels, 16, 3));
+  conv1 = register_module("conv1", nn::conv3x3(c.in_channels, 16));
   bn1 = register_module("bn1", bn(16));
   int64_t channels = 16;
   std::shared_ptr<nn::Sequential>* stages[3] = {&layer1, &layer2, &layer3};
@@ -143,12 +135,8 @@ Var PyramidNet::forward(const Var& x) {
 }
 
 void init_weights(nn::Module& m) {
-  m.apply([](nn::Module& mod) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&mod))
-      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
-    else if (auto* fc = dynamic_cast<nn::Linear*>(&mod))
-      nn::init::constant(fc->bias.value(), 0.0);
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(m, nn::init::FanMode::FanOut);
+  nn::init::zero_bias<nn::Linear>(m);
 }
 
 }  // namespace cnnzoo::models::pyramidnet

@@ -9,21 +9,6 @@
 
 namespace cnnzoo::models {
 
-std::shared_ptr<nn::Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = 1;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in_channels, out_channels, 3, o);
-}
-
-std::shared_ptr<nn::Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, int64_t stride) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in_channels, out_channels, 1, o);
-}
-
 // ---- shortcuts ---------------------------------------------------------------------------
 
 ZeroPadShortcut::ZeroPadShortcut(int64_t in_channels, int64_t out_channels, int64_t stride,
@@ -130,15 +115,8 @@ Var CifarResNet::forward(const Var& x) {
 // ---- helpers -----------------------------------------------------------------------------
 
 void init_he(nn::Module& model) {
-  model.apply([](nn::Module& m) {
-    if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) {
-      nn::init::kaiming_normal(conv->weight.value(), nn::init::FanMode::FanOut);
-      if (conv->bias.defined()) nn::init::constant(conv->bias.value(), 0.0);
-    } else if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m)) {
-      if (bn->weight.defined()) nn::init::constant(bn->weight.value(), 1.0);
-      if (bn->bias.defined()) nn::init::constant(bn->bias.value(), 0.0);
-    }
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(model, nn::init::FanMode::FanOut);
+  nn::init::batchnorm(model);
 }
 
 Var global_pool(const Var& x) {

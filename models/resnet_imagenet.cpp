@@ -30,22 +30,6 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-std::shared_ptr<Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t groups = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = 1;
-  o.groups = groups;
-  o.bias = false;
-  return std::make_shared<Conv2d>(in, out, 3, o);
-}
-
-std::shared_ptr<Conv2d> conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.bias = false;
-  return std::make_shared<Conv2d>(in, out, 1, o);
-}
-
 // Projection shortcut (option B): 1x1 conv with the block's stride, then BN.
 std::shared_ptr<Sequential> projection(int64_t in, int64_t out, int64_t stride) {
   auto s = std::make_shared<Sequential>();
@@ -143,10 +127,7 @@ class ResNet : public Module {
     fc = register_module("fc", std::make_shared<Linear>(inplanes_, num_classes));
     // He initialisation (fan-out, as torchvision and fb.resnet.torch); fc keeps PyTorch's
     // default; BN gamma 1, beta 0 (or gamma 0 on each branch's last BN, Goyal et al. 2017).
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanOut, "relu", init::Bias::Keep);
     if (zero_init_residual)
       apply([](Module& m) {
         if (auto* b = dynamic_cast<Block*>(&m)) b->last_bn()->weight.value().zero();

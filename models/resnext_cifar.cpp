@@ -23,16 +23,6 @@ namespace cnnzoo::models::resnext_cifar {
 
 namespace {
 
-std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1,
-                                 int64_t groups = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = kernel / 2;
-  o.groups = groups;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in, out, kernel, o);
-}
-
 std::shared_ptr<nn::BatchNorm2d> bn(int64_t c) {
   return std::make_shared<nn::BatchNorm2d>(c);
 }
@@ -41,15 +31,15 @@ std::shared_ptr<nn::BatchNorm2d> bn(int64_t c) {
 
 Bottleneck::Bottleneck(int64_t in_channels, int64_t width, int64_t out_channels,
                        int64_t cardinality, int64_t stride) {
-  conv1 = register_module("conv1", conv(in_channels, width, 1));
+  conv1 = register_module("conv1", nn::conv1x1(in_channels, width));
   bn1 = register_module("bn1", bn(width));
-  conv2 = register_module("conv2", conv(width, width, 3, stride, cardinality));
+  conv2 = register_module("conv2", nn::conv3x3(width, width, stride, cardinality));
   bn2 = register_module("bn2", bn(width));
-  conv3 = register_module("conv3", conv(width, out_channels, 1));
+  conv3 = register_module("conv3", nn::conv1x1(width, out_channels));
   bn3 = register_module("bn3", bn(out_channels));
   if (stride != 1 || in_channels != out_channels) {
     downsample = register_module("downsample", std::make_shared<nn::Sequential>());
-    downsample->push_back(conv(in_channels, out_channels, 1, stride));
+    downsample->push_back(nn::conv1x1(in_channels, out_channels, stride));
     downsample->push_back(bn(out_channels));
   }
 }
@@ -67,7 +57,7 @@ ResNeXt::ResNeXt(const Config& c) {
   check(c.cardinality > 0 && c.bottleneck_width > 0,
         "resnext: cardinality and bottleneck_width must be positive");
   const int64_t n = (c.depth - 2) / 9;
-  conv1 = register_module("conv1", conv(c.in_channels, 64, 3));
+  conv1 = register_module("conv1", nn::conv3x3(c.in_channels, 64));
   bn1 = register_module("bn1", bn(64));
   int64_t channels = 64;
   std::shared_ptr<nn::Sequential>* stages[3] = {&layer1, &layer2, &layer3};
@@ -86,12 +76,8 @@ ResNeXt::ResNeXt(const Config& c) {
   fc = register_module("fc", std::make_shared<nn::Linear>(channels, c.num_classes));
 
   // He init, fan_out, as the authors' Torch code; BN 1/0; zero linear bias.
-  apply([](nn::Module& m) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
-    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
-      nn::init::constant(l->bias.value(), 0.0);
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(*this, nn::init::FanMode::FanOut);
+  nn::init::zero_bias<nn::Linear>(*this);
 }
 
 Var ResNeXt::forward(const Var& x) {

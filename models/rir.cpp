@@ -31,15 +31,6 @@ namespace cnnzoo::models::rir {
 
 namespace {
 
-std::shared_ptr<nn::Conv2d> conv_layer(int64_t in, int64_t out, int64_t kernel,
-                                       int64_t stride = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = kernel / 2;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in, out, kernel, o);
-}
-
 Var residual_stream(const Var& x) {
   return slice(x, 1, 0, x.size(1) / 2);
 }
@@ -56,10 +47,10 @@ GeneralizedResidualLayer::GeneralizedResidualLayer(int64_t in_channels, int64_t 
     : in_channels(in_channels), out_channels(out_channels) {
   check(in_channels % 2 == 0 && out_channels % 2 == 0,
         "rir: stream widths must be even (two equal streams)");
-  conv = register_module("conv", conv_layer(in_channels, out_channels, 3, stride));
+  conv = register_module("conv", nn::conv3x3(in_channels, out_channels, stride));
   if (stride != 1 || in_channels != out_channels)
     projection =
-        register_module("projection", conv_layer(in_channels / 2, out_channels / 2, 1, stride));
+        register_module("projection", nn::conv1x1(in_channels / 2, out_channels / 2, stride));
   bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(out_channels));
 }
 
@@ -77,7 +68,7 @@ RiRBlock::RiRBlock(int64_t in_channels, int64_t out_channels, int64_t stride)
       "layer2", std::make_shared<GeneralizedResidualLayer>(out_channels, out_channels, 1));
   if (stride != 1 || in_channels != out_channels) {
     shortcut = register_module("shortcut", std::make_shared<nn::Sequential>());
-    shortcut->push_back(conv_layer(in_channels / 2, out_channels / 2, 1, stride));
+    shortcut->push_back(nn::conv1x1(in_channels / 2, out_channels / 2, stride));
     shortcut->push_back(std::make_shared<nn::BatchNorm2d>(out_channels / 2));
   }
 }
@@ -92,7 +83,7 @@ RiR::RiR(const Config& c) {
   check(c.width > 0 && c.width % 2 == 0, "rir: width must be positive and even");
   features = register_module("features", std::make_shared<nn::Sequential>());
   // Both streams start from their own 3x3 conv of the image: one conv to [r | t].
-  features->push_back("conv1", conv_layer(c.in_channels, c.width, 3));
+  features->push_back("conv1", nn::conv3x3(c.in_channels, c.width));
   features->push_back("bn1", std::make_shared<nn::BatchNorm2d>(c.width));
   features->push_back("relu", std::make_shared<nn::ReLU>());
   const int64_t blocks[3] = {2, 3, 3};
@@ -107,12 +98,8 @@ RiR::RiR(const Config& c) {
     features->push_back("stage" + std::to_string(s + 1), stage);
   }
   fc = register_module("fc", std::make_shared<nn::Linear>(channels, c.num_classes));
-  apply([](nn::Module& m) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
-    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
-      nn::init::constant(l->bias.value(), 0.0);
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(*this, nn::init::FanMode::FanOut);
+  nn::init::zero_bias<nn::Linear>(*this);
 }
 
 Var RiR::forward(const Var& x) {

@@ -52,10 +52,7 @@ RoRWideResNet::RoRWideResNet(int64_t in_channels, int64_t depth, int64_t k, doub
   check(depth >= 10 && (depth - 4) % 6 == 0, "RoR-WRN: depth must be 6n+4");
   int64_t n = (depth - 4) / 6;
   std::array<int64_t, 3> w{16 * k, 32 * k, 64 * k};
-  std::vector<double> p = linear_survival(3 * n, p_L);
-  BlockFactory block = [&p](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
-    return std::make_shared<GatedPreActBlock>(in, out, stride, p[static_cast<size_t>(l - 1)]);
-  };
+  const BlockFactory block = linear_decay_blocks(3 * n, p_L, make_gated<GatedPreActBlock>);
   conv1 = register_module("conv1", conv3x3(in_channels, 16));
   layer1 = register_module("layer1", make_stage(16, w[0], n, 1, 1, block));
   middle1 = register_module("middle1", projection_shortcut(16, w[0], 1));

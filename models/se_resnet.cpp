@@ -109,10 +109,7 @@ class SEResNet : public Module {
       layers.push_back(register_module("layer" + std::to_string(i + 1), stage));
     }
     fc = register_module("fc", std::make_shared<Linear>(in, num_classes));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanOut, "relu", init::Bias::Keep);
   }
   Var forward(const Var& x) override {
     Var h = maxpool->forward(nn::conv_bn_relu(*conv1, *bn1, x));

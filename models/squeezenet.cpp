@@ -113,15 +113,8 @@ class SqueezeNet : public Module {
     classifier->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
     // torchvision's initialisation: He-uniform (fan-in) convolutions, N(0, 0.01) for conv10
     // (the paper's final layer starts small), zero biases.
-    apply([&conv10](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-        if (c == conv10.get())
-          init::normal(c->weight.value(), 0.0, 0.01);
-        else
-          init::kaiming_uniform(c->weight.value(), init::FanMode::FanIn, 0.0, "relu");
-        c->bias.value().zero();
-      }
-    });
+    init::kaiming_uniform<Conv2d>(*features, init::FanMode::FanIn);
+    init::normal<Conv2d>(*conv10, 0.0, 0.01);
   }
   Var forward(const Var& x) override { return flatten(classifier->forward(features->forward(x))); }
   std::string type_name() const override { return "SqueezeNet"; }
@@ -192,12 +185,8 @@ class SqueezeNetCifar : public Module {
     classifier->push_back(std::make_shared<Dropout>(drop_rate));
     classifier->push_back(conv10);
     classifier->push_back(std::make_shared<AdaptiveAvgPool2d>(1));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(c->weight.value(), init::FanMode::FanOut);
-    });
-    init::normal(conv10->weight.value(), 0.0, 0.01);
-    conv10->bias.value().zero();
+    init::kaiming_normal<Conv2d>(*features, init::FanMode::FanOut, "relu", init::Bias::Keep);
+    init::normal<Conv2d>(*conv10, 0.0, 0.01);
   }
   Var forward(const Var& x) override { return flatten(classifier->forward(features->forward(x))); }
   std::string type_name() const override { return "SqueezeNet"; }

@@ -26,6 +26,14 @@ std::vector<double> linear_survival(int64_t L, double p_L) {
   return p;
 }
 
+BlockFactory linear_decay_blocks(int64_t L, double p_L, GatedBlockMaker make) {
+  return [p = linear_survival(L, p_L), make = std::move(make)](int64_t in, int64_t out,
+                                                               int64_t stride, int64_t l) {
+    check(l >= 1 && l <= static_cast<int64_t>(p.size()), "linear_decay_blocks: block out of range");
+    return make(in, out, stride, p[static_cast<size_t>(l - 1)]);
+  };
+}
+
 void SurvivalGate::set_survival(double p) {
   check(p > 0.0 && p <= 1.0, "SurvivalGate: survival probability must lie in (0, 1]");
   p_ = p;
@@ -88,12 +96,9 @@ std::string StochasticBasicBlock::extra_repr() const {
 
 nn::ModulePtr build_resnet110_sd(const ModelSpec& spec, const StochasticDepthConfig& config) {
   const int64_t n = 18;
-  std::vector<double> p = linear_survival(3 * n, config.p_L);
-  auto block = [&p](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
-    return std::make_shared<StochasticBasicBlock>(in, out, stride, p[static_cast<size_t>(l - 1)]);
-  };
-  return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n,
-                                       spec.num_classes, block);
+  return std::make_shared<CifarResNet>(
+      spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n, spec.num_classes,
+      linear_decay_blocks(3 * n, config.p_L, make_gated<StochasticBasicBlock>));
 }
 
 std::vector<ModelInfo> stochastic_depth_models() {

@@ -38,14 +38,6 @@ namespace cnnzoo::models::swapout {
 
 namespace {
 
-std::shared_ptr<nn::Conv2d> conv3x3(int64_t in, int64_t out, int64_t stride = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = 1;
-  o.bias = false;
-  return std::make_shared<nn::Conv2d>(in, out, 3, o);
-}
-
 // 0/1 mask, each element 1 with probability p; two draws per 64-bit random number.
 Tensor bernoulli_mask(const Shape& shape, double p, Generator& gen) {
   Tensor m = Tensor::empty(shape);
@@ -88,9 +80,9 @@ Unit::Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool activ
       activate_shortcut(activate_shortcut) {
   check(out_channels >= in_channels, "swapout: a unit cannot narrow the network");
   bn1 = register_module("bn1", std::make_shared<nn::BatchNorm2d>(in_channels));
-  conv1 = register_module("conv1", conv3x3(in_channels, out_channels, stride));
+  conv1 = register_module("conv1", nn::conv3x3(in_channels, out_channels, stride));
   bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(out_channels));
-  conv2 = register_module("conv2", conv3x3(out_channels, out_channels));
+  conv2 = register_module("conv2", nn::conv3x3(out_channels, out_channels));
 }
 
 Var Unit::preact(const Var& x) {
@@ -138,7 +130,7 @@ SwapoutNet::SwapoutNet(const Config& c) : stochastic_inference(c.stochastic_infe
   check(c.stochastic_inference >= 0, "swapout: stochastic_inference must be >= 0");
   const int64_t n = (c.depth - 2) / 6;
   const int64_t L = 3 * n;
-  conv1 = register_module("conv1", conv3x3(c.in_channels, 16));
+  conv1 = register_module("conv1", nn::conv3x3(c.in_channels, 16));
   int64_t channels = 16;
   for (int64_t s = 0; s < 3; ++s) {
     const int64_t width = (16 << s) * c.widen_factor;
@@ -157,12 +149,8 @@ SwapoutNet::SwapoutNet(const Config& c) : stochastic_inference(c.stochastic_infe
   bn_final = register_module("bn_final", std::make_shared<nn::BatchNorm2d>(channels));
   fc = register_module("fc", std::make_shared<nn::Linear>(channels, c.num_classes));
   // He init (fan_out) as fb.resnet.torch; BN 1/0; zero linear bias.
-  apply([](nn::Module& m) {
-    if (auto* cv = dynamic_cast<nn::Conv2d*>(&m))
-      nn::init::kaiming_normal(cv->weight.value(), nn::init::FanMode::FanOut);
-    else if (auto* l = dynamic_cast<nn::Linear*>(&m))
-      nn::init::constant(l->bias.value(), 0.0);
-  });
+  nn::init::kaiming_normal<nn::Conv2d>(*this, nn::init::FanMode::FanOut);
+  nn::init::zero_bias<nn::Linear>(*this);
 }
 
 Var SwapoutNet::forward(const Var& x, Generator* gen) {

@@ -79,15 +79,8 @@ class VGG : public Module {
     classifier->push_back(std::make_shared<Linear>(4096, num_classes));  // fc8
     // torchvision's initialisation: He (fan-out) for convolutions, N(0, 0.01) for the fully
     // connected layers, zero biases (the paper instead trained A first and copied its layers).
-    apply([](Module& m) {
-      if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
-        init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
-        conv->bias.value().zero();
-      } else if (auto* fc = dynamic_cast<Linear*>(&m)) {
-        init::normal(fc->weight.value(), 0.0, 0.01);
-        fc->bias.value().zero();
-      }
-    });
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanOut);
+    init::normal<Linear>(*this, 0.0, 0.01);
   }
   Var forward(const Var& x) override {
     return classifier->forward(flatten(avgpool->forward(features->forward(x))));
@@ -127,12 +120,8 @@ class VGGCifar : public Module {
     }
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
     classifier = register_module("classifier", std::make_shared<Linear>(512, num_classes));
-    apply([](Module& m) {
-      if (auto* conv = dynamic_cast<Conv2d*>(&m))
-        init::kaiming_normal(conv->weight.value(), init::FanMode::FanOut);
-    });
-    init::normal(classifier->weight.value(), 0.0, 0.01);
-    classifier->bias.value().zero();
+    init::kaiming_normal<Conv2d>(*this, init::FanMode::FanOut, "relu", init::Bias::Keep);
+    init::normal<Linear>(*this, 0.0, 0.01);
   }
   Var forward(const Var& x) override {
     return classifier->forward(flatten(avgpool->forward(features->forward(x))));

@@ -67,12 +67,9 @@ std::string WeightedResidualBlock::extra_repr() const {
 
 nn::ModulePtr build_weighted_resnet(const ModelSpec& spec, const WeightedResNetConfig& config) {
   const int64_t n = blocks_per_stage(spec, config.depth, 2, 4);
-  std::vector<double> p = linear_survival(3 * n, config.p_L);
-  auto block = [&p](int64_t in, int64_t out, int64_t stride, int64_t l) -> nn::ModulePtr {
-    return std::make_shared<WeightedResidualBlock>(in, out, stride, p[static_cast<size_t>(l - 1)]);
-  };
-  return std::make_shared<CifarResNet>(spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n,
-                                       spec.num_classes, block);
+  return std::make_shared<CifarResNet>(
+      spec.in_channels, std::array<int64_t, 3>{16, 32, 64}, n, spec.num_classes,
+      linear_decay_blocks(3 * n, config.p_L, make_gated<WeightedResidualBlock>));
 }
 
 std::vector<ModelInfo> weighted_resnet_models() {

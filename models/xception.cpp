@@ -144,12 +144,11 @@ class Xception : public Module {
     conv4 = register_module("conv4", std::make_shared<SepConvBN>(w(1536), w(2048), false));
     dropout = register_module("dropout", std::make_shared<Dropout>(drop_rate));
     fc = register_module("fc", std::make_shared<Linear>(w(2048), num_classes));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-        bool depthwise = c->options.groups == c->in_channels && c->in_channels > 1;
-        init::kaiming_normal(c->weight.value(),
-                             depthwise ? init::FanMode::FanIn : init::FanMode::FanOut);
-      }
+    // A depthwise conv's fan-out is its kernel area alone: it takes fan-in instead.
+    init::for_each<Conv2d>(*this, [](Conv2d& c) {
+      const bool depthwise = c.options.groups == c.in_channels && c.in_channels > 1;
+      init::kaiming_normal(c.weight.value(),
+                           depthwise ? init::FanMode::FanIn : init::FanMode::FanOut);
     });
   }
   Var forward(const Var& x) override {

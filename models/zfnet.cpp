@@ -80,15 +80,8 @@ class ZFNet : public Module {
     classifier->push_back("relu7", std::make_shared<ReLU>());
     classifier->push_back("drop7", std::make_shared<Dropout>(drop_rate));
     classifier->push_back("fc8", std::make_shared<Linear>(4096, num_classes));
-    apply([](Module& m) {
-      if (auto* c = dynamic_cast<Conv2d*>(&m)) {
-        init::normal(c->weight.value(), 0.0, 0.01);
-        init::constant(c->bias.value(), 0.0);
-      } else if (auto* l = dynamic_cast<Linear*>(&m)) {
-        init::normal(l->weight.value(), 0.0, 0.01);
-        init::constant(l->bias.value(), 0.0);
-      }
-    });
+    init::normal<Conv2d>(*this, 0.0, 0.01);
+    init::normal<Linear>(*this, 0.0, 0.01);
   }
   Var forward(const Var& x) override {
     return classifier->forward(flatten(avgpool->forward(features->forward(x))));

@@ -77,8 +77,13 @@ void init_layers(Module& root, Bias bias, Draw draw) {
 }  // namespace
 
 template <class Layer>
-void kaiming_normal(Module& root, FanMode mode, const std::string& nonlinearity, Bias bias) {
-  init_layers<Layer>(root, bias, [&](Tensor& w) { kaiming_normal(w, mode, 0.0, nonlinearity); });
+void kaiming_normal(Module& root, FanMode mode, const std::string& nonlinearity, Bias bias,
+                    double a) {
+  init_layers<Layer>(root, bias, [&](Tensor& w) { kaiming_normal(w, mode, a, nonlinearity); });
+}
+template <class Layer>
+void kaiming_uniform(Module& root, FanMode mode, const std::string& nonlinearity, Bias bias) {
+  init_layers<Layer>(root, bias, [&](Tensor& w) { kaiming_uniform(w, mode, 0.0, nonlinearity); });
 }
 template <class Layer>
 void xavier_uniform(Module& root, double g, Bias bias) {
@@ -102,10 +107,11 @@ void batchnorm(Module& root, double weight, double bias) {
   });
 }
 
-#define CNNZOO_INIT_LAYER(Layer)                                                   \
-  template void kaiming_normal<Layer>(Module&, FanMode, const std::string&, Bias); \
-  template void xavier_uniform<Layer>(Module&, double, Bias);                      \
-  template void normal<Layer>(Module&, double, double, Bias);                      \
+#define CNNZOO_INIT_LAYER(Layer)                                                           \
+  template void kaiming_normal<Layer>(Module&, FanMode, const std::string&, Bias, double); \
+  template void kaiming_uniform<Layer>(Module&, FanMode, const std::string&, Bias);        \
+  template void xavier_uniform<Layer>(Module&, double, Bias);                              \
+  template void normal<Layer>(Module&, double, double, Bias);                              \
   template void zero_bias<Layer>(Module&);
 CNNZOO_INIT_LAYER(Conv2d)
 CNNZOO_INIT_LAYER(Linear)

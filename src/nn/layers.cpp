@@ -158,6 +158,20 @@ static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
   return recorded(bn, y, y);
 }
 
+std::shared_ptr<Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride,
+                                int64_t groups) {
+  return std::make_shared<Conv2d>(Conv2dOptions(in_channels, out_channels, 3)
+                                      .stride(stride)
+                                      .padding(1)
+                                      .groups(groups)
+                                      .bias(false));
+}
+
+std::shared_ptr<Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, int64_t stride) {
+  return std::make_shared<Conv2d>(
+      Conv2dOptions(in_channels, out_channels, 1).stride(stride).bias(false));
+}
+
 Var conv_bn(Conv2d& conv, BatchNorm& bn, const Var& x) {
   return conv_bn_folds(conv, bn) ? conv_bn_folded(conv, bn, x) : bn.forward(conv.forward(x));
 }

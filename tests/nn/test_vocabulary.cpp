@@ -124,6 +124,30 @@ TEST(Vocabulary, KaimingNormalOverATreeTouchesOnlyTheNamedLayerTypeAndZeroesBias
   for (float v : t.a->bias.value()) EXPECT_EQ(v, 0.0f);  // Bias::Zero, the default
 }
 
+TEST(Vocabulary, KaimingUniformAndTheLeakyReluSlopeOverATree) {
+  Tree t;
+  init::kaiming_uniform<Conv2d>(t, init::FanMode::FanIn);
+  // U(-b, b), b = sqrt(6 / fan_in): std sqrt(2 / fan_in); fan_in of b: 64 * 9.
+  double bound = 0;
+  for (float v : t.b->weight.value()) bound = std::max(bound, std::abs(double(v)));
+  EXPECT_LE(bound, std::sqrt(6.0 / 576));
+  EXPECT_GT(bound, 0.99 * std::sqrt(6.0 / 576));
+  EXPECT_NEAR(stddev(t.b->weight.value()), std::sqrt(2.0 / 576), 0.02 * std::sqrt(2.0 / 576));
+  for (float v : t.a->bias.value()) EXPECT_EQ(v, 0.0f);
+  // PReLU's initial slope a: std = sqrt(2 / ((1 + a^2) fan_in)).
+  init::kaiming_normal<Conv2d>(t, init::FanMode::FanIn, "leaky_relu", init::Bias::Zero, 0.25);
+  EXPECT_NEAR(stddev(t.b->weight.value()), std::sqrt(2.0 / (1.0625 * 576)),
+              0.02 * std::sqrt(2.0 / 576));
+}
+
+TEST(Vocabulary, Conv3x3AndConv1x1AreTheBiasFreeResidualConvolutions) {
+  auto c3 = conv3x3(16, 32, 2, 4);
+  EXPECT_EQ(c3->extra_repr(), "16, 32, kernel_size=3, stride=2, padding=1, groups=4, bias=False");
+  auto c1 = conv1x1(16, 32, 2);
+  EXPECT_EQ(c1->extra_repr(), "16, 32, kernel_size=1, stride=2, bias=False");
+  EXPECT_EQ(conv3x3(8, 8)->extra_repr(), "8, 8, kernel_size=3, padding=1, bias=False");
+}
+
 TEST(Vocabulary, NormalXavierZeroBiasAndBatchNormOverATree) {
   Tree t;
   init::normal<Linear>(t, 0.0, 0.01);

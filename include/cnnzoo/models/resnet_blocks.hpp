@@ -1,5 +1,5 @@
 // Building blocks shared by the CIFAR residual networks (He et al. 2015, arXiv 1512.03385, and
-// the papers that build on it): 3x3/1x1 convolutions, the three shortcut types, the
+// the papers that build on it): the three shortcut types, the
 // post-activation BasicBlock, He initialisation and the classifier head.
 #pragma once
 #include <array>
@@ -12,9 +12,8 @@
 
 namespace cnnzoo::models {
 
-// No bias: every convolution here is followed by batch normalisation (or feeds a sum that is).
-std::shared_ptr<nn::Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride = 1);
-std::shared_ptr<nn::Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, int64_t stride = 1);
+using nn::conv1x1;
+using nn::conv3x3;
 
 // He et al. 2015 §4.2: (A) zero-padding shortcuts where dimensions increase, identity
 // elsewhere; (B) projections where dimensions increase; (C) projections everywhere.

@@ -13,6 +13,17 @@ namespace cnnzoo::models {
 // first block keeps 1 - (1 - p_L)/L and the last one exactly p_L. Index 0 of the result is
 // block l = 1.
 std::vector<double> linear_survival(int64_t L, double p_L);
+// The blocks of a 3-stage network of L blocks in all, the l-th made with survival p_l of the
+// linear decay rule: make(in_channels, out_channels, stride, p_l).
+using GatedBlockMaker = std::function<nn::ModulePtr(int64_t in_channels, int64_t out_channels,
+                                                    int64_t stride, double survival)>;
+BlockFactory linear_decay_blocks(int64_t L, double p_L, GatedBlockMaker make);
+// The GatedBlockMaker of a block class constructed as Block(in, out, stride, survival).
+template <class Block>
+nn::ModulePtr make_gated(int64_t in_channels, int64_t out_channels, int64_t stride,
+                         double survival) {
+  return std::make_shared<Block>(in_channels, out_channels, stride, survival);
+}
 // Reads option `p_L` (default `def`), checked to lie in (0, 1].
 
 // One Bernoulli gate per residual block, drawn once per training forward pass (one mini-batch)

@@ -34,9 +34,14 @@ void constant(Tensor& w, double value);
 // reproducible from the generator's seed.
 enum class Bias { Zero, Keep };
 
+// `a` is the negative slope for "leaky_relu" (PReLU's initial slope).
 template <class Layer>
 void kaiming_normal(Module& root, FanMode mode = FanMode::FanIn,
-                    const std::string& nonlinearity = "relu", Bias bias = Bias::Zero);
+                    const std::string& nonlinearity = "relu", Bias bias = Bias::Zero,
+                    double a = 0.0);
+template <class Layer>
+void kaiming_uniform(Module& root, FanMode mode = FanMode::FanIn,
+                     const std::string& nonlinearity = "relu", Bias bias = Bias::Zero);
 template <class Layer>
 void xavier_uniform(Module& root, double gain = 1.0, Bias bias = Bias::Zero);
 template <class Layer>

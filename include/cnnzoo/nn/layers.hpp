@@ -112,6 +112,12 @@ class BatchNorm : public Module {
 using BatchNorm2d = BatchNorm;
 using BatchNorm1d = BatchNorm;
 
+// The bias-free 3x3 (padding 1) and 1x1 convolutions residual networks are built from: a
+// batch norm follows each (or the sum each feeds), which makes a bias redundant.
+std::shared_ptr<Conv2d> conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride = 1,
+                                int64_t groups = 1);
+std::shared_ptr<Conv2d> conv1x1(int64_t in_channels, int64_t out_channels, int64_t stride = 1);
+
 // bn(conv(x)), the pair every post-activation block is made of. At inference (bn in eval mode
 // with running statistics, no gradient being recorded) bn is an affine map per channel, so it
 // is folded into the conv's weights and bias: one pass over the output instead of two.
