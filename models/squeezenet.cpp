@@ -34,36 +34,53 @@
 #include "models/paper.hpp"
 #include "models/papers.hpp"
 
+namespace cnnzoo::models {
+
+Fire::Fire(int64_t in_channels, int64_t squeeze_planes, int64_t expand1x1_planes,
+           int64_t expand3x3_planes) {
+  using nn::Conv2d, nn::Conv2dOptions, nn::ReLU;
+  squeeze = register_module("squeeze", std::make_shared<Conv2d>(in_channels, squeeze_planes, 1));
+  squeeze_activation = register_module("squeeze_activation", std::make_shared<ReLU>());
+  expand1x1 =
+      register_module("expand1x1", std::make_shared<Conv2d>(squeeze_planes, expand1x1_planes, 1));
+  expand1x1_activation = register_module("expand1x1_activation", std::make_shared<ReLU>());
+  expand3x3 = register_module(
+      "expand3x3",
+      std::make_shared<Conv2d>(Conv2dOptions(squeeze_planes, expand3x3_planes, 3).padding(1)));
+  expand3x3_activation = register_module("expand3x3_activation", std::make_shared<ReLU>());
+}
+
+Var Fire::forward(const Var& x) {
+  Var s = squeeze_activation->forward(squeeze->forward(x));
+  return concat(std::vector<Var>{expand1x1_activation->forward(expand1x1->forward(s)),
+                                 expand3x3_activation->forward(expand3x3->forward(s))});
+}
+
+FireBN::FireBN(int64_t in_channels, int64_t squeeze_planes, int64_t expand_planes, bool bypass)
+    : bypass(bypass) {
+  check(!bypass || in_channels == 2 * expand_planes, "FireBN: a simple bypass needs equal widths");
+  auto unit = [](int64_t in, int64_t out, int64_t kernel) {
+    return std::make_shared<nn::ConvBnAct>(
+        nn::ConvBnActOptions(in, out, kernel).padding(kernel / 2));
+  };
+  squeeze = register_module("squeeze", unit(in_channels, squeeze_planes, 1));
+  expand1x1 = register_module("expand1x1", unit(squeeze_planes, expand_planes, 1));
+  expand3x3 = register_module("expand3x3", unit(squeeze_planes, expand_planes, 3));
+}
+
+Var FireBN::forward(const Var& x) {
+  Var s = squeeze->forward(x);
+  Var y = concat(std::vector<Var>{expand1x1->forward(s), expand3x3->forward(s)});
+  return bypass ? add(y, x) : y;
+}
+
+}  // namespace cnnzoo::models
+
 namespace cnnzoo::models::imagenet {
 
 namespace {
 
 using namespace cnnzoo::nn;
-
-// Fire module: a 1x1 squeeze layer feeding parallel 1x1 and 3x3 expand layers.
-class Fire : public Module {
- public:
-  Fire(int64_t in, int64_t squeeze_planes, int64_t expand1x1_planes, int64_t expand3x3_planes) {
-    squeeze = register_module("squeeze", std::make_shared<Conv2d>(in, squeeze_planes, 1));
-    squeeze_activation = register_module("squeeze_activation", std::make_shared<ReLU>());
-    expand1x1 =
-        register_module("expand1x1", std::make_shared<Conv2d>(squeeze_planes, expand1x1_planes, 1));
-    expand1x1_activation = register_module("expand1x1_activation", std::make_shared<ReLU>());
-    Conv2dParams o;
-    o.padding = 1;
-    expand3x3 = register_module("expand3x3",
-                                std::make_shared<Conv2d>(squeeze_planes, expand3x3_planes, 3, o));
-    expand3x3_activation = register_module("expand3x3_activation", std::make_shared<ReLU>());
-  }
-  Var forward(const Var& x) override {
-    Var s = squeeze_activation->forward(squeeze->forward(x));
-    return concat(std::vector<Var>{expand1x1_activation->forward(expand1x1->forward(s)),
-                                   expand3x3_activation->forward(expand3x3->forward(s))});
-  }
-  std::string type_name() const override { return "Fire"; }
-  std::shared_ptr<Conv2d> squeeze, expand1x1, expand3x3;
-  std::shared_ptr<ReLU> squeeze_activation, expand1x1_activation, expand3x3_activation;
-};
 
 class SqueezeNet : public Module {
  public:
@@ -122,43 +139,6 @@ class SqueezeNet : public Module {
   std::shared_ptr<Sequential> features, classifier;
 };
 
-// conv (no bias) -> BN -> ReLU.
-class ConvBNReLU : public Module {
- public:
-  ConvBNReLU(int64_t in, int64_t out, int64_t kernel) {
-    Conv2dParams o;
-    o.padding = kernel / 2;
-    o.bias = false;
-    conv = register_module("conv", std::make_shared<Conv2d>(in, out, kernel, o));
-    bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
-  }
-  Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }
-  std::string type_name() const override { return "ConvBNReLU"; }
-  std::shared_ptr<Conv2d> conv;
-  std::shared_ptr<BatchNorm2d> bn;
-};
-
-// Fire module with BN in every convolution; with bypass, the input is added to the output.
-class FireBN : public Module {
- public:
-  FireBN(int64_t in, int64_t squeeze_planes, int64_t expand_planes, bool bypass) : bypass(bypass) {
-    check(!bypass || in == 2 * expand_planes, "FireBN: a simple bypass needs equal widths");
-    squeeze = register_module("squeeze", std::make_shared<ConvBNReLU>(in, squeeze_planes, 1));
-    expand1x1 = register_module("expand1x1",
-                                std::make_shared<ConvBNReLU>(squeeze_planes, expand_planes, 1));
-    expand3x3 = register_module("expand3x3",
-                                std::make_shared<ConvBNReLU>(squeeze_planes, expand_planes, 3));
-  }
-  Var forward(const Var& x) override {
-    Var s = squeeze->forward(x);
-    Var y = concat(std::vector<Var>{expand1x1->forward(s), expand3x3->forward(s)});
-    return bypass ? add(y, x) : y;
-  }
-  std::string type_name() const override { return bypass ? "FireBypass" : "Fire"; }
-  std::shared_ptr<ConvBNReLU> squeeze, expand1x1, expand3x3;
-  bool bypass;
-};
-
 // v1.0 + BN + simple bypass on 32x32 inputs (see the top of the file).
 class SqueezeNetCifar : public Module {
  public:
@@ -169,17 +149,17 @@ class SqueezeNetCifar : public Module {
     auto fire = [](int64_t in, int64_t s, int64_t e, bool bypass) {
       return std::make_shared<FireBN>(in, s, e, bypass);
     };
-    f.push_back(std::make_shared<ConvBNReLU>(in_channels, 96, 3));  // conv1
-    f.push_back(fire(96, 16, 64, false));                           // fire2
-    f.push_back(fire(128, 16, 64, true));                           // fire3
-    f.push_back(fire(128, 32, 128, false));                         // fire4
-    f.push_back(pool());                                            // 32 -> 16
-    f.push_back(fire(256, 32, 128, true));                          // fire5
-    f.push_back(fire(256, 48, 192, false));                         // fire6
-    f.push_back(fire(384, 48, 192, true));                          // fire7
-    f.push_back(fire(384, 64, 256, false));                         // fire8
-    f.push_back(pool());                                            // 16 -> 8
-    f.push_back(fire(512, 64, 256, true));                          // fire9
+    f.push_back(std::make_shared<ConvBnAct>(ConvBnActOptions(in_channels, 96, 3).padding(1)));
+    f.push_back(fire(96, 16, 64, false));    // fire2
+    f.push_back(fire(128, 16, 64, true));    // fire3
+    f.push_back(fire(128, 32, 128, false));  // fire4
+    f.push_back(pool());                     // 32 -> 16
+    f.push_back(fire(256, 32, 128, true));   // fire5
+    f.push_back(fire(256, 48, 192, false));  // fire6
+    f.push_back(fire(384, 48, 192, true));   // fire7
+    f.push_back(fire(384, 64, 256, false));  // fire8
+    f.push_back(pool());                     // 16 -> 8
+    f.push_back(fire(512, 64, 256, true));   // fire9
     auto conv10 = std::make_shared<Conv2d>(512, num_classes, 1);
     classifier = register_module("classifier", std::make_shared<Sequential>());
     classifier->push_back(std::make_shared<Dropout>(drop_rate));

@@ -46,31 +46,18 @@
 
 namespace cnnzoo::models {
 
+SeparableConv2d::SeparableConv2d(int64_t in_channels, int64_t out_channels) {
+  depthwise = register_module("depthwise", nn::conv3x3(in_channels, in_channels, 1, in_channels));
+  pointwise = register_module("pointwise", nn::conv1x1(in_channels, out_channels));
+}
+
+Var SeparableConv2d::forward(const Var& x) {
+  return pointwise->forward(depthwise->forward(x));
+}
+
 namespace {
 
 using namespace cnnzoo::nn;
-
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
-                             int64_t groups = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = pad;
-  o.groups = groups;
-  o.bias = false;
-  return std::make_shared<Conv2d>(in, out, k, o);
-}
-
-// Depthwise 3x3 then pointwise 1x1, linear in between.
-class SeparableConv2d : public Module {
- public:
-  SeparableConv2d(int64_t in, int64_t out) {
-    depthwise = register_module("depthwise", conv(in, in, 3, 1, 1, /*groups=*/in));
-    pointwise = register_module("pointwise", conv(in, out, 1, 1, 0));
-  }
-  Var forward(const Var& x) override { return pointwise->forward(depthwise->forward(x)); }
-  std::string type_name() const override { return "SeparableConv2d"; }
-  std::shared_ptr<Conv2d> depthwise, pointwise;
-};
 
 // [ReLU] -> SepConv -> BN: one unit of the figure.
 class SepConvBN : public Module {
@@ -104,7 +91,7 @@ class Block : public Module {
     if (stride != 1) residual->push_back(std::make_shared<MaxPool2d>(3, stride, 1));
     if (stride != 1 || c != in) {
       shortcut = register_module("shortcut", std::make_shared<Sequential>());
-      shortcut->push_back(conv(in, c, 1, stride, 0));
+      shortcut->push_back(conv1x1(in, c, stride));
       shortcut->push_back(std::make_shared<BatchNorm2d>(c));
     }
   }
@@ -122,9 +109,14 @@ class Xception : public Module {
     auto w = [width_scale](int64_t c) { return scale_width(c, width_scale); };
     // Entry flow.
     const int64_t stem_stride = cifar ? 1 : 2, stem_pad = cifar ? 1 : 0;
-    conv1 = register_module("conv1", conv(in_channels, w(32), 3, stem_stride, stem_pad));
+    conv1 = register_module("conv1", std::make_shared<Conv2d>(Conv2dOptions(in_channels, w(32), 3)
+                                                                  .stride(stem_stride)
+                                                                  .padding(stem_pad)
+                                                                  .bias(false)));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(w(32)));
-    conv2 = register_module("conv2", conv(w(32), w(64), 3, 1, stem_pad));
+    conv2 = register_module(
+        "conv2",
+        std::make_shared<Conv2d>(Conv2dOptions(w(32), w(64), 3).padding(stem_pad).bias(false)));
     bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(w(64)));
     blocks = register_module("blocks", std::make_shared<Sequential>());
     int64_t c = w(64);

@@ -4,9 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "cnnzoo/models/highway.hpp"
+#include "cnnzoo/models/rir.hpp"
+#include "cnnzoo/models/squeezenet.hpp"
+#include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops.hpp"
 #include "export/trace.hpp"
@@ -214,4 +218,62 @@ TEST(FractalNet, DropoutSitsBetweenEachConvolutionAndItsBatchNorm) {
   }
   // Blocks 2-5 drop (rates 0.1-0.4; block 1's rate is 0): 4 of 5 blocks, 7 layers each at C=3.
   EXPECT_EQ(dropouts, 4 * 7);
+}
+
+// SqueezeNet's simple bypass (the paper's best variant): identity shortcuts around fire3, 5,
+// 7 and 9, where the fire module's input and output widths match, and nowhere else; the
+// shortcut adds the module's input to its concatenated expand outputs.
+TEST(SqueezeNetCifar, SimpleBypassesAroundFire3579AddTheInput) {
+  auto model = build("squeezenet-cifar");
+  std::vector<std::pair<std::string, models::FireBN*>> fires;
+  for (auto& [name, m] : model->named_modules())
+    if (auto* f = dynamic_cast<models::FireBN*>(m)) fires.emplace_back(name, f);
+  ASSERT_EQ(fires.size(), 8u) << "fire2 to fire9";
+  for (size_t i = 0; i < fires.size(); ++i)
+    EXPECT_EQ(fires[i].second->bypass, i % 2 == 1)
+        << "fire" << i + 2 << " (" << fires[i].first << ")";
+  models::FireBN& fire3 = *fires[1].second;
+  fire3.eval();
+  NoGradGuard no_grad;
+  const Tensor x = input_tensor({2, 128, 6, 6}, 3);
+  const Tensor with = fire3.forward(Var(x)).value();
+  fire3.bypass = false;
+  const Tensor without = fire3.forward(Var(x)).value();
+  fire3.bypass = true;
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(with[i], without[i] + x[i]) << i;
+}
+
+namespace {
+// With every convolution's weights zero, what remains of a RiR unit is its shortcuts.
+void zero_convolutions(nn::Module& m) {
+  nn::init::for_each<nn::Conv2d>(m, [](nn::Conv2d& c) { c.weight.value().zero(); });
+}
+}  // namespace
+
+// ResNet in ResNet: a generalised residual layer computes [r | t] -> [r' | t'] with one conv
+// over both streams; only the residual stream r gets the identity shortcut, the transient
+// stream t none. A RiR block adds its own outer shortcut to the residual stream again.
+TEST(RiR, OnlyTheResidualStreamCarriesShortcuts) {
+  // Eval with the initial BN (mean 0, var 1, scale 1, shift 0): BN(z) = z / sqrt(1 + eps).
+  const double k = 1.0 / std::sqrt(1.0 + 1e-5);
+  const Tensor x = input_tensor({2, 8, 5, 5}, 4);
+  const int64_t half = 4 * 25;  // elements of one stream in one sample
+  models::rir::GeneralizedResidualLayer layer(8, 8, 1);
+  models::rir::RiRBlock block(8, 8, 1);
+  for (nn::Module* m : {static_cast<nn::Module*>(&layer), static_cast<nn::Module*>(&block)}) {
+    zero_convolutions(*m);
+    m->eval();
+  }
+  NoGradGuard no_grad;
+  const Tensor y = layer.forward(Var(x)).value(), z = block.forward(Var(x)).value();
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t r = n * 2 * half + i, t = r + half;
+      const double relu_r = std::max(0.0, double(x[r]) * k);
+      EXPECT_NEAR(y[r], relu_r, 1e-6) << "residual stream, element " << r;
+      EXPECT_EQ(y[t], 0.0f) << "transient stream, element " << t;
+      // Two layers (each passing r through its shortcut) plus the block's outer shortcut.
+      EXPECT_NEAR(z[r], std::max(0.0, relu_r * k) + x[r], 1e-6) << "block, element " << r;
+      EXPECT_EQ(z[t], 0.0f) << "block transient stream, element " << t;
+    }
 }

@@ -9,7 +9,9 @@
 #include "cnnzoo/models/inception_v3.hpp"
 #include "cnnzoo/models/resnet_blocks.hpp"
 #include "cnnzoo/models/senet_cifar.hpp"
+#include "cnnzoo/models/squeezenet.hpp"
 #include "cnnzoo/models/swapout.hpp"
+#include "cnnzoo/models/xception.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/testing/gtest.hpp"
@@ -126,4 +128,14 @@ TEST(BlocksDouble, InceptionModules) {
   check_both_modes(a, {2, 3, 5, 5}, "Inception v3 A");
   models::BNInceptionModule reduction(3, {0, 2, 3, 2, 2, true, 0, 2});
   check_both_modes(reduction, {2, 3, 6, 6}, "BN-Inception stride-2 module");
+}
+
+TEST(BlocksDouble, FireModulesAndSeparableConvolution) {
+  manual_seed(5);
+  models::Fire fire(4, 2, 3, 2);
+  check_both_modes(fire, {2, 4, 4, 4}, "SqueezeNet fire module");
+  models::FireBN bypass(6, 2, 3, /*bypass=*/true);
+  check_both_modes(bypass, {2, 6, 4, 4}, "fire module with BN and simple bypass");
+  models::SeparableConv2d separable(3, 5);
+  EXPECT_GRADCHECK(gradcheck(separable, random_input({2, 3, 5, 5})));
 }
