@@ -28,6 +28,7 @@
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/activation.hpp"
 #include "cnnzoo/ops/arith.hpp"
+#include "cnnzoo/ops/dropout.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/ops/pool.hpp"
 #include "cnnzoo/ops/shape.hpp"
@@ -36,39 +37,8 @@
 
 namespace cnnzoo::models::swapout {
 
-namespace {
-
-// 0/1 mask, each element 1 with probability p; two draws per 64-bit random number.
-Tensor bernoulli_mask(const Shape& shape, double p, Generator& gen) {
-  Tensor m = Tensor::empty(shape);
-  const uint64_t threshold = static_cast<uint64_t>(std::llround(p * 4294967296.0));
-  real* d = m.data();
-  const int64_t n = m.numel();
-  int64_t i = 0;
-  for (; i + 1 < n; i += 2) {
-    const uint64_t r = gen.next_u64();
-    d[i] = (r & 0xffffffffu) < threshold ? 1.0f : 0.0f;
-    d[i + 1] = (r >> 32) < threshold ? 1.0f : 0.0f;
-  }
-  if (i < n) d[i] = (gen.next_u64() & 0xffffffffu) < threshold ? 1.0f : 0.0f;
-  return m;
-}
-
-}  // namespace
-
 double keep_probability(int64_t l, int64_t L, double theta_L) {
   return 1.0 - static_cast<double>(l) / static_cast<double>(L) * (1.0 - theta_L);
-}
-
-Var swapout(const Var& x, const Var& f, double theta1, double theta2, Generator* gen) {
-  check(x.shape() == f.shape(), "swapout: X and F(X) must have the same shape");
-  if (!gen) {
-    if (theta1 == theta2) return scale(add(x, f), theta1);
-    return add(scale(x, theta1), scale(f, theta2));
-  }
-  Var m1(bernoulli_mask(x.shape(), theta1, *gen));
-  Var m2(bernoulli_mask(x.shape(), theta2, *gen));
-  return add(mul(x, m1), mul(f, m2));
 }
 
 Unit::Unit(int64_t in_channels, int64_t out_channels, int64_t stride, bool activate_shortcut,
@@ -119,7 +89,9 @@ Var Unit::forward(const Var& x) {
 
 Var Unit::forward(const Var& x, Generator* gen) {
   Var a = preact(x);  // once: BN running statistics are updated once per forward
-  return swapout(shortcut(x, a), branch(a), theta, theta, gen);
+  // Without a generator the expectation: deterministic inference.
+  return cnnzoo::swapout(shortcut(x, a), branch(a), theta, theta, gen != nullptr,
+                         gen ? *gen : global_generator());
 }
 
 SwapoutNet::SwapoutNet(const Config& c) : stochastic_inference(c.stochastic_inference) {
@@ -173,18 +145,9 @@ Var SwapoutNet::forward(const Var& x) {
   }
   Generator gen(seed);
   NoGradGuard no_grad;
-  Tensor mean_prob;
-  for (int64_t i = 0; i < stochastic_inference; ++i) {
-    Tensor p = softmax(forward(x, &gen).value());
-    if (i == 0) {
-      mean_prob = p.clone();
-    } else {
-      for (int64_t j = 0; j < p.numel(); ++j) mean_prob[j] += p[j];
-    }
-  }
-  const real inv = real(1) / static_cast<real>(stochastic_inference);
-  for (auto& v : mean_prob) v = std::log(std::max<real>(v * inv, real(1e-30)));
-  return Var(mean_prob);
+  std::vector<Tensor> samples;
+  for (int64_t i = 0; i < stochastic_inference; ++i) samples.push_back(forward(x, &gen).value());
+  return Var(log_mean_softmax(samples));
 }
 
 }  // namespace cnnzoo::models::swapout

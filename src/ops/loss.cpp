@@ -115,9 +115,28 @@ TensorT<T> softmax(const TensorT<T>& logits) {
   return p;
 }
 
+template <class T>
+TensorT<T> log_mean_softmax(const std::vector<TensorT<T>>& logits) {
+  check(!logits.empty(), "log_mean_softmax: no logits");
+  TensorT<T> mean = softmax(logits[0]);
+  for (size_t s = 1; s < logits.size(); ++s) {
+    check(logits[s].defined() && logits[s].shape() == logits[0].shape(),
+          "log_mean_softmax: logits " + std::to_string(s) + " are " +
+              (logits[s].defined() ? logits[s].shape_str() : std::string("undefined")) +
+              ", the first " + logits[0].shape_str());
+    const TensorT<T> p = softmax(logits[s]);
+    for (int64_t j = 0; j < p.numel(); ++j) mean[j] += p[j];
+  }
+  const T inv = T(1) / static_cast<T>(logits.size());
+  for (auto& v : mean) v = std::log(std::max<T>(v * inv, T(1e-30)));
+  return mean;
+}
+
 template VarT<float> cross_entropy(const VarT<float>&, const std::vector<int64_t>&, double);
 template VarT<double> cross_entropy(const VarT<double>&, const std::vector<int64_t>&, double);
 template TensorT<float> softmax(const TensorT<float>&);
 template TensorT<double> softmax(const TensorT<double>&);
+template TensorT<float> log_mean_softmax(const std::vector<TensorT<float>>&);
+template TensorT<double> log_mean_softmax(const std::vector<TensorT<double>>&);
 
 }  // namespace cnnzoo

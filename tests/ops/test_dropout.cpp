@@ -86,3 +86,58 @@ TEST(Dropout, BadProbabilityThrows) {
   EXPECT_THROW(dropout(x, std::numeric_limits<double>::quiet_NaN(), true, gen), Error);
   EXPECT_THROW(dropout(x, 1.5, false, gen), Error);
 }
+
+// ---- swapout ------------------------------------------------------------------------------
+
+TEST(GradCheck, Swapout) {
+  Generator g(5);
+  for (auto [theta1, theta2] : {std::pair{0.5, 0.5}, std::pair{0.3, 0.8}}) {
+    auto f = [theta1 = theta1, theta2 = theta2](const std::vector<VarD>& v) {
+      Generator gen(91);  // the same two masks in every forward pass of the check
+      return swapout(v[0], v[1], theta1, theta2, true, gen);
+    };
+    EXPECT_GRADCHECK(gradcheck(f, {random_tensor({3, 5}, g), random_tensor({3, 5}, g)}))
+        << theta1 << " " << theta2;
+    auto eval = [theta1 = theta1, theta2 = theta2](const std::vector<VarD>& v) {
+      Generator gen(91);
+      return swapout(v[0], v[1], theta1, theta2, false, gen);
+    };
+    EXPECT_GRADCHECK(gradcheck(eval, {random_tensor({7}, g), random_tensor({7}, g)}));
+  }
+}
+
+// Each output element is one of 0, x, f, x + f, with the two masks independent: the four
+// cases occur with probabilities (1 - t1)(1 - t2), t1 (1 - t2), (1 - t1) t2 and t1 t2.
+TEST(Swapout, TwoIndependentMasksWithTheirKeepProbabilities) {
+  const int64_t count = 200001;
+  const double t1 = 0.3, t2 = 0.6;
+  Generator gen(6);
+  VarD x(TensorD::full({count}, 1.0), true), f(TensorD::full({count}, 2.0), true);
+  VarD y = swapout(x, f, t1, t2, true, gen);
+  int64_t seen[4] = {0, 0, 0, 0};  // by value 0, 1, 2, 3
+  for (double v : y.value()) {
+    ASSERT_TRUE(v == 0.0 || v == 1.0 || v == 2.0 || v == 3.0) << v;
+    ++seen[static_cast<int>(v)];
+  }
+  const double expect[4] = {(1 - t1) * (1 - t2), t1 * (1 - t2), (1 - t1) * t2, t1 * t2};
+  for (int k = 0; k < 4; ++k) {
+    const double sigma = std::sqrt(expect[k] * (1 - expect[k]) / count);
+    EXPECT_NEAR(double(seen[k]) / count, expect[k], 6 * sigma) << "value " << k;
+  }
+  // The gradient of each input is its own mask.
+  backward(y, TensorD::ones({count}));
+  for (int64_t i = 0; i < count; i += 997) {
+    const double v = y.value()[i];
+    EXPECT_EQ(x.grad()[i], (v == 1.0 || v == 3.0) ? 1.0 : 0.0) << i;
+    EXPECT_EQ(f.grad()[i], (v == 2.0 || v == 3.0) ? 1.0 : 0.0) << i;
+  }
+}
+
+TEST(Swapout, EvaluationIsTheExpectationAndBadInputThrows) {
+  Generator gen(7);
+  VarD x(TensorD::full({4}, 1.0)), f(TensorD::full({4}, 2.0));
+  for (double v : swapout(x, f, 0.25, 0.5, false, gen).value()) EXPECT_DOUBLE_EQ(v, 1.25);
+  EXPECT_THROW(swapout(x, VarD(TensorD::ones({5})), 0.5, 0.5, true, gen), Error);
+  EXPECT_THROW(swapout(x, f, 1.5, 0.5, true, gen), Error);
+  EXPECT_THROW(swapout(x, f, 0.5, std::numeric_limits<double>::quiet_NaN(), true, gen), Error);
+}

@@ -97,6 +97,23 @@ TEST(Softmax, RowsSumToOneAndKnownValues) {
   EXPECT_EQ(big[2], 0.f);
 }
 
+// The averaged prediction of two sets of logits: log((softmax(a) + softmax(b)) / 2).
+TEST(Softmax, LogMeanSoftmaxAveragesProbabilitiesNotLogits) {
+  TensorD a = TensorD::from_vector({1, 2}, {0, std::log(3.0)});  // p = (1/4, 3/4)
+  TensorD b = TensorD::from_vector({1, 2}, {std::log(3.0), 0});  // p = (3/4, 1/4)
+  TensorD m = log_mean_softmax(std::vector<TensorD>{a, b});
+  EXPECT_NEAR(m[0], std::log(0.5), 1e-12);
+  EXPECT_NEAR(m[1], std::log(0.5), 1e-12);
+  // One set: its log-softmax; a probability that underflows stays finite.
+  TensorD one = log_mean_softmax(std::vector<TensorD>{a});
+  EXPECT_NEAR(one[1], std::log(0.75), 1e-12);
+  Tensor far = log_mean_softmax(std::vector<Tensor>{Tensor::from_vector({1, 2}, {0.f, 500.f})});
+  EXPECT_TRUE(std::isfinite(far[0]));
+  EXPECT_NEAR(far[0], std::log(1e-30), 1e-3);
+  EXPECT_THROW(log_mean_softmax(std::vector<TensorD>{}), Error);
+  EXPECT_THROW(log_mean_softmax(std::vector<TensorD>{a, TensorD::zeros({2, 2})}), Error);
+}
+
 TEST(CrossEntropy, ErrorsThrow) {
   VarD z(TensorD::zeros({2, 3}));
   EXPECT_THROW(cross_entropy(z, {0, 3}), Error);

@@ -22,10 +22,6 @@ struct Config {
 // Keep probability of unit l = 1..L: theta_l = 1 - (l / L) (1 - theta_L).
 double keep_probability(int64_t l, int64_t L, double theta_L);
 
-// Y = Theta1 * X + Theta2 * F(X) with independent per-element Bernoulli(theta1), (theta2)
-// masks drawn from `gen`; with gen == nullptr, the expectation theta1 X + theta2 F(X).
-Var swapout(const Var& x, const Var& f, double theta1, double theta2, Generator* gen);
-
 // Pre-activation basic unit: F = conv3x3(ReLU(BN(conv3x3(ReLU(BN(x)))))), stride on the first
 // conv. Where the shape changes, the shortcut subsamples and zero-pads (option A) the
 // pre-activated input; with activate_shortcut (the unit right after the stem) an identity
