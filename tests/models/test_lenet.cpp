@@ -8,16 +8,17 @@
 
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/nn/layers.hpp"
+#include "model_test.hpp"
 
 using namespace cnnzoo;
+using namespace cnnzoo::testing;
+
+CNNZOO_PAPER_TABLE(lenet, {row("lenet5", 61706).classifier(84)});
 
 namespace {
 
-nn::ModulePtr build(std::map<std::string, std::string> options = {}) {
-  models::ModelSpec spec;
-  spec.name = "lenet5";
-  spec.options = std::move(options);
-  return models::build_model(spec);
+nn::ModulePtr lenet(std::map<std::string, std::string> options = {}) {
+  return build("lenet5", -1, std::move(options));
 }
 
 nn::Module& feature(nn::Module& m, size_t i) {
@@ -29,21 +30,21 @@ nn::Module& feature(nn::Module& m, size_t i) {
 }  // namespace
 
 TEST(LeNet5, ModernDefaultCount) {
-  EXPECT_EQ(build()->num_parameters(), 61706);
+  EXPECT_EQ(lenet()->num_parameters(), 61706);
 }
 
 // A coefficient and a bias per map in S2 (6 maps) and S4 (16 maps) on top of the default.
 TEST(LeNet5, PaperSubsamplingCount) {
   nn::ModulePtr m;
-  ASSERT_NO_THROW(m = build({{"subsampling", "paper"}}));
+  ASSERT_NO_THROW(m = lenet({{"subsampling", "paper"}}));
   EXPECT_EQ(m->num_parameters(), 61706 + 6 * 2 + 16 * 2);
-  EXPECT_THROW(build({{"subsampling", "trainable"}}), Error);
+  EXPECT_THROW(lenet({{"subsampling", "trainable"}}), Error);
 }
 
 // S2 by hand on a 6x2x2 input: x = 1.7159 tanh(2/3 (coef * (sum of the 2x2 window) + bias)).
 TEST(LeNet5, PaperSubsamplingNumerics) {
   nn::ModulePtr m;
-  ASSERT_NO_THROW(m = build({{"subsampling", "paper"}}));
+  ASSERT_NO_THROW(m = lenet({{"subsampling", "paper"}}));
   nn::Module& s2 = feature(*m, 2);
   auto params = s2.named_parameters();
   ASSERT_EQ(params.size(), 2u);
