@@ -136,7 +136,8 @@ TEST(Swapout, TwoIndependentMasksWithTheirKeepProbabilities) {
 TEST(Swapout, EvaluationIsTheExpectationAndBadInputThrows) {
   Generator gen(7);
   VarD x(TensorD::full({4}, 1.0)), f(TensorD::full({4}, 2.0));
-  for (double v : swapout(x, f, 0.25, 0.5, false, gen).value()) EXPECT_DOUBLE_EQ(v, 1.25);
+  const TensorD y = swapout(x, f, 0.25, 0.5, false, gen).value();  // a copy: the Var is a temporary
+  for (double v : y) EXPECT_DOUBLE_EQ(v, 1.25);
   EXPECT_THROW(swapout(x, VarD(TensorD::ones({5})), 0.5, 0.5, true, gen), Error);
   EXPECT_THROW(swapout(x, f, 1.5, 0.5, true, gen), Error);
   EXPECT_THROW(swapout(x, f, 0.5, std::numeric_limits<double>::quiet_NaN(), true, gen), Error);
