@@ -45,29 +45,23 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = pad;
-  return std::make_shared<Conv2d>(in, out, k, o);
-}
-
 class AlexNet : public Module {
  public:
   AlexNet(int64_t in_channels, int64_t num_classes, double drop_rate) {
     features = register_module("features", std::make_shared<Sequential>());
     auto pool = [] { return std::make_shared<MaxPool2d>(3, 2); };
-    features->push_back(conv(in_channels, 64, 11, 4, 2));
+    features->push_back(
+        std::make_shared<Conv2d>(Conv2dOptions(in_channels, 64, 11).stride(4).padding(2)));
     features->push_back(std::make_shared<ReLU>());
     features->push_back(pool());
-    features->push_back(conv(64, 192, 5, 1, 2));
+    features->push_back(std::make_shared<Conv2d>(Conv2dOptions(64, 192, 5).padding(2)));
     features->push_back(std::make_shared<ReLU>());
     features->push_back(pool());
-    features->push_back(conv(192, 384, 3, 1, 1));
+    features->push_back(std::make_shared<Conv2d>(Conv2dOptions(192, 384, 3).padding(1)));
     features->push_back(std::make_shared<ReLU>());
-    features->push_back(conv(384, 256, 3, 1, 1));
+    features->push_back(std::make_shared<Conv2d>(Conv2dOptions(384, 256, 3).padding(1)));
     features->push_back(std::make_shared<ReLU>());
-    features->push_back(conv(256, 256, 3, 1, 1));
+    features->push_back(std::make_shared<Conv2d>(Conv2dOptions(256, 256, 3).padding(1)));
     features->push_back(std::make_shared<ReLU>());
     features->push_back(pool());
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(6));
@@ -100,11 +94,8 @@ class AlexNetCifar : public Module {
     auto& f = *features;
     // conv [-> BN] -> ReLU; without BN, LRN follows conv1 and conv2.
     auto layer = [&](int64_t in, int64_t out, int64_t k, int64_t g, bool lrn) {
-      Conv2dParams o;
-      o.padding = k / 2;
-      o.groups = g;
-      o.bias = !batch_norm;
-      f.push_back(std::make_shared<Conv2d>(in, out, k, o));
+      f.push_back(std::make_shared<Conv2d>(
+          Conv2dOptions(in, out, k).padding(k / 2).groups(g).bias(!batch_norm)));
       if (batch_norm) f.push_back(std::make_shared<BatchNorm2d>(out));
       f.push_back(std::make_shared<ReLU>());
       // Paper: k + alpha * sum(a^2) with alpha = 1e-4; PyTorch's form divides alpha by n = 5.

@@ -34,10 +34,7 @@ namespace cnnzoo::models::fractalnet {
 
 ConvBlock::ConvBlock(int64_t in_channels, int64_t out_channels, double drop_rate)
     : drop_rate(drop_rate) {
-  Conv2dParams o;
-  o.padding = 1;
-  o.bias = false;
-  conv = register_module("conv", std::make_shared<nn::Conv2d>(in_channels, out_channels, 3, o));
+  conv = register_module("conv", nn::conv3x3(in_channels, out_channels));
   bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(out_channels));
 }
 

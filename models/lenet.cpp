@@ -44,9 +44,8 @@ class Subsampling : public nn::Module {
  public:
   explicit Subsampling(int64_t maps) {
     // A 1x1 depthwise convolution is exactly one coefficient and one bias per map.
-    Conv2dParams o;
-    o.groups = maps;
-    affine = register_module("affine", std::make_shared<nn::Conv2d>(maps, maps, 1, o));
+    affine = register_module(
+        "affine", std::make_shared<nn::Conv2d>(nn::Conv2dOptions(maps, maps, 1).groups(maps)));
   }
   Var forward(const Var& x) override {
     Pool2dOptions o;

@@ -72,11 +72,11 @@ class SearchedLayer : public Module {
  public:
   // out: the layer's N, or N times the width_scale option.
   SearchedLayer(int64_t in, int64_t out, const LayerSpec& s) {
-    Conv2dParams o;
-    o.padding = Padding2d((s.filter_height - 1) / 2, (s.filter_width - 1) / 2);
-    o.bias = false;
     conv = register_module(
-        "conv", std::make_shared<Conv2d>(in, out, Size2(s.filter_height, s.filter_width), o));
+        "conv", std::make_shared<Conv2d>(
+                    Conv2dOptions(in, out, Size2(s.filter_height, s.filter_width))
+                        .padding(Padding2d((s.filter_height - 1) / 2, (s.filter_width - 1) / 2))
+                        .bias(false)));
     bn = register_module("bn", std::make_shared<BatchNorm2d>(out));
   }
   Var forward(const Var& x) override { return nn::conv_bn_relu(*conv, *bn, x); }

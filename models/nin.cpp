@@ -39,10 +39,8 @@ class MlpConv : public Module {
           bool batch_norm, bool class_maps) {
     auto layer = [&](const std::string& name, int64_t c_in, int64_t c_out, int64_t k, bool linear) {
       bool bn = batch_norm && !linear;
-      Conv2dParams o;
-      o.padding = k / 2;
-      o.bias = !bn;
-      convs_.push_back(register_module(name, std::make_shared<Conv2d>(c_in, c_out, k, o)));
+      convs_.push_back(register_module(
+          name, std::make_shared<Conv2d>(Conv2dOptions(c_in, c_out, k).padding(k / 2).bias(!bn))));
       bns_.push_back(bn ? register_module(name + "_bn", std::make_shared<BatchNorm2d>(c_out))
                         : nullptr);
       relu_.push_back(!linear);

@@ -165,11 +165,10 @@ class PReLUNet : public Module {
   // conv (with bias) -> channel-wise PReLU, or conv (no bias) -> BN -> PReLU.
   void conv_prelu(const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
                   Padding2d padding) {
-    Conv2dParams o;
-    o.stride = stride;
-    o.padding = padding;
-    o.bias = !batch_norm_;
-    features->push_back(name, std::make_shared<Conv2d>(in, out, kernel, o));
+    features->push_back(
+        name,
+        std::make_shared<Conv2d>(
+            Conv2dOptions(in, out, kernel).stride(stride).padding(padding).bias(!batch_norm_)));
     if (batch_norm_) features->push_back(name + "_bn", std::make_shared<BatchNorm2d>(out));
     features->push_back(name + "_prelu", std::make_shared<PReLU>(out, kSlopeInit));
   }

@@ -16,6 +16,8 @@
 // resnext50_32x4d 25,028,904; resnext101_32x8d 88,791,336.
 #include "cnnzoo/models/resnet_imagenet.hpp"
 
+#include "cnnzoo/models/resnet_blocks.hpp"
+
 #include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/activation.hpp"
@@ -29,14 +31,6 @@ namespace cnnzoo::models::imagenet {
 namespace {
 
 using namespace cnnzoo::nn;
-
-// Projection shortcut (option B): 1x1 conv with the block's stride, then BN.
-std::shared_ptr<Sequential> projection(int64_t in, int64_t out, int64_t stride) {
-  auto s = std::make_shared<Sequential>();
-  s->push_back(conv1x1(in, out, stride));
-  s->push_back(std::make_shared<BatchNorm2d>(out));
-  return s;
-}
 
 struct Config {
   bool bottleneck;
@@ -111,11 +105,9 @@ class ResNet : public Module {
  public:
   ResNet(const Config& config, int64_t in_channels, int64_t num_classes, bool zero_init_residual)
       : config_(config) {
-    Conv2dParams o;
-    o.stride = 2;
-    o.padding = 3;
-    o.bias = false;
-    conv1 = register_module("conv1", std::make_shared<Conv2d>(in_channels, 64, 7, o));
+    conv1 = register_module(
+        "conv1", std::make_shared<Conv2d>(
+                     Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(64));
     relu = register_module("relu", std::make_shared<ReLU>());
     maxpool = register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
@@ -158,7 +150,7 @@ class ResNet : public Module {
       int64_t s = b == 0 ? stride : 1;
       std::shared_ptr<Sequential> down;
       if (s != 1 || inplanes_ != planes * expansion)
-        down = projection(inplanes_, planes * expansion, s);
+        down = projection_shortcut(inplanes_, planes * expansion, s);  // option B
       if (config_.bottleneck)
         seq->push_back(std::make_shared<Bottleneck>(inplanes_, planes, s, down, config_.cardinality,
                                                     config_.bottleneck_width));

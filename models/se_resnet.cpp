@@ -32,14 +32,6 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = k / 2;
-  o.bias = false;
-  return std::make_shared<Conv2d>(in, out, k, o);
-}
-
 // Squeeze (global average pool) and excitation (bottleneck of two fcs, sigmoid gate), then
 // channel-wise rescaling of the input.
 class SEModule : public Module {
@@ -64,16 +56,16 @@ class SEBottleneck : public Module {
   static constexpr int64_t expansion = 4;
   SEBottleneck(int64_t in, int64_t planes, int64_t stride, int64_t reduction) {
     const int64_t out = planes * expansion;
-    conv1 = register_module("conv1", conv(in, planes, 1, stride));
+    conv1 = register_module("conv1", conv1x1(in, planes, stride));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-    conv2 = register_module("conv2", conv(planes, planes, 3));
+    conv2 = register_module("conv2", conv3x3(planes, planes));
     bn2 = register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-    conv3 = register_module("conv3", conv(planes, out, 1));
+    conv3 = register_module("conv3", conv1x1(planes, out));
     bn3 = register_module("bn3", std::make_shared<BatchNorm2d>(out));
     se = register_module("se", std::make_shared<SEModule>(out, reduction));
     if (stride != 1 || in != out) {
       downsample = register_module("downsample", std::make_shared<Sequential>());
-      downsample->push_back(conv(in, out, 1, stride));
+      downsample->push_back(conv1x1(in, out, stride));
       downsample->push_back(std::make_shared<BatchNorm2d>(out));
     }
   }
@@ -94,7 +86,9 @@ class SEResNet : public Module {
  public:
   SEResNet(const std::vector<int64_t>& blocks, int64_t in_channels, int64_t num_classes,
            int64_t reduction) {
-    conv1 = register_module("conv1", conv(in_channels, 64, 7, 2));
+    conv1 = register_module(
+        "conv1", std::make_shared<Conv2d>(
+                     Conv2dOptions(in_channels, 64, 7).stride(2).padding(3).bias(false)));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(64));
     maxpool = register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
     int64_t in = 64;

@@ -91,10 +91,8 @@ class SqueezeNet : public Module {
     auto fire = [](int64_t in, int64_t s, int64_t e) {
       return std::make_shared<Fire>(in, s, e, e);
     };
-    Conv2dParams o;
-    o.stride = 2;
     if (!v1_1) {
-      f.push_back(std::make_shared<Conv2d>(in_channels, 96, 7, o));
+      f.push_back(std::make_shared<Conv2d>(Conv2dOptions(in_channels, 96, 7).stride(2)));
       f.push_back(std::make_shared<ReLU>());
       f.push_back(pool());
       f.push_back(fire(96, 16, 64));    // fire2
@@ -108,7 +106,7 @@ class SqueezeNet : public Module {
       f.push_back(pool());
       f.push_back(fire(512, 64, 256));  // fire9
     } else {
-      f.push_back(std::make_shared<Conv2d>(in_channels, 64, 3, o));
+      f.push_back(std::make_shared<Conv2d>(Conv2dOptions(in_channels, 64, 3).stride(2)));
       f.push_back(std::make_shared<ReLU>());
       f.push_back(pool());
       f.push_back(fire(64, 16, 64));   // fire2

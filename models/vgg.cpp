@@ -54,9 +54,7 @@ std::shared_ptr<Sequential> features(const std::vector<int64_t>& cfg, int64_t in
       seq->push_back(std::make_shared<MaxPool2d>(2, 2));
       continue;
     }
-    Conv2dParams o;
-    o.padding = 1;
-    seq->push_back(std::make_shared<Conv2d>(c, v, 3, o));
+    seq->push_back(std::make_shared<Conv2d>(Conv2dOptions(c, v, 3).padding(1)));
     if (batch_norm) seq->push_back(std::make_shared<BatchNorm2d>(v));
     seq->push_back(std::make_shared<ReLU>());
     c = v;
@@ -110,10 +108,7 @@ class VGGCifar : public Module {
         features->push_back(std::make_shared<MaxPool2d>(2, 2));
         continue;
       }
-      Conv2dParams o;
-      o.padding = 1;
-      o.bias = false;
-      features->push_back(std::make_shared<Conv2d>(c, v, 3, o));
+      features->push_back(conv3x3(c, v));
       features->push_back(std::make_shared<BatchNorm2d>(v));
       features->push_back(std::make_shared<ReLU>());
       c = v;

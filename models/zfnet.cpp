@@ -37,13 +37,6 @@ namespace {
 
 using namespace cnnzoo::nn;
 
-std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
-  Conv2dParams o;
-  o.stride = stride;
-  o.padding = pad;
-  return std::make_shared<Conv2d>(in, out, k, o);
-}
-
 std::shared_ptr<MaxPool2d> pool3x3s2() {
   return std::make_shared<MaxPool2d>(3, 2, 0, /*ceil_mode=*/true);
 }
@@ -56,19 +49,20 @@ class ZFNet : public Module {
  public:
   ZFNet(int64_t in_channels, int64_t num_classes, double drop_rate) {
     features = register_module("features", std::make_shared<Sequential>());
-    features->push_back("conv1", conv(in_channels, 96, 7, 2, 1));
+    features->push_back(
+        "conv1", std::make_shared<Conv2d>(Conv2dOptions(in_channels, 96, 7).stride(2).padding(1)));
     features->push_back("relu1", std::make_shared<ReLU>());
     features->push_back("pool1", pool3x3s2());
     features->push_back("norm1", contrast_norm());
-    features->push_back("conv2", conv(96, 256, 5, 2, 0));
+    features->push_back("conv2", std::make_shared<Conv2d>(Conv2dOptions(96, 256, 5).stride(2)));
     features->push_back("relu2", std::make_shared<ReLU>());
     features->push_back("pool2", pool3x3s2());
     features->push_back("norm2", contrast_norm());
-    features->push_back("conv3", conv(256, 384, 3, 1, 1));
+    features->push_back("conv3", std::make_shared<Conv2d>(Conv2dOptions(256, 384, 3).padding(1)));
     features->push_back("relu3", std::make_shared<ReLU>());
-    features->push_back("conv4", conv(384, 384, 3, 1, 1));
+    features->push_back("conv4", std::make_shared<Conv2d>(Conv2dOptions(384, 384, 3).padding(1)));
     features->push_back("relu4", std::make_shared<ReLU>());
-    features->push_back("conv5", conv(384, 256, 3, 1, 1));
+    features->push_back("conv5", std::make_shared<Conv2d>(Conv2dOptions(384, 256, 3).padding(1)));
     features->push_back("relu5", std::make_shared<ReLU>());
     features->push_back("pool5", pool3x3s2());
     avgpool = register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(6));
