@@ -167,11 +167,6 @@ DropPathPlan FractalNet::sample_drop_path(Generator& gen) const {
   return plan;
 }
 
-Var FractalNet::forward(const Var& x) {
-  if (is_training() && drop_path) return forward(x, sample_drop_path(global_generator()));
-  return forward(x, all_paths());
-}
-
 Var FractalNet::forward(const Var& x, const DropPathPlan& plan) {
   check(plan.blocks.size() == blocks.size(), "fractalnet: drop-path plan has the wrong size");
   Pool2dOptions pool;
@@ -180,6 +175,11 @@ Var FractalNet::forward(const Var& x, const DropPathPlan& plan) {
   for (size_t b = 0; b < blocks.size(); ++b)
     h = max_pool2d(blocks[b]->forward(h, plan.blocks[b]), pool);
   return fc->forward(flatten(global_avg_pool2d(h)));
+}
+
+Var FractalNet::forward(const Var& x) {
+  if (is_training() && drop_path) return forward(x, sample_drop_path(global_generator()));
+  return forward(x, all_paths());
 }
 
 }  // namespace cnnzoo::models::fractalnet
@@ -193,11 +193,11 @@ std::vector<ModelInfo> fractalnet_models() {
   const auto options =
       Options<C>()
           .integer("columns", &C::columns, 1, 8, "C")
-          .real("width_scale", &C::width_scale, 0.01, 16.0, "every block's channels")
           .flag("dropout", &C::dropout, "per-block dropout 0, 0.1, 0.2, 0.3, 0.4")
           .flag("drop_path", &C::drop_path, "local and global drop-path")
           .real("local_drop_rate", &C::local_drop_rate, 0.0, 1.0, "join input drop rate")
-          .real("global_ratio", &C::global_ratio, 0.0, 1.0, "mini-batches keeping one column");
+          .real("global_ratio", &C::global_ratio, 0.0, 1.0, "mini-batches keeping one column")
+          .real("width_scale", &C::width_scale, 0.01, 16.0, "every block's channels");
   return {model_row(paper, "fractalnet-20", cifar_input(), "4.60", options, C{},
                     build_network<fractalnet::FractalNet, C>)};
 }

@@ -73,26 +73,24 @@ Block8::Block8(double s, bool activate) : InceptionResNetBlock("Block8", s, acti
 namespace {
 
 // TF-slim's Mixed_5b: an Inception-v3 35x35 module taking the stem to 320 channels.
-class Mixed5b : public InceptionBranches {
- public:
-  Mixed5b() : InceptionBranches("Mixed5b") {
-    branch(same_unit(192, 96, 1));
-    branch(chain({same_unit(192, 48, 1), same_unit(48, 64, 5)}));
-    branch(chain({same_unit(192, 64, 1), same_unit(64, 96, 3), same_unit(96, 96, 3)}));
-    branch(same_unit(192, 64, 1), /*avg_pool_first=*/true);
-  }
-};
+nn::ModulePtr mixed_5b() {
+  auto m = std::make_shared<InceptionBranches>("Mixed5b");
+  m->branch(same_unit(192, 96, 1))
+      .branch(chain({same_unit(192, 48, 1), same_unit(48, 64, 5)}))
+      .branch(chain({same_unit(192, 64, 1), same_unit(64, 96, 3), same_unit(96, 96, 3)}))
+      .branch(same_unit(192, 64, 1), /*avg_pool_first=*/true);
+  return m;
+}
 
 // TF-slim's Mixed_7a: 17 -> 8 reduction, 384 + 288 + 320 + 1088 = 2080 channels.
-class Mixed7a : public InceptionBranches {
- public:
-  Mixed7a() : InceptionBranches("Mixed7a") {
-    branch(chain({same_unit(1088, 256, 1), valid_unit(256, 384, 3, 2)}));
-    branch(chain({same_unit(1088, 256, 1), valid_unit(256, 288, 3, 2)}));
-    branch(chain({same_unit(1088, 256, 1), same_unit(256, 288, 3), valid_unit(288, 320, 3, 2)}));
-    max_pool_branch();
-  }
-};
+nn::ModulePtr mixed_7a() {
+  auto m = std::make_shared<InceptionBranches>("Mixed7a");
+  m->branch(chain({same_unit(1088, 256, 1), valid_unit(256, 384, 3, 2)}))
+      .branch(chain({same_unit(1088, 256, 1), valid_unit(256, 288, 3, 2)}))
+      .branch(chain({same_unit(1088, 256, 1), same_unit(256, 288, 3), valid_unit(288, 320, 3, 2)}))
+      .max_pool_branch();
+  return m;
+}
 
 class InceptionResNetV2 : public InceptionNet {
  public:
@@ -106,12 +104,12 @@ class InceptionResNetV2 : public InceptionNet {
     stem->push_back("conv3b", same_unit(64, 80, 1));
     stem->push_back("conv4a", valid_unit(80, 192, 3));                 // -> 71
     stem->push_back("pool5a", std::make_shared<nn::MaxPool2d>(3, 2));  // -> 35
-    stem->push_back("mixed5b", std::make_shared<Mixed5b>());           // 320 channels
+    stem->push_back("mixed5b", mixed_5b());                            // 320 channels
     stage("stem", stem);
     stage("inception_resnet_a", repeat<Block35>(10, 0.17));
     stage("reduction_a", std::make_shared<ReductionA>(320, 256, 256, 384, 384));
     stage("inception_resnet_b", repeat<Block17>(20, 0.10));
-    stage("reduction_b", std::make_shared<Mixed7a>());
+    stage("reduction_b", mixed_7a());
     auto c = repeat<Block8>(9, 0.20, true);
     c->push_back(std::make_shared<Block8>(1.0, false));  // last block: no scale, no ReLU
     stage("inception_resnet_c", c);

@@ -85,15 +85,17 @@ Var InceptionBranches::forward(const Var& x) {
   return concat(out);
 }
 
-void InceptionBranches::branch(nn::ModulePtr m, bool avg_pool_first) {
+InceptionBranches& InceptionBranches::branch(nn::ModulePtr m, bool avg_pool_first) {
   register_module("branch" + std::to_string(branches_.size()), m);
   branches_.push_back(std::move(m));
   avg_first_.push_back(avg_pool_first);
+  return *this;
 }
 
-void InceptionBranches::max_pool_branch() {
+InceptionBranches& InceptionBranches::max_pool_branch() {
   branches_.push_back(nullptr);
   avg_first_.push_back(false);
+  return *this;
 }
 
 ReductionA::ReductionA(int64_t in, int64_t k, int64_t l, int64_t m, int64_t n)

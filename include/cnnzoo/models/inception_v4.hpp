@@ -20,16 +20,15 @@ std::shared_ptr<nn::Sequential> chain(std::vector<nn::ModulePtr> units);
 
 // Parallel branches concatenated along channels, in order. A branch may be the 3x3/2 max pool
 // pass-through of the reduction modules, or start with the 3x3/1 'same' average pool that
-// does not count the padding (TF "SAME" pooling).
+// does not count the padding (TF "SAME" pooling). A one-off module is built by chaining
+// branch() calls; the paper's repeated modules are subclasses.
 class InceptionBranches : public nn::Module {
  public:
+  explicit InceptionBranches(std::string type) : type_(std::move(type)) {}
+  InceptionBranches& branch(nn::ModulePtr m, bool avg_pool_first = false);
+  InceptionBranches& max_pool_branch();
   Var forward(const Var& x) override;
   std::string type_name() const override { return type_; }
-
- protected:
-  explicit InceptionBranches(std::string type) : type_(std::move(type)) {}
-  void branch(nn::ModulePtr m, bool avg_pool_first = false);
-  void max_pool_branch();
 
  private:
   std::string type_;
