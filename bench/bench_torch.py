@@ -24,6 +24,8 @@ p.add_argument("--classes", type=int, help="default: 10 (CIFAR models), 1000 (to
 p.add_argument("--reps", type=int, default=10, help="minimum timed repetitions")
 p.add_argument("--min-seconds", type=float, default=3.0, help="minimum timed seconds")
 p.add_argument("--json", action="store_true")
+p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+               help="bf16: the step under torch.autocast('cpu', dtype=torch.bfloat16)")
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -43,6 +45,11 @@ opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e
 
 
 def step(x, labels):
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        fp32_step(x, labels)
+
+
+def fp32_step(x, labels):
     if a.train:
         loss = F.cross_entropy(model(x), labels)
         opt.zero_grad(set_to_none=True)
@@ -77,6 +84,7 @@ result = {
     "batch": a.batch,
     "threads": torch.get_num_threads(),
     "mode": "train" if a.train else "inference",
+    "precision": a.precision,
     "images_per_s": a.batch / t,
     "step_ms": t * 1000,
     "latency_ms": latency_ms,
@@ -86,7 +94,7 @@ if a.json:
     print(json.dumps(result, indent=2))
 else:
     print(f"{a.model} {'training' if a.train else 'inference'} batch {a.batch}, "
-          f"{result['threads']} threads: {result['images_per_s']:.1f} images/s "
+          f"{result['threads']} threads, {a.precision}: {result['images_per_s']:.1f} images/s "
           f"({result['step_ms']:.1f} ms per batch)")
     print(f"batch-1 latency: {latency_ms:.2f} ms")
     print(f"peak RSS: {rss_mb:.0f} MB")

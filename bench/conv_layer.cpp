@@ -11,6 +11,7 @@
 #include "cnnzoo/autograd.hpp"
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/parallel.hpp"
+#include "cnnzoo/precision.hpp"
 #include "cnnzoo/random.hpp"
 
 using namespace cnnzoo;
@@ -20,6 +21,7 @@ namespace {
 struct Args {
   int threads = 2, reps = 20, warmup = 3;
   int64_t batch = 128, cin = 16, cout = 16, hw = 32, k = 3, stride = 1, groups = 1;
+  std::string precision = "fp32";
 };
 
 Args parse(int argc, char** argv) {
@@ -30,10 +32,15 @@ Args parse(int argc, char** argv) {
       std::printf(
           "usage: bench_conv_layer [--threads N] [--batch B] [--cin C] [--cout C] [--hw S]\n"
           "                        [--k K] [--stride S] [--groups G] [--reps R]   (padding = k / "
-          "2)\n");
+          "2)\n"
+          "                        [--precision fp32|bf16]\n");
       std::exit(0);
     }
     if (i + 1 >= argc) throw Error("bench_conv_layer: missing value after " + key);
+    if (key == "--precision") {
+      a.precision = argv[++i];
+      continue;
+    }
     const long v = std::strtol(argv[++i], nullptr, 10);
     if (v < 1) throw Error("bench_conv_layer: " + key + " needs a positive integer");
     if (key == "--threads")
@@ -77,6 +84,7 @@ int main(int argc, char** argv) try {
   const Args a = parse(argc, argv);
   keep_freed_memory();  // as the CLI does for training
   set_num_threads(a.threads);
+  set_precision(parse_precision(a.precision));
   Conv2dParams opt;
   opt.stride = a.stride;
   opt.padding = a.k / 2;
@@ -105,11 +113,12 @@ int main(int argc, char** argv) try {
   }
   const double ms = median(total);
   std::printf(
-      "cnnzoo  threads=%d x=[%lld,%lld,%lld,%lld] w=[%lld,%lld,%lld,%lld] stride=%lld groups=%lld  "
+      "cnnzoo %s threads=%d x=[%lld,%lld,%lld,%lld] w=[%lld,%lld,%lld,%lld] stride=%lld "
+      "groups=%lld  "
       "fwd %.2f ms  bwd %.2f ms  total %.2f ms  %.1f GFLOP/s\n",
-      a.threads, (long long)a.batch, (long long)a.cin, (long long)a.hw, (long long)a.hw,
-      (long long)a.cout, (long long)(a.cin / a.groups), (long long)a.k, (long long)a.k,
-      (long long)a.stride, (long long)a.groups, median(fwd), median(bwd), ms,
+      a.precision.c_str(), a.threads, (long long)a.batch, (long long)a.cin, (long long)a.hw,
+      (long long)a.hw, (long long)a.cout, (long long)(a.cin / a.groups), (long long)a.k,
+      (long long)a.k, (long long)a.stride, (long long)a.groups, median(fwd), median(bwd), ms,
       2.0 * macs * 3.0 / (ms * 1e6));
   return 0;
 } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
-// Single-precision GEMM peak probe: N threads each multiply their own Eigen matrices (a large
-// square product and shapes typical of conv im2col GEMMs); prints GFLOP/s, N threads and 1.
+// GEMM peak probe: N threads each multiply their own matrices (a large square product and
+// shapes typical of conv im2col GEMMs) with Eigen's float GEMM and, on CPUs with AVX-512
+// BF16, with cnnzoo's bf16 GEMM (bf16 products, fp32 sums); prints GFLOP/s, N threads and 1.
 #define EIGEN_DONT_PARALLELIZE  // one GEMM per thread; Eigen must not add its own threads
 #include <Eigen/Core>
 #include <algorithm>
@@ -10,6 +11,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "cnnzoo/precision.hpp"
+#include "kernels/gemm_bf16.hpp"
 
 namespace {
 
@@ -37,7 +41,7 @@ struct Args {
 };
 
 // Median GFLOP/s over `reps` repetitions; in each, every thread does `inner` products.
-double measure(const Shape& s, int threads, const Args& a) {
+double measure(const Shape& s, int threads, const Args& a, bool bf16) {
   const double flop = 2.0 * s.m * s.n * s.k;
   const int inner = std::max(1, static_cast<int>(a.gflop_per_rep * 1e9 / flop));
   struct Work {
@@ -50,7 +54,13 @@ double measure(const Shape& s, int threads, const Args& a) {
     t.y = Mat::Zero(s.m, s.n);
   }
   auto run = [&](Work& t) {
-    for (int i = 0; i < inner; ++i) t.y.noalias() = t.w * t.col;
+    for (int i = 0; i < inner; ++i) {
+      if (bf16)
+        cnnzoo::kernels::gemm_bf16(s.m, s.n, s.k, {t.w.data(), s.k, 1}, {t.col.data(), s.n, 1},
+                                   t.y.data(), s.n, false);
+      else
+        t.y.noalias() = t.w * t.col;
+    }
   };
   for (auto& t : work) run(t);  // warm-up: page in the matrices and Eigen's blocking buffers
   std::vector<double> rates;
@@ -104,38 +114,42 @@ Args parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Args a = parse(argc, argv);
-  double peak_n = 0, peak_1 = 0;
+  const bool bf16 = cnnzoo::bf16_supported();
+  double peak_n = 0, peak_1 = 0, bf16_peak_n = 0;
   std::string rows;
   if (!a.json)
-    std::printf("%-40s %16s %12s %12s\n", "shape", "m x k x n", "1 thread",
-                (std::to_string(a.threads) + " threads").c_str());
+    std::printf("%-40s %16s %12s %12s %14s\n", "shape", "m x k x n", "1 thread",
+                (std::to_string(a.threads) + " threads").c_str(), "bf16, threads");
   for (const Shape& s : kShapes) {
-    const double g1 = measure(s, 1, a);
-    const double gn = a.threads == 1 ? g1 : measure(s, a.threads, a);
+    const double g1 = measure(s, 1, a, false);
+    const double gn = a.threads == 1 ? g1 : measure(s, a.threads, a, false);
+    const double gb = bf16 ? measure(s, a.threads, a, true) : 0.0;
     peak_1 = std::max(peak_1, g1);
     peak_n = std::max(peak_n, gn);
+    bf16_peak_n = std::max(bf16_peak_n, gb);
     if (a.json) {
       char buf[256];
       std::snprintf(buf, sizeof buf,
                     "%s    {\"shape\": \"%s\", \"m\": %d, \"k\": %d, \"n\": %d, "
-                    "\"gflops_1\": %.2f, \"gflops\": %.2f}",
-                    rows.empty() ? "" : ",\n", s.what, s.m, s.k, s.n, g1, gn);
+                    "\"gflops_1\": %.2f, \"gflops\": %.2f, \"bf16_gflops\": %.2f}",
+                    rows.empty() ? "" : ",\n", s.what, s.m, s.k, s.n, g1, gn, gb);
       rows += buf;
     } else {
       std::printf(
-          "%-40s %16s %7.1f GF/s %7.1f GF/s\n", s.what,
+          "%-40s %16s %7.1f GF/s %7.1f GF/s %9.1f GF/s\n", s.what,
           (std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n)).c_str(), g1,
-          gn);
+          gn, gb);
     }
   }
   if (a.json) {
     std::printf(
         "{\n  \"threads\": %d,\n  \"peak_gflops\": %.2f,\n  \"peak_gflops_1\": %.2f,\n"
-        "  \"shapes\": [\n%s\n  ]\n}\n",
-        a.threads, peak_n, peak_1, rows.c_str());
+        "  \"bf16_peak_gflops\": %.2f,\n  \"shapes\": [\n%s\n  ]\n}\n",
+        a.threads, peak_n, peak_1, bf16_peak_n, rows.c_str());
   } else {
-    std::printf("peak: %.1f GFLOP/s with %d threads, %.1f GFLOP/s with 1 thread\n", peak_n,
-                a.threads, peak_1);
+    std::printf(
+        "peak: %.1f GFLOP/s with %d threads, %.1f GFLOP/s with 1 thread; bf16 %.1f with %d\n",
+        peak_n, a.threads, peak_1, bf16_peak_n, a.threads);
   }
   return 0;
 }

@@ -44,6 +44,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", default="")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -88,8 +90,9 @@ def main():
                 c = xp[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
                 crops[i] = c.flip(2) if flip[i] else c
             inp = (crops.float() / 255 - mean) / std
-            out = model(inp)
-            loss = F.cross_entropy(out, ytr[idx])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                out = model(inp)
+                loss = F.cross_entropy(out, ytr[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -102,7 +105,8 @@ def main():
         tl = 0.0
         with torch.no_grad():
             for s in range(0, len(yte), 500):
-                o = model((xte[s:s + 500].float() / 255 - mean) / std)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+                    o = model((xte[s:s + 500].float() / 255 - mean) / std).float()
                 tl += F.cross_entropy(o, yte[s:s + 500], reduction="sum").item()
                 tc += (o.argmax(1) == yte[s:s + 500]).sum().item()
         row = (epoch + 1, lr, loss_sum / seen, correct / seen, tl / len(yte), tc / len(yte), secs,

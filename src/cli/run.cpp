@@ -18,6 +18,7 @@
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
+#include "cnnzoo/precision.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 
@@ -48,6 +49,15 @@ void stop_on_signals() {
 
 void set_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
+}
+
+CLI::Option* add_precision(CLI::App* cmd, std::string& precision) {
+  return cmd
+      ->add_option("--precision", precision,
+                   "fp32, or bf16: conv and linear products in bfloat16 with fp32 sums (CPUs "
+                   "with AVX-512 BF16)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -186,6 +196,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--set", *sets, "Paper option key=value (repeatable; see `cnnzoo list`)");
   cmd->add_option("--threads", c->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
       ->check(CLI::Range(1, kMaxThreads));
+  add_precision(cmd, c->precision);
   cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
@@ -314,6 +325,7 @@ struct ModelFileOptions {
   std::vector<std::string> sets;
   int64_t classes = -1;
   int threads = 0;
+  std::string precision = "fp32";
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--weights", weights,
@@ -326,9 +338,11 @@ struct ModelFileOptions {
         ->check(CLI::Range(int64_t(1), kMaxClasses));
     cmd->add_option("--threads", threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
         ->check(CLI::Range(1, kMaxThreads));
+    add_precision(cmd, precision);
   }
   Classifier load() const {
     set_threads(threads);
+    set_precision(parse_precision(precision));
     return load_classifier(weights, model, sets, classes);
   }
 };
@@ -511,6 +525,7 @@ void add_bench(CLI::App& app) {
     std::string model, input;
     int64_t batch = 128, classes = -1, reps = 10;
     int threads = 0;
+    std::string precision = "fp32";
     bool train = false, as_json = false;
     double min_seconds = 3.0;
     std::vector<std::string> sets;
@@ -521,6 +536,7 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--train", o->train, "Time full training steps (forward, backward, SGD)");
   cmd->add_option("--threads", o->threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
       ->check(CLI::Range(1, kMaxThreads));
+  add_precision(cmd, o->precision);
   cmd->add_option("--classes", o->classes, "Number of classes")
       ->check(CLI::Range(int64_t(1), kMaxClasses));
   cmd->add_option("--input", o->input, "Input size CxHxW (default: the model's)");
@@ -531,6 +547,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([o] {
     using clock = std::chrono::steady_clock;
     set_threads(o->threads);
+    set_precision(parse_precision(o->precision));
     models::ModelSpec spec;
     spec.name = o->model;
     spec.num_classes = o->classes;
@@ -596,16 +613,22 @@ void add_bench(CLI::App& app) {
     double rss_mb = ru.ru_maxrss / 1024.0;
     double ips = o->batch / t;
     if (o->as_json) {
-      json j = {{"model", spec.name},       {"batch", o->batch},
-                {"threads", num_threads()}, {"mode", o->train ? "train" : "inference"},
-                {"images_per_s", ips},      {"step_ms", t * 1000},
-                {"latency_ms", latency},    {"peak_rss_mb", rss_mb}};
+      json j = {{"model", spec.name},
+                {"batch", o->batch},
+                {"threads", num_threads()},
+                {"mode", o->train ? "train" : "inference"},
+                {"precision", to_string(precision())},
+                {"images_per_s", ips},
+                {"step_ms", t * 1000},
+                {"latency_ms", latency},
+                {"peak_rss_mb", rss_mb}};
       std::cout << j.dump(2) << "\n";
       return;
     }
-    std::printf("%s %s batch %lld, %d threads: %.1f images/s (%.1f ms per batch)\n",
+    std::printf("%s %s batch %lld, %d threads, %s: %.1f images/s (%.1f ms per batch)\n",
                 spec.name.c_str(), o->train ? "training" : "inference",
-                static_cast<long long>(o->batch), num_threads(), ips, t * 1000);
+                static_cast<long long>(o->batch), num_threads(), to_string(precision()).c_str(),
+                ips, t * 1000);
     std::printf("batch-1 latency: %.2f ms\n", latency);
     std::printf("peak RSS: %.0f MB\n", rss_mb);
   });

@@ -7,6 +7,7 @@
 
 #include "cnnzoo/tensor.hpp"
 #include "kernels/conv_internal.hpp"
+#include "kernels/gemm_bf16.hpp"
 #include "parallel_for.hpp"
 
 namespace cnnzoo::kernels {
@@ -115,7 +116,7 @@ void gemm_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* 
     CMapR<T> wg(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K));
     MapR<T> yt(yg, Coutg, tp, Eigen::OuterStride<>(P));
     if (g.pointwise()) {
-      yt.noalias() = wg * CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P));
+      matmul(yt, wg, CMapR<T>(xg + oh0 * g.OW, Cg, tp, Eigen::OuterStride<>(P)));
     } else {
       int64_t r0, r1;
       input_rows(g, oh0, oh1, r0, r1);
@@ -123,7 +124,7 @@ void gemm_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* 
       pad_rows(g, pd, xg, Cg, r0, r1, xp);
       T* col = thread_workspace<T>(kSlotCol, static_cast<size_t>(K * tp));
       im2col(g, pd, xp, r1 - r0, oh0, oh1, col);
-      yt.noalias() = wg * CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp));
+      matmul(yt, wg, CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp)));
     }
     if (b) {
       for (int64_t oc = 0; oc < Coutg; ++oc) {
@@ -142,19 +143,30 @@ template <class T>
 void sum_grad_blocks(const ConvGeometry& g, const T* parts, int64_t chunks, T* dw, T* db) {
   const int64_t K = g.K(), Coutg = g.Coutg(), wn = g.Cout * K, acc_n = wn + g.Cout;
   if (dw) {
+    // Tiles of kTile rows of the transposed parts: the sums read whole contiguous rows of
+    // every block, and dw is written kTile contiguous values per output channel (summing
+    // column by column strided over the parts cost a quarter of VGG's training step).
+    constexpr int64_t kTile = 16;
+    const int64_t tiles = (K + kTile - 1) / kTile;
     parallel_for(
-        g.Cout,
-        [&](int64_t oc) {
-          const int64_t grp = oc / Coutg, o = oc % Coutg;
-          T* dst = dw + oc * K;
-          for (int64_t k = 0; k < K; ++k) {
-            const T* src = parts + grp * K * Coutg + k * Coutg + o;
-            T s = src[0];
-            for (int64_t c = 1; c < chunks; ++c) s += src[c * acc_n];
-            dst[k] = s;
+        g.G * tiles,
+        [&](int64_t item) {
+          const int64_t grp = item / tiles, k0 = item % tiles * kTile;
+          const int64_t kn = std::min(kTile, K - k0);
+          T* tile = thread_workspace<T>(kSlotPaddedGrad, static_cast<size_t>(kTile * Coutg));
+          const T* first = parts + (grp * K + k0) * Coutg;
+          std::copy(first, first + kn * Coutg, tile);
+          for (int64_t c = 1; c < chunks; ++c) {
+            const T* src = first + c * acc_n;
+#pragma omp simd
+            for (int64_t i = 0; i < kn * Coutg; ++i) tile[i] += src[i];
+          }
+          for (int64_t o = 0; o < Coutg; ++o) {
+            T* dst = dw + (grp * Coutg + o) * K + k0;
+            for (int64_t k = 0; k < kn; ++k) dst[k] = tile[k * Coutg + o];
           }
         },
-        min_items(g, g.Cout));
+        min_items(g, g.G * tiles));
   }
   if (db) {
     for (int64_t oc = 0; oc < g.Cout; ++oc) {
@@ -205,11 +217,11 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T
           if (dw) {
             CMapR<T> xt(xg, Cg, P, Eigen::OuterStride<>(P));
             if (n == n0)
-              dwt.noalias() = xt * dyt.transpose();
+              matmul(dwt, xt, dyt.transpose());
             else
-              dwt.noalias() += xt * dyt.transpose();
+              matmul(dwt, xt, dyt.transpose(), true);
           }
-          if (dx) MapR<T>(dxg, Cg, P, Eigen::OuterStride<>(P)).noalias() = wg.transpose() * dyt;
+          if (dx) matmul(MapR<T>(dxg, Cg, P, Eigen::OuterStride<>(P)), wg.transpose(), dyt);
           continue;
         }
         T* xp = nullptr;
@@ -231,13 +243,13 @@ void gemm_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy, T
             // xp holds whole padded planes; im2col reads from the tile's first row on.
             im2col(g, pd, xp + oh0 * g.sh * pd.Wp, pd.Hp, oh0, oh1, col);
             if (n == n0 && t == 0)
-              dwt.noalias() = colm * dyt.transpose();
+              matmul(dwt, colm, dyt.transpose());
             else
-              dwt.noalias() += colm * dyt.transpose();
+              matmul(dwt, colm, dyt.transpose(), true);
           }
           if (dx) {
             // The same buffer now receives d(col), which col2im folds back onto dx.
-            colm.noalias() = wg.transpose() * dyt;
+            matmul(colm, wg.transpose(), dyt);
             col2im_add(g, pd, col, oh0, oh1, dxp);
           }
         }
@@ -288,9 +300,9 @@ void batched_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, 
     for (int64_t i = 0; i < m; ++i)
       unroll_image(g, pd, x + ((n0 + i) * g.C + grp * Cg) * g.H * g.W, col + i * P, cols);
     T* out = thread_workspace<T>(kSlotBatch, static_cast<size_t>(Coutg * cols));
-    MapR<T>(out, Coutg, cols, Eigen::OuterStride<>(cols)).noalias() =
-        CMapR<T>(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K)) *
-        CMapR<T>(col, K, cols, Eigen::OuterStride<>(cols));
+    matmul(MapR<T>(out, Coutg, cols, Eigen::OuterStride<>(cols)),
+           CMapR<T>(w + grp * Coutg * K, Coutg, K, Eigen::OuterStride<>(K)),
+           CMapR<T>(col, K, cols, Eigen::OuterStride<>(cols)));
     for (int64_t i = 0; i < m; ++i) {
       T* yi = y + ((n0 + i) * g.Cout + grp * Coutg) * P;
       move_rows<false>(yi, P, out + i * P, cols, Coutg, P);
@@ -349,12 +361,12 @@ void batched_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy
           for (int64_t i = 0; i < m; ++i)
             unroll_image(g, pd, x + ((n0 + i) * g.C + grp * Cg) * g.H * g.W, col + i * P, cols);
           if (first)
-            dwt.noalias() = colm * dyt.transpose();
+            matmul(dwt, colm, dyt.transpose());
           else
-            dwt.noalias() += colm * dyt.transpose();
+            matmul(dwt, colm, dyt.transpose(), true);
         }
         if (!dx) continue;
-        colm.noalias() = wg.transpose() * dyt;  // d(col), folded back image by image
+        matmul(colm, wg.transpose(), dyt);  // d(col), folded back image by image
         for (int64_t i = 0; i < m; ++i) {
           T* dxg = dx + ((n0 + i) * g.C + grp * Cg) * g.H * g.W;
           if (g.pointwise()) {
@@ -375,6 +387,14 @@ void batched_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy
 
 }  // namespace
 
+// Under Precision::BF16 the GEMM convs multiply in bf16 (gemm_bf16), the 1x1 ones included.
+// Winograd stays: its fp32 products in the transform domain are fewer than a bf16 GEMM's
+// (measured faster on every shape it takes), and more precise; depthwise convs stay fp32.
+template <class T>
+bool fp32_gemm() {
+  return !std::is_same_v<T, float> || precision() == Precision::FP32;
+}
+
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   if (g.N == 0) return;
@@ -382,7 +402,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
     depthwise_forward(g, x, w, b, y);
   else if (winograd_applies(g))
     winograd_forward(g, x, w, b, y);
-  else if (pointwise_lanes(g, sizeof(T)))
+  else if (fp32_gemm<T>() && pointwise_lanes(g, sizeof(T)))
     pointwise_forward(g, x, w, b, y);
   else if (images_per_gemm(g) > 1)
     batched_forward(g, x, w, b, y);
@@ -398,13 +418,19 @@ void conv2d_backward(const ConvGeometry& g, const T* x, const T* w, const T* dy,
     if (db) std::fill(db, db + g.Cout, T(0));
     return;
   }
-  if (winograd_applies(g)) {  // input gradient by Winograd, weight gradient by direct taps
+  if (winograd_applies(g)) {
+    // Input gradient by Winograd; weight gradient by direct taps, or by the bf16 GEMM below
+    // where that pays.
     if (dx) winograd_backward_input(g, w, dy, dx);
-    if (dw) taps_weight_grad(g, x, dy, dw);
-    dx = dw = nullptr;
-    if (!db) return;  // the bias gradient (row sums) below
+    dx = nullptr;
+    if (dw && (fp32_gemm<T>() || g.Coutg() < kBf16WeightGradMinOutputs)) {
+      taps_weight_grad(g, x, dy, dw);
+      dw = nullptr;
+    }
+    if (!dw && !db) return;  // the bias gradient (row sums) below
   }
-  if (dx && pointwise_lanes(g, sizeof(T))) {  // the input gradient; the rest by Eigen below
+  // The 1x1 input gradient by the register-blocked kernel; the rest by the GEMMs below.
+  if (dx && fp32_gemm<T>() && pointwise_lanes(g, sizeof(T))) {
     pointwise_backward_input(g, w, dy, dx);
     dx = nullptr;
     if (!dw && !db) return;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cnnzoo/parallel.hpp"
+#include "kernels/gemm_bf16.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/thresholds.hpp"
 
@@ -59,7 +60,7 @@ void linear_forward(const LinearGeometry& g, const T* x, const T* w, const T* b,
   MutMap<T> Y(y, batch, out);
   gemm_blocks(batch, out, in, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     auto Yb = Y.block(r0, c0, nr, nc);
-    Yb.noalias() = X.middleRows(r0, nr) * W.middleRows(c0, nc).transpose();
+    matmul(Yb, X.middleRows(r0, nr), W.middleRows(c0, nc).transpose());
     if (b) Yb.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b + c0, nc);
   });
 }
@@ -72,14 +73,14 @@ void linear_backward(const LinearGeometry& g, const T* x, const T* w, const T* d
     ConstMap<T> W(w, g.out, g.in);
     MutMap<T> DX(dx, g.batch, g.in);
     gemm_blocks(g.batch, g.in, g.out, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-      DX.block(r0, c0, nr, nc).noalias() = G.middleRows(r0, nr) * W.middleCols(c0, nc);
+      matmul(DX.block(r0, c0, nr, nc), G.middleRows(r0, nr), W.middleCols(c0, nc));
     });
   }
   if (dw) {
     ConstMap<T> X(x, g.batch, g.in);
     MutMap<T> DW(dw, g.out, g.in);
     gemm_blocks(g.out, g.in, g.batch, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-      DW.block(r0, c0, nr, nc).noalias() = G.middleCols(r0, nr).transpose() * X.middleCols(c0, nc);
+      matmul(DW.block(r0, c0, nr, nc), G.middleCols(r0, nr).transpose(), X.middleCols(c0, nc));
     });
   }
   if (db) Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>(db, g.out) = G.colwise().sum();

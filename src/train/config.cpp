@@ -39,6 +39,7 @@ std::string TrainConfig::to_json() const {
             {"decay_bn_and_bias", decay_bn_and_bias},
             {"label_smoothing", label_smoothing},
             {"aux_loss_weight", aux_loss_weight},
+            {"precision", precision},
             {"threads", threads},
             {"seed", seed},
             {"out", out}};
@@ -73,6 +74,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.decay_bn_and_bias = j.at("decay_bn_and_bias");
     c.label_smoothing = j.at("label_smoothing");
     c.aux_loss_weight = j.value("aux_loss_weight", -1.0);  // absent from older checkpoints
+    c.precision = j.value("precision", "fp32");            // absent from older checkpoints
     io::json_read(j.at("threads"), c.threads);
     io::json_read(j.at("seed"), c.seed);
     c.out = j.at("out");

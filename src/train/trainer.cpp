@@ -22,6 +22,7 @@
 #include "cnnzoo/optim/schedule.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
+#include "cnnzoo/precision.hpp"
 #include "train/trainer_state.hpp"
 
 namespace fs = std::filesystem;
@@ -115,6 +116,7 @@ void Trainer::setup() {
   check(config_.batch >= 1, "train: --batch must be at least 1");
   check(data_.train.size() > 0 && data_.test.size() > 0, "train: empty training or test set");
   if (config_.threads > 0) set_num_threads(config_.threads);
+  set_precision(parse_precision(config_.precision));
   // What every file of the run says about its model, so that each one alone rebuilds it.
   const auto& classes = data_.train.classes;
   meta_.spec = model_spec(config_, data_);

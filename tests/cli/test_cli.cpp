@@ -15,6 +15,7 @@
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/precision.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 #include "data_paths.hpp"
@@ -215,6 +216,35 @@ TEST(Cli, SummaryListAndBenchJson) {
   for (const char* key : {"\"model\"", "\"batch\"", "\"threads\"", "\"images_per_s\"",
                           "\"latency_ms\"", "\"peak_rss_mb\""})
     EXPECT_NE(b.out.find(key), std::string::npos) << key << " in " << b.out;
+}
+
+// --precision: bf16 where the CPU has it (else one line naming what is missing), part of a
+// run's recipe, and anything but fp32 / bf16 refused.
+TEST(Cli, PrecisionFlag) {
+  TempDir tmp;
+  CliRun b =
+      cli("bench --model lenet5 --batch 8 --reps 2 --min-seconds 0.1 --json --precision bf16",
+          tmp.path());
+  if (bf16_supported()) {
+    ASSERT_EQ(b.status, 0) << b.err;
+    EXPECT_NE(b.out.find("\"precision\": \"bf16\""), std::string::npos) << b.out;
+  } else {
+    expect_one_line_error(b, "AVX-512 BF16");
+  }
+  CliRun bad = cli("bench --model lenet5 --precision fp16", tmp.path());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--precision"), std::string::npos) << bad.err;
+  if (!bf16_supported()) return;
+  const std::string out = tmp / "run";
+  CliRun t = cli("train --model lenet5 --data " + kFashion +
+                     " --limit-train 256 --limit-test 64 --epochs 1 --batch 64 --threads 1 "
+                     "--no-progress --precision bf16 --out " +
+                     out,
+                 tmp.path());
+  ASSERT_EQ(t.status, 0) << t.err;
+  const auto ck = io::load_safetensors(out + "/checkpoint.safetensors");
+  const std::string trainer = ck.metadata.at("trainer");
+  EXPECT_NE(trainer.find("\"precision\":\"bf16\""), std::string::npos) << trainer;
 }
 
 TEST(Cli, BadInputGivesOneLineErrorAndNoOutput) {

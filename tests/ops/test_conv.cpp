@@ -3,13 +3,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/parallel.hpp"
+#include "cnnzoo/precision.hpp"
 #include "cnnzoo/testing/gtest.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/thresholds.hpp"
 
 using namespace cnnzoo;
 using cnnzoo::testing::gradcheck;
@@ -124,6 +127,66 @@ void check_against_reference(const Case& c) {
   if (c.bias) EXPECT_TRUE(close(b.grad(), db, "grad bias"));
 }
 
+// bfloat16 rounding (to nearest even) of every element: what the bf16 GEMM multiplies.
+Tensor round_bf16(const Tensor& t) {
+  Tensor r = t.clone();
+  for (int64_t i = 0; i < r.numel(); ++i) {
+    float f = r[i];
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    std::memcpy(&f, &u, 4);
+    r[i] = f;
+  }
+  return r;
+}
+
+bool takes_winograd(const Case& c) {
+  const Shape y = conv2d_output_shape(c.x_shape(), c.w_shape(), c.opt);
+  const Conv2dParams& o = c.opt;
+  kernels::ConvGeometry g{
+      c.N,          c.C,        c.H,        c.W,           c.Cout,         c.kh,
+      c.kw,         o.stride.h, o.stride.w, o.padding.top, o.padding.left, o.dilation.h,
+      o.dilation.w, o.groups,   y[2],       y[3]};
+  return kernels::winograd_applies(g);
+}
+
+// Under Precision::BF16 a conv's GEMMs take bf16-rounded operands summed in fp32: forward
+// (x, w), input gradient (dy, w), weight gradient (dy, x). Depthwise convs stay fp32, and so
+// do the Winograd forward and input gradient (their weight gradient is a bf16 GEMM from
+// kBf16WeightGradMinOutputs output channels on); the bias
+// and its gradient are fp32. Where bf16 is used, the fp32 result is not what came out: the
+// bf16 path really ran.
+void check_bf16_against_reference(const Case& c) {
+  if (!bf16_supported()) GTEST_SKIP() << "this CPU has no AVX-512 BF16";
+  const bool weight_grad_bf16 =
+      (c.opt.groups != c.C || c.C == 1) &&
+      (!takes_winograd(c) || c.Cout / c.opt.groups >= kernels::kBf16WeightGradMinOutputs);
+  const bool bf16 = weight_grad_bf16 && !takes_winograd(c);
+  Reference ref(c);
+  Tensor xt = random_float(c.x_shape(), 1), wt = random_float(c.w_shape(), 2);
+  Tensor bt = random_float({c.Cout}, 3);
+  Var x(xt, true), w(wt, true), b;
+  if (c.bias) b = Var(bt, true);
+  PrecisionGuard guard(Precision::BF16);
+  Var y = conv2d(x, w, b, c.opt);
+  auto r = [](bool rounded, const Tensor& t) { return rounded ? round_bf16(t) : t; };
+  const Tensor* bias = c.bias ? &bt : nullptr;
+  EXPECT_TRUE(close(y.value(), ref.forward(r(bf16, xt), r(bf16, wt), bias), "bf16 forward"));
+  if (bf16)
+    EXPECT_FALSE(close(y.value(), ref.forward(xt, wt, bias), "fp32 forward", 1e-5))
+        << "the bf16 conv gave the fp32 result";
+  Tensor dy = random_float(y.shape(), 4);
+  backward(y, dy);
+  std::vector<double> dx, dw, db, unused;
+  ref.backward(xt, r(bf16, wt), r(bf16, dy), dx, unused, unused);
+  ref.backward(r(weight_grad_bf16, xt), wt, r(weight_grad_bf16, dy), unused, dw, unused);
+  ref.backward(xt, wt, dy, unused, unused, db);
+  EXPECT_TRUE(close(x.grad(), dx, "bf16 grad input"));
+  EXPECT_TRUE(close(w.grad(), dw, "bf16 grad weight"));
+  if (c.bias) EXPECT_TRUE(close(b.grad(), db, "bf16 grad bias"));
+}
+
 // Double-precision finite differences for input, weight and (when present) bias.
 void check_gradients(const Case& c) {
   Generator g(7);
@@ -140,13 +203,16 @@ void check_gradients(const Case& c) {
 }  // namespace
 
 // Every configuration gets a forward/backward reference test and a gradient check.
-#define CONV_CASE(Name, ...)              \
-  static const Case k##Name{__VA_ARGS__}; \
-  TEST(Conv2d, Reference_##Name) {        \
-    check_against_reference(k##Name);     \
-  }                                       \
-  TEST(GradCheck, Conv2d_##Name) {        \
-    check_gradients(k##Name);             \
+#define CONV_CASE(Name, ...)               \
+  static const Case k##Name{__VA_ARGS__};  \
+  TEST(Conv2d, Reference_##Name) {         \
+    check_against_reference(k##Name);      \
+  }                                        \
+  TEST(GradCheck, Conv2d_##Name) {         \
+    check_gradients(k##Name);              \
+  }                                        \
+  TEST(Conv2dBf16, Reference_##Name) {     \
+    check_bf16_against_reference(k##Name); \
   }
 
 //          N  C  H   W  Cout kh kw  options(stride, padding, dilation, groups)           bias
@@ -194,15 +260,6 @@ CONV_CASE(SmallPlanesPointwiseBatch9, 9, 6, 5, 5, 4, 1, 1, options(1, 0), true)
 // input gradient): output sides that are not multiples of the 4x4 tile, every padding it
 // accepts (0-2, asymmetric), channel counts that leave partial register blocks, batches that
 // fill several tile blocks.
-bool takes_winograd(const Case& c) {
-  const Shape y = conv2d_output_shape(c.x_shape(), c.w_shape(), c.opt);
-  const Conv2dParams& o = c.opt;
-  kernels::ConvGeometry g{
-      c.N,          c.C,        c.H,        c.W,           c.Cout,         c.kh,
-      c.kw,         o.stride.h, o.stride.w, o.padding.top, o.padding.left, o.dilation.h,
-      o.dilation.w, o.groups,   y[2],       y[3]};
-  return kernels::winograd_applies(g);
-}
 #define WINOGRAD_CASE(Name, ...)          \
   CONV_CASE(Name, __VA_ARGS__)            \
   TEST(Conv2d, TakesWinograd_##Name) {    \
@@ -220,7 +277,11 @@ TEST(Conv2d, Reference_WinogradManyBlocks) {
   const Case c{9, 8, 32, 32, 17, 3, 3, options(1, 1), true};  // 576 tiles, several blocks
   EXPECT_TRUE(takes_winograd(c));
   check_against_reference(c);
+  check_bf16_against_reference(c);  // the same conv as a bf16 GEMM
 }
+
+// Enough output channels that under bf16 the weight gradient is a bf16 GEMM.
+WINOGRAD_CASE(Winograd32Outputs, 12, 8, 8, 8, 32, 3, 3, options(1, 1), true)
 
 TEST(Conv2d, WinogradOnlyWhereItPays) {
   EXPECT_FALSE(takes_winograd(kBasic3x3));   // 3 input channels
@@ -237,6 +298,7 @@ TEST(Conv2d, WinogradOnlyWhereItPays) {
 // Wide enough that the im2col buffer is split into several row tiles per image.
 TEST(Conv2d, Reference_TiledIm2col) {
   check_against_reference(Case{1, 32, 13, 100, 4, 3, 3, options(1, 1), true});
+  check_bf16_against_reference(Case{1, 32, 13, 100, 4, 3, 3, options(1, 1), true});
 }
 TEST(Conv2d, Reference_TiledIm2colStrided) {
   check_against_reference(

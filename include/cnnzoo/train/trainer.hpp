@@ -41,6 +41,9 @@ struct TrainConfig {
   // Weight of each auxiliary classifier's loss (models with auxiliary heads: GoogLeNet,
   // Inception v3). -1: the paper's (auxiliary_loss_weight(model)).
   double aux_loss_weight = -1;
+  // "fp32" or "bf16" (conv and linear products in bf16 with fp32 sums; precision.hpp); part of
+  // the recipe, so a resumed run keeps it.
+  std::string precision = "fp32";
   // run
   int threads = 0;  // 0 = current setting
   uint64_t seed = 0;
