@@ -10,5 +10,5 @@ ctest --output-on-failure -j"$(nproc)" "$@"
 cd - >/dev/null
 # The sanitizer and fuzz jobs (ASan + UBSan, libFuzzer): CNNZOO_FUZZ_SECONDS per harness.
 if [[ "${CNNZOO_SKIP_SANITIZE:-0}" != "1" ]]; then
-  scripts/sanitize.sh "${CNNZOO_FUZZ_SECONDS:-15}"
+  scripts/sanitize.sh "${CNNZOO_FUZZ_SECONDS:-8}"
 fi
