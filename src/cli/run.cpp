@@ -604,7 +604,7 @@ void add_bench(CLI::App& app) {
     if (o->train)
       model->train();
     else
-      model->eval();
+      model->prepare_for_inference();
     double t = time_it(x, o->reps, o->min_seconds);
     // Batch-1 latency of the same kind of step (an inference or a training step).
     double latency = time_it(make_input(1), o->reps, 0.5) * 1000;

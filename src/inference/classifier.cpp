@@ -101,7 +101,7 @@ Classifier Classifier::load(const std::string& path, const LoadOptions& options)
   check_consistent(c.meta_, path);
   c.model_ = models::build_model(c.meta_.spec);
   load_state(*c.model_, f, path);
-  c.model_->eval();
+  c.model_->prepare_for_inference();  // the weights are fixed from here: folds are kept
   return c;
 }
 

@@ -3,6 +3,7 @@
 #include "cnnzoo/nn/layers.hpp"
 
 #include <cmath>
+#include <mutex>
 #include <sstream>
 
 #include "cnnzoo/nn/init.hpp"
@@ -83,8 +84,16 @@ std::string Conv2d::extra_repr() const {
 
 // ---- BatchNorm -------------------------------------------------------------------------------
 
+// What folded() keeps for one conv; the lock makes the first call from several inference
+// threads compute it once.
+struct BatchNorm::FoldCache {
+  std::mutex lock;
+  const Conv2d* conv = nullptr;
+  Tensor weight, bias;
+};
+
 BatchNorm::BatchNorm(int64_t num_features, const BatchNormOptions& options)
-    : num_features(num_features), options(options) {
+    : num_features(num_features), options(options), fold_cache_(std::make_shared<FoldCache>()) {
   check(num_features > 0, "BatchNorm: num_features must be positive");
   if (options.affine()) {
     weight = register_parameter("weight", Tensor::ones({num_features}));
@@ -133,8 +142,7 @@ bool conv_bn_folds(const Conv2d& conv, const BatchNorm& bn) {
          bn.num_features == conv.out_channels;
 }
 
-// The fold itself: conv_bn at inference.
-static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
+static std::pair<Tensor, Tensor> fold(const Conv2d& conv, const BatchNorm& bn) {
   // bn(y) = (y - mean) * s + beta with s = gamma / sqrt(var + eps), y = w * x + b, so
   // bn(y) = (w * s) * x + (b - mean) * s + beta. Scales in double, as the unfused BN does.
   const Tensor& w = conv.weight.value();
@@ -153,7 +161,31 @@ static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
     for (int64_t i = 0; i < per_out; ++i) dst[i] = src[i] * sf;
     bf.data()[o] = static_cast<real>(((b ? b[o] : 0.0) - mean[o]) * s + (beta ? beta[o] : 0.0));
   }
-  Var y = conv2d(x, Var(std::move(wf)), Var(std::move(bf)), conv.options);
+  return {std::move(wf), std::move(bf)};
+}
+
+std::pair<Tensor, Tensor> BatchNorm::folded(const Conv2d& conv) const {
+  if (!prepared_for_inference() || !conv.prepared_for_inference()) return fold(conv, *this);
+  std::lock_guard<std::mutex> guard(fold_cache_->lock);
+  if (fold_cache_->conv != &conv) {
+    auto [w, b] = fold(conv, *this);
+    fold_cache_->weight = std::move(w);
+    fold_cache_->bias = std::move(b);
+    fold_cache_->conv = &conv;
+  }
+  return {fold_cache_->weight, fold_cache_->bias};
+}
+
+void BatchNorm::on_weights_may_change() {
+  std::lock_guard<std::mutex> guard(fold_cache_->lock);
+  fold_cache_->conv = nullptr;
+  fold_cache_->weight = fold_cache_->bias = Tensor();
+}
+
+// The fold itself: conv_bn at inference.
+static Var conv_bn_folded(Conv2d& conv, BatchNorm& bn, const Var& x) {
+  auto [w, b] = bn.folded(conv);
+  Var y = conv2d(x, Var(std::move(w)), Var(std::move(b)), conv.options);
   record_layer(conv, x.shape(), y.shape(), conv_macs(conv, y.shape()));
   return recorded(bn, y, y);
 }

@@ -58,8 +58,21 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
 
 void Module::train(bool on) {
   training_ = on;
+  prepared_ = false;
   on_train(on);
+  on_weights_may_change();
   for (auto& c : children_) c.second->train(on);
+}
+
+void Module::set_prepared(bool on) {
+  prepared_ = on;
+  on_weights_may_change();
+  for (auto& c : children_) c.second->set_prepared(on);
+}
+
+void Module::prepare_for_inference() {
+  eval();
+  set_prepared(true);
 }
 
 void Module::collect_modules(const std::string& prefix,
@@ -142,6 +155,7 @@ void Module::load_state_dict(const NamedTensors& state, bool strict) {
     }
   }
   // Validate everything before writing anything, so a failed load leaves the model intact.
+  set_prepared(false);
   for (auto& [name, t] : state_dict()) {
     auto it = given.find(name);
     if (it != given.end()) t.copy_from(*it->second);

@@ -128,3 +128,47 @@ TEST(ConvBn, SequentialFoldsConvThenBnAndRecordsBothLayers) {
   EXPECT_EQ(scope.records()[1].module, bn.get());
   EXPECT_EQ(scope.records()[1].output, (Shape{2, 8, 7, 7}));
 }
+
+// prepare_for_inference keeps the fold: the same result as folding on every call, computed
+// once (weights written by hand afterwards are not seen: the documented contract), and
+// derived again after prepare_for_inference, load_state_dict or train().
+TEST(ConvBn, PreparedForInferenceKeepsTheFoldUntilTheWeightsMayChange) {
+  auto conv = std::make_shared<Conv2d>(Conv2dOptions(4, 6, 3).padding(1));
+  auto bn = trained_bn(6);
+  Sequential net({conv, bn});
+  const Var x(uniform_tensor({2, 4, 5, 5}, -1.0, 1.0));
+  NoGradGuard no_grad;
+  auto run = [&] { return net.forward(x).value().clone(); };
+  net.eval();
+  const Tensor each_call = run();
+  net.prepare_for_inference();
+  EXPECT_TRUE(net.prepared_for_inference() && conv->prepared_for_inference());
+  const Tensor kept = run();
+  EXPECT_EQ(kept.to_vector(), each_call.to_vector());
+  EXPECT_EQ(run().to_vector(), kept.to_vector());
+
+  const NamedTensors original = net.state_dict();
+  std::vector<Tensor> saved;
+  for (const auto& [name, t] : original) saved.push_back(t.clone());
+  float* w = conv->weight.value().data();
+  for (int64_t i = 0; i < conv->weight.value().numel(); ++i) w[i] *= -2.0f;
+  EXPECT_EQ(run().to_vector(), kept.to_vector()) << "the fold was not kept";
+  net.prepare_for_inference();
+  const Tensor changed = run();
+  EXPECT_NE(changed.to_vector(), kept.to_vector());
+  net.eval();
+  EXPECT_FALSE(net.prepared_for_inference());
+  EXPECT_EQ(run().to_vector(), changed.to_vector());
+
+  // load_state_dict ends the promise: the loaded weights are used.
+  net.prepare_for_inference();
+  NamedTensors back;
+  for (size_t i = 0; i < original.size(); ++i) back.emplace_back(original[i].first, saved[i]);
+  net.load_state_dict(back);
+  EXPECT_FALSE(conv->prepared_for_inference());
+  EXPECT_EQ(run().to_vector(), kept.to_vector());
+  // So does train(): a training step changes the weights.
+  net.prepare_for_inference();
+  net.train();
+  EXPECT_FALSE(bn->prepared_for_inference());
+}

@@ -108,6 +108,18 @@ class BatchNorm : public Module {
   BatchNormOptions options;
   Var weight, bias;
   Tensor running_mean, running_var, num_batches_tracked;
+
+  // The weight and bias of `conv` followed by this BN at inference, (w * s, (b - mean) * s +
+  // beta) with s = gamma / sqrt(var + eps). Derived once and kept while both modules are
+  // prepared for inference (Module::prepare_for_inference), on every call otherwise.
+  std::pair<Tensor, Tensor> folded(const Conv2d& conv) const;
+
+ protected:
+  void on_weights_may_change() override;
+
+ private:
+  struct FoldCache;
+  std::shared_ptr<FoldCache> fold_cache_;
 };
 using BatchNorm2d = BatchNorm;
 using BatchNorm1d = BatchNorm;

@@ -45,6 +45,13 @@ class Module {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
+  // Inference on fixed weights: eval(), and the promise that the weights stay as they are
+  // until train() or load_state_dict(), which end it. Layers may then keep what they derive
+  // from the weights (a conv's weights with the following batch norm folded in) instead of
+  // deriving it on every call. Whoever writes weights by hand after this calls it again.
+  void prepare_for_inference();
+  bool prepared_for_inference() const { return prepared_; }
+
   std::vector<std::pair<std::string, Var>> named_parameters() const;
   std::vector<Var> parameters() const;
   std::vector<std::pair<std::string, Tensor>> named_buffers() const;
@@ -76,6 +83,9 @@ class Module {
   }
   // Hook for modules that cache state depending on the mode.
   virtual void on_train(bool) {}
+  // Hook for modules that keep what they derive from the weights: drop it (the weights may
+  // have changed). Called by train(), load_state_dict() and prepare_for_inference().
+  virtual void on_weights_may_change() {}
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> m);
@@ -83,7 +93,10 @@ class Module {
   void collect_modules(const std::string& prefix,
                        std::vector<std::pair<std::string, Module*>>& out) const;
 
+  void set_prepared(bool on);
+
   bool training_ = true;
+  bool prepared_ = false;
   std::vector<std::pair<std::string, Var>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
   struct Bounds {
