@@ -38,32 +38,39 @@ inline void input_rows(const ConvGeometry& g, int64_t oh0, int64_t oh1, int64_t&
   r1 = (oh1 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
 }
 
-// Unrolls output rows [oh0, oh1) into col [K, (oh1 - oh0) * OW] (rows ld apart, default
-// packed): row (c, ki, kj) holds the input pixel each output reads. `xp` points at padded row
-// input_rows(oh0, ..).r0 of channel 0; channel c starts plane_rows * Wp further on. Every row
-// is a plain OW-long copy (contiguous for stride 1).
+// Unrolls output rows [oh0, oh1) of one channel into its kh * kw rows of col (rows tp apart):
+// row (ki, kj) holds the input pixel each output reads. `plane` points at padded row
+// input_rows(oh0, ..).r0 of the channel. Every row is a plain OW-long copy (contiguous for
+// stride 1).
 template <class T>
-void im2col(const ConvGeometry& g, const Padded& pd, const T* xp, int64_t plane_rows, int64_t oh0,
-            int64_t oh1, T* col, int64_t ld = 0) {
-  const int64_t OW = g.OW, rows = oh1 - oh0, tp = ld > 0 ? ld : rows * OW;
-  for (int64_t c = 0; c < g.Cg(); ++c) {
-    const T* plane = xp + c * plane_rows * pd.Wp;
-    for (int64_t ki = 0; ki < g.kh; ++ki) {
-      for (int64_t kj = 0; kj < g.kw; ++kj) {
-        T* row = col + ((c * g.kh + ki) * g.kw + kj) * tp;
-        const T* src = plane + ki * g.dh * pd.Wp + kj * g.dw;
-        if (g.sw == 1) {
-          move_rows<false>(row, OW, src, g.sh * pd.Wp, rows, OW);
-          continue;
-        }
-        for (int64_t i = 0; i < rows; ++i) {
-          const T* s = src + i * g.sh * pd.Wp;
-          T* dst = row + i * OW;
-          for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = s[ow * g.sw];
-        }
+void im2col_channel(const ConvGeometry& g, const Padded& pd, const T* plane, int64_t oh0,
+                    int64_t oh1, T* col, int64_t tp) {
+  const int64_t OW = g.OW, rows = oh1 - oh0;
+  for (int64_t ki = 0; ki < g.kh; ++ki) {
+    for (int64_t kj = 0; kj < g.kw; ++kj) {
+      T* row = col + (ki * g.kw + kj) * tp;
+      const T* src = plane + ki * g.dh * pd.Wp + kj * g.dw;
+      if (g.sw == 1) {
+        move_rows<false>(row, OW, src, g.sh * pd.Wp, rows, OW);
+        continue;
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        const T* s = src + i * g.sh * pd.Wp;
+        T* dst = row + i * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) dst[ow] = s[ow * g.sw];
       }
     }
   }
+}
+
+// Output rows [oh0, oh1) of every channel into col [K, (oh1 - oh0) * OW] (rows ld apart,
+// default packed); channel c starts plane_rows * Wp after `xp`.
+template <class T>
+void im2col(const ConvGeometry& g, const Padded& pd, const T* xp, int64_t plane_rows, int64_t oh0,
+            int64_t oh1, T* col, int64_t ld = 0) {
+  const int64_t tp = ld > 0 ? ld : (oh1 - oh0) * g.OW, taps = g.kh * g.kw;
+  for (int64_t c = 0; c < g.Cg(); ++c)
+    im2col_channel(g, pd, xp + c * plane_rows * pd.Wp, oh0, oh1, col + c * taps * tp, tp);
 }
 
 // The adjoint of im2col: adds col [K, (oh1 - oh0) * OW] onto the padded planes `dxp`
@@ -95,14 +102,63 @@ void col2im_add(const ConvGeometry& g, const Padded& pd, const T* col, int64_t o
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
 template <class T>
+void add_bias_rows(const T* b, int64_t rows, int64_t n, int64_t ld, T* y) {
+  if (!b) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = y + r * ld;
+    const T bv = b[r];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) row[i] += bv;
+  }
+}
+
+// A single image whose output plane is smaller than its output channels (deep layers at
+// batch 1): the threads share one im2col of the image and each multiplies a block of
+// output channels by it, so each packs only its share of the weight. (Cutting the plane
+// instead would have every thread pack the whole weight for a few dozen columns.)
+template <class T>
+void output_split_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y,
+                          int64_t nt) {
+  const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg(), taps = g.kh * g.kw;
+  const Padded pd(g);
+  for (int64_t n = 0; n < g.N; ++n) {
+    const T* xn = x + n * g.C * g.H * g.W;
+    const T* col = xn;  // 1x1: the planes themselves
+    if (!g.pointwise()) {
+      T* cols = thread_workspace<T>(kSlotCol, static_cast<size_t>(g.C * taps * P));
+      parallel_dynamic(g.C, nt, 1, [&](int64_t c) {
+        T* xp = thread_workspace<T>(kSlotPadded, static_cast<size_t>(pd.Hp * pd.Wp));
+        pad_rows(g, pd, xn + c * g.H * g.W, 1, 0, pd.Hp, xp);
+        im2col_channel(g, pd, xp, 0, g.OH, cols + c * taps * P, P);
+      });
+      col = cols;
+    }
+    // Blocks of output channels, a multiple of 16 (the GEMM's row panel), two per thread.
+    const int64_t per_block = std::max<int64_t>(16, (Coutg + 2 * nt - 1) / (2 * nt) / 16 * 16);
+    const int64_t blocks = (Coutg + per_block - 1) / per_block;
+    parallel_dynamic(g.G * blocks, nt, 1, [&](int64_t item) {
+      const int64_t grp = item / blocks, o0 = item % blocks * per_block;
+      const int64_t m = std::min(Coutg, o0 + per_block) - o0;
+      T* yo = y + (n * g.Cout + grp * Coutg + o0) * P;
+      matmul(MapR<T>(yo, m, P, Eigen::OuterStride<>(P)),
+             CMapR<T>(w + (grp * Coutg + o0) * K, m, K, Eigen::OuterStride<>(K)),
+             CMapR<T>(col + grp * Cg * taps * P, K, P, Eigen::OuterStride<>(P)));
+      add_bias_rows(b ? b + grp * Coutg + o0 : nullptr, m, P, P, yo);
+    });
+  }
+}
+
+template <class T>
 void gemm_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t K = g.K(), P = g.P(), Cg = g.Cg(), Coutg = g.Coutg();
   const Padded pd(g);
   int64_t rows = rows_per_tile(g, sizeof(T));
-  // Small batches (inference) would leave threads idle: split images into row tiles too.
+  // Small batches (inference) would leave threads idle: split the output channels, or the
+  // images into row tiles, whichever leaves each thread the larger GEMM operand to itself.
   const int64_t per_image = g.G * ((g.OH + rows - 1) / rows);
   const int64_t nt = useful_threads(g);
   if (g.N * per_image < nt) {
+    if (Coutg >= P && Coutg >= 16 * nt) return output_split_forward(g, x, w, b, y, nt);
     const int64_t want = (nt + g.N * g.G - 1) / (g.N * g.G);
     rows = std::max<int64_t>(1, std::min(rows, (g.OH + want - 1) / want));
   }
@@ -126,14 +182,7 @@ void gemm_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* 
       im2col(g, pd, xp, r1 - r0, oh0, oh1, col);
       matmul(yt, wg, CMapR<T>(col, K, tp, Eigen::OuterStride<>(tp)));
     }
-    if (b) {
-      for (int64_t oc = 0; oc < Coutg; ++oc) {
-        T* row = yg + oc * P;
-        const T bv = b[grp * Coutg + oc];
-#pragma omp simd
-        for (int64_t i = 0; i < tp; ++i) row[i] += bv;
-      }
-    }
+    add_bias_rows(b ? b + grp * Coutg : nullptr, Coutg, tp, P, yg);
   });
 }
 
@@ -306,13 +355,7 @@ void batched_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, 
     for (int64_t i = 0; i < m; ++i) {
       T* yi = y + ((n0 + i) * g.Cout + grp * Coutg) * P;
       move_rows<false>(yi, P, out + i * P, cols, Coutg, P);
-      if (b) {
-        for (int64_t oc = 0; oc < Coutg; ++oc) {
-          const T bv = b[grp * Coutg + oc];
-#pragma omp simd
-          for (int64_t j = 0; j < P; ++j) yi[oc * P + j] += bv;
-        }
-      }
+      add_bias_rows(b ? b + grp * Coutg : nullptr, Coutg, P, P, yi);
     }
   });
 }

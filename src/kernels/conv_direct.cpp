@@ -19,13 +19,23 @@ bool pointwise_lanes(const ConvGeometry& g, size_t elem) {
 
 template <class T>
 void pointwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-  const int64_t P = g.P();
-  parallel_dynamic(g.N, useful_threads(g), 1, [&](int64_t n) {
-    T* yn = y + n * g.Cout * P;
-    gemm_lanes(w, g.Cout, g.C, x + n * g.C * P, P, P, yn);
+  const int64_t P = g.P(), nt = useful_threads(g);
+  // Fewer images than threads (inference): each image's output channels are cut into blocks
+  // of whole register rows, which changes no sum.
+  int64_t per_block = g.Cout;
+  if (g.N < nt) {
+    const int64_t parts = 2 * ((nt + g.N - 1) / g.N);
+    per_block = std::max<int64_t>(8, (g.Cout + parts - 1) / parts / 8 * 8);
+  }
+  const int64_t blocks = (g.Cout + per_block - 1) / per_block;
+  parallel_dynamic(g.N * blocks, nt, 1, [&](int64_t item) {
+    const int64_t n = item / blocks, o0 = item % blocks * per_block;
+    const int64_t m = std::min(g.Cout, o0 + per_block) - o0;
+    T* yn = y + (n * g.Cout + o0) * P;
+    gemm_lanes(w + o0 * g.C, m, g.C, x + n * g.C * P, P, P, yn);
     if (!b) return;
-    for (int64_t oc = 0; oc < g.Cout; ++oc) {
-      const T bv = b[oc];
+    for (int64_t oc = 0; oc < m; ++oc) {
+      const T bv = b[o0 + oc];
 #pragma omp simd
       for (int64_t i = 0; i < P; ++i) yn[oc * P + i] += bv;
     }

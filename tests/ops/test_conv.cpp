@@ -424,6 +424,9 @@ TEST(Conv2d, SameResultWithOneAndTwoThreads) {
       Case{16, 32, 8, 8, 32, 3, 3, options(1, 1), true},                   // images side by side
       Case{12, 64, 4, 4, 48, 1, 1, options(1, 0), false},                  // ... and 1x1
       Case{6, 16, 16, 16, 24, 3, 3, options(1, 1), true},                  // Winograd
+      Case{1, 64, 7, 7, 128, 3, 3, options(1, 1), true},    // one image: output-channel blocks
+      Case{1, 128, 6, 6, 160, 1, 1, options(1, 0), false},  // ... of a 1x1 GEMM
+      Case{1, 64, 8, 8, 72, 1, 1, options(1, 0), true},     // ... of the 1x1 register kernel
   };
   for (const Case& c : cases) {
     Result one = run_with_threads(1, c);
