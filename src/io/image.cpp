@@ -73,8 +73,11 @@ uint32_t le32(const uint8_t* p) {
 // by walking the container: JPEG segments up to the end-of-image marker, PNG chunks up to
 // IEND, BMP pixel array size. Returns an empty string when the file is complete.
 std::string find_truncation(const uint8_t* d, size_t n) {
-  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) {
-    size_t pos = 2;
+  // stb_image takes 0xFF D8 after any run of 0xFF fill bytes as the start of a JPEG.
+  size_t soi = 1;
+  while (soi < n && d[soi] == 0xFF) ++soi;
+  if (n >= 2 && d[0] == 0xFF && soi < n && d[soi] == 0xD8) {
+    size_t pos = soi + 1;
     while (pos + 1 < n) {
       if (d[pos] != 0xFF) return "corrupt JPEG (bad segment marker)";
       uint8_t marker = d[pos + 1];
@@ -147,6 +150,36 @@ std::atomic<int64_t>& pixel_limit() {
   return limit;
 }
 
+// A PNG's chunks without its empty IDAT chunks (none of its pixel data is in them). stb_image
+// copies each IDAT into a buffer it allocates on the first non-empty one, so an empty IDAT
+// first hands memcpy a null destination (undefined, though of zero bytes; the image fuzzer
+// found it). Returns nothing when there is no empty IDAT; call after find_truncation.
+std::vector<uint8_t> without_empty_idat(const uint8_t* d, size_t n) {
+  static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(d, png_signature, 8) != 0) return {};
+  // The chunks up to IEND as find_truncation walks them: f(start, whole length).
+  auto each_chunk = [&](auto&& f) {
+    for (size_t pos = 8; pos + 12 <= n;) {
+      const size_t len = be32(d + pos);
+      if (len > n - pos - 12) return;
+      f(pos, 12 + len);
+      if (!std::memcmp(d + pos + 4, "IEND", 4)) return;
+      pos += 12 + len;
+    }
+  };
+  auto empty_idat = [&](size_t pos, size_t whole) {
+    return whole == 12 && !std::memcmp(d + pos + 4, "IDAT", 4);
+  };
+  bool any = false;
+  each_chunk([&](size_t pos, size_t whole) { any = any || empty_idat(pos, whole); });
+  if (!any) return {};
+  std::vector<uint8_t> out(d, d + 8);
+  each_chunk([&](size_t pos, size_t whole) {
+    if (!empty_idat(pos, whole)) out.insert(out.end(), d + pos, d + pos + whole);
+  });
+  return out;
+}
+
 }  // namespace
 
 int64_t max_image_pixels() {
@@ -163,6 +196,11 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, in
         "read_image: channels must be 0, 1 or 3, got " + std::to_string(channels));
   std::string problem = find_truncation(data, size);
   if (!problem.empty()) throw Error("read_image: cannot decode '" + name + "': " + problem);
+  const std::vector<uint8_t> cleaned = without_empty_idat(data, size);
+  if (!cleaned.empty()) {
+    data = cleaned.data();
+    size = cleaned.size();
+  }
   int w = 0, h = 0, c = 0;
   if (size > static_cast<size_t>(INT32_MAX)) throw Error("read_image: '" + name + "' is too large");
   // The size the header declares, checked before any pixel is decoded: a few hundred bytes

@@ -217,6 +217,36 @@ TEST(ImageIO, AJpegHuffmanTableWithTooManyCodesIsRefused) {
   write_bytes(dir / "dht.jpg", jpeg);
   expect_error([&] { cnnzoo::io::read_image(dir / "dht.jpg"); },
                {"dht.jpg", "Huffman table declares", "at most 256"});
+  // The decoder skips 0xFF fill bytes before the start marker too (a fuzzer's find).
+  jpeg.insert(jpeg.begin(), {0xFF, 0xFF});
+  write_bytes(dir / "fill.jpg", jpeg);
+  expect_error([&] { cnnzoo::io::read_image(dir / "fill.jpg"); },
+               {"fill.jpg", "Huffman table declares", "at most 256"});
+}
+
+// Empty IDAT chunks are legal and carry no pixels; stb_image, given one before any data,
+// copies zero bytes to a null buffer (undefined: UBSan stops the sanitizer job here). They
+// are dropped before decoding: the image is the same, and a file with no data is an error.
+TEST(ImageIO, EmptyPngDataChunksAreDroppedBeforeDecoding) {
+  TempDir dir;
+  const Image original = make_image(5, 7, 3);
+  cnnzoo::io::write_png(dir / "p.png", original);
+  std::vector<unsigned char> png = read_bytes(dir / "p.png");
+  const unsigned char empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+  png.insert(png.begin() + 8 + 25, empty_idat, empty_idat + 12);  // after IHDR (8 + 12 + 13)
+  png.insert(png.end() - 12, empty_idat, empty_idat + 12);        // and before IEND
+  const Image decoded = cnnzoo::io::decode_image(png.data(), png.size(), "p.png");
+  EXPECT_EQ(decoded.height, 5);
+  EXPECT_EQ(decoded.width, 7);
+  EXPECT_EQ(decoded.pixels, original.pixels);
+  // The fuzzer's input: a 7x5 grey IHDR, one empty IDAT, IEND.
+  const std::vector<unsigned char> no_data = {
+      0x89, 'P',  'N', 'G', 13,  10,  26,  10,  0,    0,    0,    13,   'I',  'H',  'D',
+      'R',  0,    0,   0,   7,   0,   0,   0,   5,    8,    0,    0,    0,    0,    0xa4,
+      0xf1, 0xa9, 0x4, 0,   0,   0,   0,   'I', 'D',  'A',  'T',  0x78, 0xea, 0x94, 0xe1,
+      0,    0,    0,   0,   'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+  expect_error([&] { cnnzoo::io::decode_image(no_data.data(), no_data.size(), "empty.png"); },
+               {"empty.png"});
 }
 
 // The pixel limit applies to the size a file declares, before decoding; it is configurable.
