@@ -69,6 +69,8 @@ uint32_t le32(const uint8_t* p) {
   return p[0] | p[1] << 8 | p[2] << 16 | uint32_t(p[3]) << 24;
 }
 
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+
 // stb_image quietly fills a truncated JPEG or BMP with zeros, so truncation is detected here
 // by walking the container: JPEG segments up to the end-of-image marker, PNG chunks up to
 // IEND, BMP pixel array size. Returns an empty string when the file is complete.
@@ -118,8 +120,7 @@ std::string find_truncation(const uint8_t* d, size_t n) {
     }
     return "truncated JPEG (no end-of-image marker)";
   }
-  static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (n >= 8 && std::memcmp(d, png_signature, 8) == 0) {
+  if (n >= 8 && std::memcmp(d, kPngSignature, 8) == 0) {
     size_t pos = 8;
     while (pos + 12 <= n) {
       size_t len = be32(d + pos);
@@ -155,8 +156,7 @@ std::atomic<int64_t>& pixel_limit() {
 // first hands memcpy a null destination (undefined, though of zero bytes; the image fuzzer
 // found it). Returns nothing when there is no empty IDAT; call after find_truncation.
 std::vector<uint8_t> without_empty_idat(const uint8_t* d, size_t n) {
-  static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-  if (n < 8 || std::memcmp(d, png_signature, 8) != 0) return {};
+  if (n < 8 || std::memcmp(d, kPngSignature, 8) != 0) return {};
   // The chunks up to IEND as find_truncation walks them: f(start, whole length).
   auto each_chunk = [&](auto&& f) {
     for (size_t pos = 8; pos + 12 <= n;) {

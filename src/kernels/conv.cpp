@@ -101,17 +101,6 @@ void col2im_add(const ConvGeometry& g, const Padded& pd, const T* col, int64_t o
 
 // ---- general case: im2col (or the input itself for 1x1) times the weight ------------------
 
-template <class T>
-void add_bias_rows(const T* b, int64_t rows, int64_t n, int64_t ld, T* y) {
-  if (!b) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    T* row = y + r * ld;
-    const T bv = b[r];
-#pragma omp simd
-    for (int64_t i = 0; i < n; ++i) row[i] += bv;
-  }
-}
-
 // A single image whose output plane is smaller than its output channels (deep layers at
 // batch 1): the threads share one im2col of the image and each multiplies a block of
 // output channels by it, so each packs only its share of the weight. (Cutting the plane

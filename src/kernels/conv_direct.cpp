@@ -33,12 +33,7 @@ void pointwise_forward(const ConvGeometry& g, const T* x, const T* w, const T* b
     const int64_t m = std::min(g.Cout, o0 + per_block) - o0;
     T* yn = y + (n * g.Cout + o0) * P;
     gemm_lanes(w + o0 * g.C, m, g.C, x + n * g.C * P, P, P, yn);
-    if (!b) return;
-    for (int64_t oc = 0; oc < m; ++oc) {
-      const T bv = b[o0 + oc];
-#pragma omp simd
-      for (int64_t i = 0; i < P; ++i) yn[oc * P + i] += bv;
-    }
+    add_bias_rows(b ? b + o0 : nullptr, m, P, P, yn);
   });
 }
 

@@ -120,6 +120,18 @@ void pad_rows(const ConvGeometry& g, const Padded& pd, const T* src, int64_t pla
   }
 }
 
+// y rows [0, rows) (n values, ld apart) += b[row]; nothing without a bias.
+template <class T>
+void add_bias_rows(const T* b, int64_t rows, int64_t n, int64_t ld, T* y) {
+  if (!b) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    T* row = y + r * ld;
+    const T bv = b[r];
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) row[i] += bv;
+  }
+}
+
 // One 512-bit vector of T (GCC vector extension) for the register-blocked kernels.
 template <class T>
 struct Vec {
