@@ -1,6 +1,6 @@
 # PyTorch counterpart of `cnnzoo bench`: images/s of training steps or inference for a model
-# from torch_models.py (CIFAR) or torchvision (ImageNet names), timed the same way, printing the
-# same JSON keys.
+# from torch_models.py (CIFAR), torchvision (ImageNet names) or, for the other registry models,
+# traced from cnnzoo (torch_twin.py), timed the same way, printing the same JSON keys.
 import argparse
 import json
 import os
@@ -30,15 +30,23 @@ a = p.parse_args()
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(1)
+import torchvision  # noqa: E402
+
+channels = 3
 if a.model in torch_models.MODELS:
     size, classes = 32, a.classes or 10
     model = torch_models.build(a.model, classes)
-else:
-    import torchvision
-
+elif hasattr(torchvision.models, a.model):  # cnnzoo's ImageNet names are torchvision's
     size, classes = (299 if a.model == "inception_v3" else 224), a.classes or 1000
     extra = {"init_weights": False} if a.model in ("inception_v3", "googlenet") else {}
     model = getattr(torchvision.models, a.model)(num_classes=classes, **extra)
+else:  # any other registry model: its twin traced from cnnzoo (bench/torch_twin.py)
+    import torch_twin
+
+    classes = a.classes or 10
+    graph = torch_twin.dump(a.model, classes)
+    channels, size, _ = graph["input"]
+    model = torch_twin.TracedTwin(graph)
 model.train(a.train)
 # The same optimiser settings as `cnnzoo bench --train`.
 opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
@@ -63,7 +71,7 @@ def fp32_step(x, labels):
 def time_it(batch, min_reps, min_seconds):
     """Median seconds per step: two warm-up steps, then at least min_reps steps and
     min_seconds, as cnnzoo's bench."""
-    x = torch.randn(batch, 3, size, size)
+    x = torch.randn(batch, channels, size, size)
     labels = torch.arange(batch) % classes
     step(x, labels)
     step(x, labels)

@@ -62,7 +62,7 @@ VarT<T> dropout(const VarT<T>& x, double p, bool training, Generator& gen) {
       for (int64_t j = b; j < e; ++j) py[j] = px[j] * (static_cast<T>(m[j]) * keep_scale);
     });
   }
-  trace::next<T>([&] { return trace::Attributes{{{"training", {training ? 1 : 0}}}}; });
+  trace::next<T>([&] { return trace::Attributes{{{"training", {training ? 1 : 0}}}, {{"p", p}}}; });
   return make_result<T>(std::move(y), {x}, "dropout", [mask, keep_scale, count](Node<T>& n) {
     const uint8_t* mk = mask.get();
     T* g = n.grad.data();
@@ -99,7 +99,9 @@ VarT<T> swapout(const VarT<T>& x, const VarT<T>& f, double theta1, double theta2
         py[j] = px[j] * static_cast<T>(m1[j]) + pf[j] * static_cast<T>(m2[j]);
     });
   }
-  trace::next<T>([&] { return trace::Attributes{{{"training", {1}}}}; });
+  trace::next<T>([&] {
+    return trace::Attributes{{{"training", {1}}}, {{"theta1", theta1}, {"theta2", theta2}}};
+  });
   return make_result<T>(std::move(y), {x, f}, "swapout", [mask1, mask2, count](Node<T>& n) {
     // dy/dx = M1, dy/df = M2.
     const Mask masks[2] = {mask1, mask2};
