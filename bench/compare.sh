@@ -129,14 +129,8 @@ for m in $IMAGENET; do
   for prec in $PRECISIONS; do measure "$m" inference "$prec" "$IMAGENET_BATCH"; done
 done
 
-# Written to a temporary file next to OUT and renamed: a failed run leaves no half file.
-mkdir -p "$(dirname "$OUT")"
-TMP=$(mktemp "$OUT.XXXXXX")
-trap 'rm -rf "$RAW" "$TMP"' EXIT
-[[ -f $OUT ]] && cp "$OUT" "$RAW/previous.md"
-"$PY" bench/compare_report.py "$RAW" "$TMP" "$SWEEP" "$COMMAND" "$THREADS" \
-  "$BATCH" "$REPS" "$MIN_SECONDS" "$ROUNDS" "$MODELS" "$PRECISIONS" "$IMAGENET" \
-  "$IMAGENET_BATCH" "$LAYERS"
-chmod 644 "$TMP"
-mv "$TMP" "$OUT"
+# Its section of OUT, replaced through a temporary file (bench/doc_sections.py): a failed run
+# leaves the file as it was.
+"$PY" bench/compare_report.py "$RAW" "$OUT" "$SWEEP" "$COMMAND" "$THREADS" "$BATCH" "$REPS" \
+  "$MIN_SECONDS" "$ROUNDS" "$MODELS" "$PRECISIONS" "$IMAGENET" "$IMAGENET_BATCH" "$LAYERS"
 echo "== wrote $OUT"

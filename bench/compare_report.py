@@ -9,12 +9,14 @@ import sys
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import doc_sections  # noqa: E402
+
 (raw, out, sweep, command, threads, batch, reps, min_s, rounds, models, precisions, imagenet,
  imagenet_batch, layers) = sys.argv[1:]
 sweep, rounds = sweep == "1", int(rounds)
 models, precisions, imagenet, layers = models.split(), precisions.split(), imagenet.split(), \
     layers.split()
-SWEEP_MARK = "<!-- sweep: bench/compare.sh --all-cifar writes from here on -->"
 
 
 def load(name):
@@ -201,7 +203,7 @@ def main_part():
 
 
 def sweep_part():
-    L = [SWEEP_MARK, "", f"## Sweep: every CIFAR model of the registry (batch {batch}, "
+    L = [f"## Sweep: every CIFAR model of the registry (batch {batch}, "
          f"{threads} threads, fp32)", ""] + provenance + ["",
          method + " PyTorch twins: `hand-written` ones from `bench/torch_models.py`, the "
          "others `traced` (`bench/torch_twin.py`): rebuilt from cnnzoo's own training-mode "
@@ -233,15 +235,9 @@ def sweep_part():
     return L
 
 
-previous = ""
-if os.path.exists(os.path.join(raw, "previous.md")):
-    previous = open(os.path.join(raw, "previous.md")).read()
-before, mark, after = previous.partition(SWEEP_MARK)
 if sweep:
-    head = before.rstrip("\n").split("\n") if before.strip() else \
-        ["# Benchmarks: cnnzoo vs PyTorch on this CPU", "",
-         "The main tables: run `bench/compare.sh`."]
-    lines = head + [""] + sweep_part()
+    doc_sections.write(out, "sweep", sweep_part(),
+                       ["# Benchmarks: cnnzoo vs PyTorch on this CPU", "",
+                        "The main tables: run `bench/compare.sh`."])
 else:
-    lines = main_part() + ([""] + (mark + after).rstrip("\n").split("\n") if mark else [])
-open(out, "w").write("\n".join(lines) + "\n")
+    doc_sections.write(out, "main", main_part())
