@@ -18,7 +18,7 @@ TESTS=(test_tensor_autograd test_safetensors test_npy test_file test_idx test_ci
        test_classifier test_gradcheck)
 start=$(date +%s)
 CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCNNZOO_FUZZ=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF \
+  -DCNNZOO_FUZZ=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_MPI=OFF \
   -DCNNZOO_BUILD_BENCH=OFF >/dev/null
 fuzzers=$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')
 # shellcheck disable=SC2086
@@ -43,7 +43,7 @@ echo "sanitize: ${#TESTS[@]} test suites clean under ASan/UBSan ($(( $(date +%s)
 # Threads of one process sharing a loaded model: any data race is a failure. One OpenMP
 # thread per caller, so that the only concurrency is the callers' own.
 CC=clang CXX=clang++ cmake -S . -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCNNZOO_TSAN=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF \
+  -DCNNZOO_TSAN=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_MPI=OFF \
   -DCNNZOO_BUILD_BENCH=OFF >/dev/null
 ninja -C "$TSAN_BUILD" -j"$(nproc)" test_classifier >/dev/null
 if ! (cd "$TSAN_BUILD" && TSAN_OPTIONS=halt_on_error=1 CNNZOO_NUM_THREADS=1 ./test_classifier \

@@ -8,6 +8,7 @@ PACKAGES=(
   dataset-fashion-mnist
   libonnx-dev libprotobuf-dev libopencv-dnn-dev
   clang libclang-rt-14-dev libomp-dev
+  libopenmpi-dev openmpi-bin
 )
 # Benchmarks and reference-data generation compare against PyTorch; the library and its
 # tests never need it. CNNZOO_SETUP_TORCH=1 adds it.

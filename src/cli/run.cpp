@@ -10,6 +10,7 @@
 
 #include "cli/common.hpp"
 #include "cnnzoo/data/dataset.hpp"
+#include "cnnzoo/distributed.hpp"
 #include "cnnzoo/io/image.hpp"
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
@@ -109,7 +110,8 @@ const std::vector<std::pair<const char*, const char*>> kRecipeFlags = {
     {"--limit-test", "limit_test"},
     {"--classes", "num_classes"},
     {"--set", "model_options"},
-    {"--seed", "seed"}};
+    {"--seed", "seed"},
+    {"--sync-bn", "sync_bn"}};
 
 void refuse_changed_recipe(const CLI::App& cmd, const train::TrainConfig& given,
                            const train::TrainConfig& saved) {
@@ -122,6 +124,133 @@ void refuse_changed_recipe(const CLI::App& cmd, const train::TrainConfig& given,
 }
 
 }  // namespace
+
+// The group of processes mpirun started this one in; null when started alone.
+std::shared_ptr<dist::Communicator> training_group() {
+  if (!dist::launched_by_mpirun()) return nullptr;
+  if (!dist::mpi_built()) {
+    // Every rank would train alone, each writing the same files: refuse, with one line.
+    const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+    if (rank && std::atoi(rank) != 0) throw ExitStatus{1};
+    throw Error(
+        "started by mpirun, but this cnnzoo was built without MPI: rebuild with libopenmpi-dev "
+        "installed (CMake -DCNNZOO_MPI=ON), or run it without mpirun");
+  }
+  return dist::mpi_world();
+}
+
+// One training run: this process alone (group null) or one rank of a data-parallel group.
+void run_train(const CLI::App& cmd, train::TrainConfig* c, const std::vector<std::string>& sets,
+               int64_t classes, bool as_json, const CLI::Option* batch, const CLI::Option* lr,
+               const CLI::Option* augment, std::shared_ptr<dist::Communicator> group) {
+  const bool root = !group || group->is_root();
+  c->model_options = parse_sets(sets);
+  c->num_classes = classes;
+  train::TrainConfig cfg0;
+  if (c->resume) {
+    // A resumed run keeps its recipe: a flag that asks for another is refused.
+    const bool data_given = !c->data.empty();
+    cfg0 = train::resumed_config(*c, group.get());
+    refuse_changed_recipe(cmd, *c, cfg0);
+    if (data_given) cfg0.data = c->data;  // the data may have moved
+  } else {
+    check(!c->model.empty(), "train: --model is required (see `cnnzoo list`)");
+    check(!c->data.empty(), "train: --data is required");
+    // What the flags leave open comes from the dataset's recipe.
+    const train::Recipe r = train::default_recipe(
+        c->dataset == "auto" ? data::detect_dataset_kind(c->data) : c->dataset);
+    if (!batch->count()) c->batch = r.batch;
+    if (!lr->count()) c->lr = r.lr;
+    if (!augment->count()) c->augment = r.augment;
+    cfg0 = *c;
+  }
+  manual_seed(cfg0.seed);  // the model's initial weights draw from the global generator
+  data::DatasetSplit data = train::load_data(cfg0);
+  nn::ModulePtr model = models::build_model(train::model_spec(cfg0, data));
+  stop_on_signals();
+  train::Trainer trainer(model, std::move(data), cfg0, group);
+  const train::TrainConfig& cfg = trainer.config();
+  // Say what is about to happen; on stderr with --json, so that stdout is the JSON alone.
+  // Under mpirun rank 0 speaks for the group.
+  FILE* say = as_json ? stderr : stdout;
+  if (root) {
+    if (group && group->size() > 1)
+      std::fprintf(say,
+                   "data parallel: %s, global batch %lld (%lld per process), %d threads each\n",
+                   group->describe().c_str(), static_cast<long long>(cfg.batch),
+                   static_cast<long long>(cfg.batch / group->size()), num_threads());
+    std::fprintf(say, "%s: %lld parameters; %lld training and %lld test images of %lld classes\n",
+                 cfg.model.c_str(), static_cast<long long>(trainer.model().num_parameters()),
+                 static_cast<long long>(trainer.data().train.size()),
+                 static_cast<long long>(trainer.data().test.size()),
+                 static_cast<long long>(trainer.data().train.classes.size()));
+    std::fprintf(say,
+                 "recipe: %lld epochs, batch %lld, lr %g (%s, warm-up %g), momentum %g%s, "
+                 "weight decay %g%s, augment %s, label smoothing %g, seed %llu\n",
+                 static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch), cfg.lr,
+                 cfg.schedule.c_str(), cfg.warmup, cfg.momentum, cfg.nesterov ? " (Nesterov)" : "",
+                 cfg.weight_decay, cfg.decay_bn_and_bias ? "" : " (not on biases and BN)",
+                 cfg.augment.c_str(), cfg.label_smoothing,
+                 static_cast<unsigned long long>(cfg.seed));
+    std::fflush(say);
+  }
+  auto hist = trainer.fit();
+  const auto epochs = static_cast<long long>(cfg.epochs);
+  const auto done = static_cast<long long>(trainer.epochs_done());
+  // Where a stopped run stands, for the message that says how to continue it.
+  char where[160];
+  if (trainer.epoch_step() > 0)
+    std::snprintf(where, sizeof where, "in epoch %lld of %lld at step %lld of %lld", done + 1,
+                  epochs, static_cast<long long>(trainer.epoch_step()),
+                  static_cast<long long>(trainer.steps_per_epoch()));
+  else
+    std::snprintf(where, sizeof where, "after epoch %lld of %lld", done, epochs);
+  using Stop = train::Trainer::Stop;
+  if (trainer.stopped() == Stop::requested) {
+    if (root)
+      std::fprintf(stderr,
+                   "cnnzoo: interrupted (signal %d) %s; checkpoint saved, continue with "
+                   "--resume --out %s\n",
+                   static_cast<int>(g_stop_signal), where, cfg.out.c_str());
+    throw ExitStatus{128 + (g_stop_signal ? static_cast<int>(g_stop_signal) : SIGINT)};
+  }
+  const char* stop_reason = trainer.stopped() == Stop::time_limit   ? "time limit"
+                            : trainer.stopped() == Stop::stop_after ? "--stop-after"
+                                                                    : "";
+  if (!root) return;
+  size_t best = 0;
+  for (size_t i = 0; i < hist.size(); ++i)
+    if (hist[i].test_acc > hist[best].test_acc) best = i;
+  if (as_json) {
+    json j = {{"model", cfg.model}, {"epochs_done", done},
+              {"epochs", epochs},   {"stopped", stop_reason},
+              {"out", cfg.out},     {"checkpoint", train::checkpoint_path(cfg.out)}};
+    if (!hist.empty()) {
+      j["final_epoch"] = hist.back().epoch;
+      j["final_test_acc"] = hist.back().test_acc;
+      j["final_test_loss"] = hist.back().test_loss;
+      j["best_epoch"] = hist[best].epoch;
+      j["best_test_acc"] = hist[best].test_acc;
+      j["weights"] = train::weights_path(cfg.out);
+      j["best_weights"] = train::best_weights_path(cfg.out);
+    }
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  if (!hist.empty())
+    std::printf("wrote %s, %s, %s/metrics.csv, %s/curves.svg\n",
+                train::weights_path(cfg.out).c_str(), train::best_weights_path(cfg.out).c_str(),
+                cfg.out.c_str(), cfg.out.c_str());
+  if (trainer.stopped() != Stop::none) {
+    std::printf("stopped %s (%s); continue with --resume --out %s\n", where, stop_reason,
+                cfg.out.c_str());
+  } else {
+    check(!hist.empty(), "train: no epoch was trained");
+    std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%, epoch %lld)\n",
+                100 * hist.back().test_acc, static_cast<long long>(hist.back().epoch),
+                100 * hist[best].test_acc, static_cast<long long>(hist[best].epoch));
+  }
+}
 
 void add_train(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model (metrics.csv, curves.svg, checkpoints)");
@@ -200,6 +329,12 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
+  cmd->add_flag("--sync-bn", c->sync_bn,
+                "Under mpirun: BatchNorm statistics over the global batch (default: each "
+                "process's share)");
+  cmd->add_flag("--reshard", c->reshard,
+                "With --resume under mpirun: accept a checkpoint written by a different number "
+                "of processes (the continuation is then not bit-exact)");
   cmd->add_option("--stop-after", c->stop_after,
                   "Stop after this epoch (a time-boxed session); --resume continues the run")
       ->check(CLI::Range(int64_t(1), kMaxEpochs));
@@ -216,101 +351,18 @@ void add_train(CLI::App& app) {
       "No per-step progress line (the per-epoch lines stay)");
   cmd->add_flag("--json", *as_json, "Print the final result as JSON on stdout");
   cmd->callback([cmd, c, sets, classes, as_json, batch, lr, augment] {
-    c->model_options = parse_sets(*sets);
-    c->num_classes = *classes;
-    train::TrainConfig cfg0;
-    if (c->resume) {
-      // A resumed run keeps its recipe: a flag that asks for another is refused.
-      const bool data_given = !c->data.empty();
-      cfg0 = train::resumed_config(*c);
-      refuse_changed_recipe(*cmd, *c, cfg0);
-      if (data_given) cfg0.data = c->data;  // the data may have moved
-    } else {
-      check(!c->model.empty(), "train: --model is required (see `cnnzoo list`)");
-      check(!c->data.empty(), "train: --data is required");
-      // What the flags leave open comes from the dataset's recipe.
-      const train::Recipe r = train::default_recipe(
-          c->dataset == "auto" ? data::detect_dataset_kind(c->data) : c->dataset);
-      if (!batch->count()) c->batch = r.batch;
-      if (!lr->count()) c->lr = r.lr;
-      if (!augment->count()) c->augment = r.augment;
-      cfg0 = *c;
-    }
-    manual_seed(cfg0.seed);  // the model's initial weights draw from the global generator
-    data::DatasetSplit data = train::load_data(cfg0);
-    nn::ModulePtr model = models::build_model(train::model_spec(cfg0, data));
-    stop_on_signals();
-    train::Trainer trainer(model, std::move(data), cfg0);
-    const train::TrainConfig& cfg = trainer.config();
-    // Say what is about to happen; on stderr with --json, so that stdout is the JSON alone.
-    FILE* say = *as_json ? stderr : stdout;
-    std::fprintf(say, "%s: %lld parameters; %lld training and %lld test images of %lld classes\n",
-                 cfg.model.c_str(), static_cast<long long>(trainer.model().num_parameters()),
-                 static_cast<long long>(trainer.data().train.size()),
-                 static_cast<long long>(trainer.data().test.size()),
-                 static_cast<long long>(trainer.data().train.classes.size()));
-    std::fprintf(say,
-                 "recipe: %lld epochs, batch %lld, lr %g (%s, warm-up %g), momentum %g%s, "
-                 "weight decay %g%s, augment %s, label smoothing %g, seed %llu\n",
-                 static_cast<long long>(cfg.epochs), static_cast<long long>(cfg.batch), cfg.lr,
-                 cfg.schedule.c_str(), cfg.warmup, cfg.momentum, cfg.nesterov ? " (Nesterov)" : "",
-                 cfg.weight_decay, cfg.decay_bn_and_bias ? "" : " (not on biases and BN)",
-                 cfg.augment.c_str(), cfg.label_smoothing,
-                 static_cast<unsigned long long>(cfg.seed));
-    std::fflush(say);
-    auto hist = trainer.fit();
-    const auto epochs = static_cast<long long>(cfg.epochs);
-    const auto done = static_cast<long long>(trainer.epochs_done());
-    // Where a stopped run stands, for the message that says how to continue it.
-    char where[160];
-    if (trainer.epoch_step() > 0)
-      std::snprintf(where, sizeof where, "in epoch %lld of %lld at step %lld of %lld", done + 1,
-                    epochs, static_cast<long long>(trainer.epoch_step()),
-                    static_cast<long long>(trainer.steps_per_epoch()));
-    else
-      std::snprintf(where, sizeof where, "after epoch %lld of %lld", done, epochs);
-    using Stop = train::Trainer::Stop;
-    if (trainer.stopped() == Stop::requested) {
-      std::fprintf(stderr,
-                   "cnnzoo: interrupted (signal %d) %s; checkpoint saved, continue with "
-                   "--resume --out %s\n",
-                   static_cast<int>(g_stop_signal), where, cfg.out.c_str());
-      throw ExitStatus{128 + (g_stop_signal ? static_cast<int>(g_stop_signal) : SIGINT)};
-    }
-    const char* stop_reason = trainer.stopped() == Stop::time_limit   ? "time limit"
-                              : trainer.stopped() == Stop::stop_after ? "--stop-after"
-                                                                      : "";
-    size_t best = 0;
-    for (size_t i = 0; i < hist.size(); ++i)
-      if (hist[i].test_acc > hist[best].test_acc) best = i;
-    if (*as_json) {
-      json j = {{"model", cfg.model}, {"epochs_done", done},
-                {"epochs", epochs},   {"stopped", stop_reason},
-                {"out", cfg.out},     {"checkpoint", train::checkpoint_path(cfg.out)}};
-      if (!hist.empty()) {
-        j["final_epoch"] = hist.back().epoch;
-        j["final_test_acc"] = hist.back().test_acc;
-        j["final_test_loss"] = hist.back().test_loss;
-        j["best_epoch"] = hist[best].epoch;
-        j["best_test_acc"] = hist[best].test_acc;
-        j["weights"] = train::weights_path(cfg.out);
-        j["best_weights"] = train::best_weights_path(cfg.out);
-      }
-      std::cout << j.dump(2) << "\n";
-      return;
-    }
-    if (!hist.empty())
-      std::printf("wrote %s, %s, %s/metrics.csv, %s/curves.svg\n",
-                  train::weights_path(cfg.out).c_str(), train::best_weights_path(cfg.out).c_str(),
-                  cfg.out.c_str(), cfg.out.c_str());
-    if (trainer.stopped() != Stop::none) {
-      std::printf("stopped %s (%s); continue with --resume --out %s\n", where, stop_reason,
-                  cfg.out.c_str());
-    } else {
-      check(!hist.empty(), "train: no epoch was trained");
-      std::printf("final test accuracy: %.2f%% (epoch %lld; best epoch %.2f%%, epoch %lld)\n",
-                  100 * hist.back().test_acc, static_cast<long long>(hist.back().epoch),
-                  100 * hist[best].test_acc, static_cast<long long>(hist[best].epoch));
+    std::shared_ptr<dist::Communicator> group = training_group();
+    if (!group) return run_train(*cmd, c.get(), *sets, *classes, *as_json, batch, lr, augment, {});
+    try {
+      run_train(*cmd, c.get(), *sets, *classes, *as_json, batch, lr, augment, group);
+    } catch (const ExitStatus&) {
+      throw;  // every rank stopped at the same step (a signal or the time limit)
+    } catch (const std::exception& e) {
+      // The other ranks are waiting for this one in a collective: stop them all.
+      std::fprintf(stderr, "cnnzoo: error on rank %d of %d: %s\n", group->rank(), group->size(),
+                   e.what());
+      std::fflush(stderr);
+      group->abort(1);
     }
   });
 }

@@ -47,6 +47,9 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options)
         "DataLoader: batch_size must be >= 1, got " + std::to_string(opt_.batch_size));
   check(opt_.pad_crop >= 0, "DataLoader: pad_crop must be >= 0");
   check(opt_.cutout >= 0, "DataLoader: cutout must be >= 0");
+  check(opt_.shard_count >= 1 && opt_.shard_index >= 0 && opt_.shard_index < opt_.shard_count,
+        "DataLoader: shard_index " + std::to_string(opt_.shard_index) + " outside [0, " +
+            std::to_string(opt_.shard_count) + ")");
   const int64_t C = ds_.channels;
   check(opt_.mean.size() == opt_.std.size() &&
             (opt_.mean.empty() || static_cast<int64_t>(opt_.mean.size()) == C),
@@ -72,6 +75,11 @@ void DataLoader::wait_pending() {
   } catch (...) {
     // A discarded prefetch's error is of no interest; the batch will be rebuilt if needed.
   }
+}
+
+ShardRange shard_range(int64_t count, int64_t parts, int64_t index) {
+  const int64_t base = count / parts, extra = count % parts;
+  return {index * base + std::min(index, extra), base + (index < extra ? 1 : 0)};
 }
 
 int64_t batches_per_epoch(int64_t samples, int64_t batch_size, bool drop_last) {
@@ -139,8 +147,11 @@ bool DataLoader::next(Batch& out) {
 
 void DataLoader::build(int64_t batch_index, Batch& out, bool parallel) const {
   const int64_t n = ds_.size();
-  const int64_t begin = batch_index * opt_.batch_size;
-  const int64_t count = std::min(opt_.batch_size, n - begin);
+  const int64_t batch_begin = batch_index * opt_.batch_size;
+  const ShardRange part =
+      shard_range(std::min(opt_.batch_size, n - batch_begin), opt_.shard_count, opt_.shard_index);
+  const int64_t begin = batch_begin + part.first;  // this part's first place in the epoch
+  const int64_t count = part.size;
   const int64_t C = ds_.channels, H = ds_.height, W = ds_.width, plane = H * W;
   const int64_t pad = opt_.pad_crop, cut = opt_.cutout;
   out.images = Tensor::empty({count, C, H, W});

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "cnnzoo/tensor.hpp"
 #include "kernels/kernels.hpp"
@@ -76,49 +77,156 @@ void pow_neg_beta(const T* s, T* out, int64_t n, double beta) {
 
 }  // namespace
 
+namespace {
+
+// Batch statistics of one channel from its shifted sums over `count` values.
+struct ChannelStats {
+  double mean, var, invstd;
+  ChannelStats(double shift, double s1, double s2, double count, double eps) {
+    const double d = s1 / count;
+    mean = shift + d;
+    var = std::max(s2 / count - d * d, 0.0);
+    invstd = 1.0 / std::sqrt(var + eps);
+  }
+};
+
+// running = (1 - momentum) * running + momentum * batch, with the unbiased variance.
+template <class T>
+void update_running(T* prm, T* prv, int64_t c, const ChannelStats& s, double count,
+                    double momentum) {
+  if (!prm) return;
+  prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * s.mean);
+  prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * s.var * count / (count - 1));
+}
+
+template <class T>
+void normalize_channel(const ChannelLayout& l, int64_t c, const T* px, const T* pgamma,
+                       const T* pbeta, double m, double inv, bool relu, T* py) {
+  const double gamma = pgamma ? pgamma[c] : 1.0;
+  const double beta = pbeta ? pbeta[c] : 0.0;
+  const T a = static_cast<T>(gamma * inv);
+  const T b = static_cast<T>(beta);
+  const SplitMean<T> mt(m);
+  for (int64_t n = 0; n < l.batch; ++n) {
+    const T* xp = px + l.offset(n, c);
+    T* yp = py + l.offset(n, c);
+    if (relu) {
+      for (int64_t i = 0; i < l.inner; ++i) {
+        const T z = ((xp[i] - mt.hi) - mt.lo) * a + b;
+        yp[i] = z > T(0) ? z : T(0);
+      }
+    } else {
+      for (int64_t i = 0; i < l.inner; ++i) yp[i] = ((xp[i] - mt.hi) - mt.lo) * a + b;
+    }
+  }
+}
+
+// The backward of one channel in pieces: the sums of dz and dz * (x - mean) over the channel
+// (dz = dy, masked by the fused ReLU), and the input gradient from the sums over `count`
+// values (in training they may be the sums over every process's batch).
+template <class T, bool kRelu>
+struct ChannelBackward {
+  const ChannelLayout& l;
+  int64_t c;
+  const T *px, *pdy;
+  T a, beta;
+  SplitMean<T> mt;
+
+  ChannelBackward(const ChannelLayout& l_, int64_t c_, const T* x, const T* dy, const T* pgamma,
+                  const T* pbeta, double m, double inv)
+      : l(l_),
+        c(c_),
+        px(x),
+        pdy(dy),
+        a(static_cast<T>((pgamma ? pgamma[c_] : 1.0) * inv)),
+        beta(static_cast<T>(pbeta ? pbeta[c_] : 0.0)),
+        mt(m) {}
+
+  T dz(T xmu, T dy) const {
+    if constexpr (kRelu) return xmu * a + beta > T(0) ? dy : T(0);
+    return dy;
+  }
+
+  void sums(double& sum_dy, double& sum_dy_xmu) const {
+    sum_dy = 0;
+    sum_dy_xmu = 0;
+    for_each_run(l, c, [&](int64_t at, int64_t len) {
+      const T* xp = px + at;
+      const T* dyp = pdy + at;
+      T a1 = 0, a2 = 0;
+#pragma omp simd reduction(+ : a1, a2)
+      for (int64_t i = 0; i < len; ++i) {
+        const T xmu = (xp[i] - mt.hi) - mt.lo, d = dz(xmu, dyp[i]);
+        a1 += d;
+        a2 += d * xmu;
+      }
+      sum_dy += a1;
+      sum_dy_xmu += a2;
+    });
+  }
+
+  // Training: dx = a * (dz - mean(dz) - (x - mean) * inv^2 * mean(dz * (x - mean))).
+  void input_grad_training(double sum_dy, double sum_dy_xmu, double count, double inv,
+                           T* pgx) const {
+    const T mean_dy = static_cast<T>(sum_dy / count);
+    const T k = static_cast<T>(inv * inv * sum_dy_xmu / count);
+    for (int64_t b = 0; b < l.batch; ++b) {
+      const T* xp = px + l.offset(b, c);
+      const T* dyp = pdy + l.offset(b, c);
+      T* gp = pgx + l.offset(b, c);
+      for (int64_t i = 0; i < l.inner; ++i) {
+        const T xmu = (xp[i] - mt.hi) - mt.lo;
+        gp[i] = (dz(xmu, dyp[i]) - mean_dy - xmu * k) * a;
+      }
+    }
+  }
+
+  void input_grad_eval(T* pgx) const {
+    for (int64_t b = 0; b < l.batch; ++b) {
+      const T* xp = px + l.offset(b, c);
+      const T* dyp = pdy + l.offset(b, c);
+      T* gp = pgx + l.offset(b, c);
+      for (int64_t i = 0; i < l.inner; ++i) {
+        if constexpr (kRelu)
+          gp[i] = dz((xp[i] - mt.hi) - mt.lo, dyp[i]) * a;
+        else
+          gp[i] = dyp[i] * a;
+      }
+    }
+  }
+};
+
+// f(channel backward) with the ReLU mask chosen at compile time.
+template <class T, class F>
+void with_channel_backward(bool relu, const ChannelLayout& l, int64_t c, const T* x, const T* dy,
+                           const T* gamma, const T* beta, double m, double inv, F&& f) {
+  if (relu)
+    f(ChannelBackward<T, true>(l, c, x, dy, gamma, beta, m, inv));
+  else
+    f(ChannelBackward<T, false>(l, c, x, dy, gamma, beta, m, inv));
+}
+
+}  // namespace
+
 template <class T>
 void batch_norm_forward(const ChannelLayout& l, const T* px, const T* pgamma, const T* pbeta,
                         T* prm, T* prv, bool training, double momentum, double eps, bool relu,
                         T* py, double* mean, double* invstd) {
-  const int64_t count = l.per_channel();
+  const double count = static_cast<double>(l.per_channel());
   parallel_items(l.channels, l.per_channel(), [&](int64_t c) {
-    double m, inv;
     if (training) {
       const T shift = px[l.offset(0, c)];
       double s1, s2;
       shifted_moments(px, l, c, shift, s1, s2);
-      const double d = s1 / static_cast<double>(count);
-      m = static_cast<double>(shift) + d;
-      const double var = std::max(s2 / static_cast<double>(count) - d * d, 0.0);
-      inv = 1.0 / std::sqrt(var + eps);
-      if (prm) {
-        const double unbiased = var * static_cast<double>(count) / static_cast<double>(count - 1);
-        prm[c] = static_cast<T>((1 - momentum) * prm[c] + momentum * m);
-        prv[c] = static_cast<T>((1 - momentum) * prv[c] + momentum * unbiased);
-      }
+      const ChannelStats st(shift, s1, s2, count, eps);
+      update_running(prm, prv, c, st, count, momentum);
+      mean[c] = st.mean;
+      invstd[c] = st.invstd;
     } else {
-      m = prm[c];
-      inv = 1.0 / std::sqrt(static_cast<double>(prv[c]) + eps);
+      mean[c] = prm[c];
+      invstd[c] = 1.0 / std::sqrt(static_cast<double>(prv[c]) + eps);
     }
-    mean[c] = m;
-    invstd[c] = inv;
-    const double gamma = pgamma ? pgamma[c] : 1.0;
-    const double beta = pbeta ? pbeta[c] : 0.0;
-    const T a = static_cast<T>(gamma * inv);
-    const T b = static_cast<T>(beta);
-    const SplitMean<T> mt(m);
-    for (int64_t n = 0; n < l.batch; ++n) {
-      const T* xp = px + l.offset(n, c);
-      T* yp = py + l.offset(n, c);
-      if (relu) {
-        for (int64_t i = 0; i < l.inner; ++i) {
-          const T z = ((xp[i] - mt.hi) - mt.lo) * a + b;
-          yp[i] = z > T(0) ? z : T(0);
-        }
-      } else {
-        for (int64_t i = 0; i < l.inner; ++i) yp[i] = ((xp[i] - mt.hi) - mt.lo) * a + b;
-      }
-    }
+    normalize_channel(l, c, px, pgamma, pbeta, mean[c], invstd[c], relu, py);
   });
 }
 
@@ -126,73 +234,80 @@ template <class T>
 void batch_norm_backward(const ChannelLayout& l, const T* px, const T* pdy, const T* pgamma,
                          const T* pbeta, const double* mean, const double* invstd, bool training,
                          bool relu, T* pgx, T* gw, T* gb) {
-  const bool need_x = pgx != nullptr, need_w = gw != nullptr, need_b = gb != nullptr;
-  const int64_t count = l.per_channel();
-  // Fused ReLU: dy becomes dz = (z > 0 ? dy : 0), z = (x - mean) * a + beta as in forward.
-  auto channel = [&](int64_t c, auto fused) {
-    constexpr bool kRelu = decltype(fused)::value;
-    const double m = mean[c], inv = invstd[c];
-    const double gamma = pgamma ? pgamma[c] : 1.0;
-    const T a = static_cast<T>(gamma * inv);
-    const T beta = static_cast<T>(pbeta ? pbeta[c] : 0.0);
-    const SplitMean<T> mt(m);
-    auto dz = [&](T xmu, T dy) {
-      if constexpr (kRelu) return xmu * a + beta > T(0) ? dy : T(0);
-      return dy;
-    };
-    // In training the input gradient needs these sums too (it flows through the batch
-    // mean and variance); in evaluation only the parameter gradients do.
-    double sum_dy = 0, sum_dy_xmu = 0;
-    if (need_w || need_b || (need_x && training)) {
-      for_each_run(l, c, [&](int64_t at, int64_t len) {
-        const T* xp = px + at;
-        const T* dyp = pdy + at;
-        T a1 = 0, a2 = 0;
-#pragma omp simd reduction(+ : a1, a2)
-        for (int64_t i = 0; i < len; ++i) {
-          const T xmu = (xp[i] - mt.hi) - mt.lo, d = dz(xmu, dyp[i]);
-          a1 += d;
-          a2 += d * xmu;
-        }
-        sum_dy += a1;
-        sum_dy_xmu += a2;
-      });
-    }
-    if (need_w) gw[c] = static_cast<T>(sum_dy_xmu * inv);
-    if (need_b) gb[c] = static_cast<T>(sum_dy);
-    if (!need_x) return;
-    if (training) {
-      // dx = a * (dy - mean(dy) - (x - mean) * inv^2 * mean(dy * (x - mean)))
-      const T mean_dy = static_cast<T>(sum_dy / static_cast<double>(count));
-      const T k = static_cast<T>(inv * inv * sum_dy_xmu / static_cast<double>(count));
-      for (int64_t b = 0; b < l.batch; ++b) {
-        const T* xp = px + l.offset(b, c);
-        const T* dyp = pdy + l.offset(b, c);
-        T* gp = pgx + l.offset(b, c);
-        for (int64_t i = 0; i < l.inner; ++i) {
-          const T xmu = (xp[i] - mt.hi) - mt.lo;
-          gp[i] = (dz(xmu, dyp[i]) - mean_dy - xmu * k) * a;
-        }
-      }
-    } else {
-      for (int64_t b = 0; b < l.batch; ++b) {
-        const T* xp = px + l.offset(b, c);
-        const T* dyp = pdy + l.offset(b, c);
-        T* gp = pgx + l.offset(b, c);
-        for (int64_t i = 0; i < l.inner; ++i) {
-          if constexpr (kRelu)
-            gp[i] = dz((xp[i] - mt.hi) - mt.lo, dyp[i]) * a;
-          else
-            gp[i] = dyp[i] * a;
-        }
-      }
-    }
-  };
+  const bool need_sums = gw || gb || (pgx && training);
+  const double count = static_cast<double>(l.per_channel());
   parallel_items(l.channels, l.per_channel(), [&](int64_t c) {
-    if (relu)
-      channel(c, std::true_type());
-    else
-      channel(c, std::false_type());
+    with_channel_backward(relu, l, c, px, pdy, pgamma, pbeta, mean[c], invstd[c], [&](auto ch) {
+      // In training the input gradient needs the sums too (it flows through the batch mean and
+      // variance); in evaluation only the parameter gradients do.
+      double sum_dy = 0, sum_dy_xmu = 0;
+      if (need_sums) ch.sums(sum_dy, sum_dy_xmu);
+      if (gw) gw[c] = static_cast<T>(sum_dy_xmu * invstd[c]);
+      if (gb) gb[c] = static_cast<T>(sum_dy);
+      if (!pgx) return;
+      if (training)
+        ch.input_grad_training(sum_dy, sum_dy_xmu, count, invstd[c], pgx);
+      else
+        ch.input_grad_eval(pgx);
+    });
+  });
+}
+
+template <class T>
+void batch_norm_forward_across(const ChannelLayout& l, const T* px, const T* pgamma, const T* pbeta,
+                               T* prm, T* prv, double momentum, double eps, bool relu,
+                               const SumAcross& sum_across, T* py, double* mean, double* invstd) {
+  const int64_t C = l.channels;
+  const double local_count = static_cast<double>(l.per_channel());
+  // Per channel, this process's n * mean and M2 + n * mean^2 (M2: the sum of squared
+  // deviations from its own mean, from sums shifted by one of its values as in one process):
+  // their sums over the processes are n * mean and M2 + n * mean^2 of the whole batch, exact
+  // in double where float sums of x^2 would cancel when |mean| >> std. Then the count.
+  std::vector<double> sums(2 * C + 1, 0.0);
+  if (l.per_channel() > 0)
+    parallel_items(C, l.per_channel(), [&](int64_t c) {
+      const T shift = px[l.offset(0, c)];
+      double s1, s2;
+      shifted_moments(px, l, c, shift, s1, s2);
+      const double mean = static_cast<double>(shift) + s1 / local_count;
+      const double m2 = std::max(s2 - s1 * s1 / local_count, 0.0);
+      sums[c] = local_count * mean;
+      sums[C + c] = m2 + local_count * mean * mean;
+    });
+  sums[2 * C] = local_count;
+  sum_across(sums.data(), 2 * C + 1);
+  const double count = sums[2 * C];
+  check(count > 1, "batch_norm: training needs more than one value per channel over all processes");
+  parallel_items(C, l.per_channel(), [&](int64_t c) {
+    const ChannelStats st(0.0, sums[c], sums[C + c], count, eps);
+    update_running(prm, prv, c, st, count, momentum);
+    mean[c] = st.mean;
+    invstd[c] = st.invstd;
+    normalize_channel(l, c, px, pgamma, pbeta, mean[c], invstd[c], relu, py);
+  });
+}
+
+template <class T>
+void batch_norm_backward_across(const ChannelLayout& l, const T* px, const T* pdy, const T* pgamma,
+                                const T* pbeta, const double* mean, const double* invstd, bool relu,
+                                const SumAcross& sum_across, T* pgx, T* gw, T* gb) {
+  const int64_t C = l.channels;
+  // This process's sums give the parameter gradients (the data-parallel gradient sum adds
+  // them up); the sums over every process give the input gradient.
+  std::vector<double> sums(2 * C + 1);
+  parallel_items(C, l.per_channel(), [&](int64_t c) {
+    with_channel_backward(relu, l, c, px, pdy, pgamma, pbeta, mean[c], invstd[c],
+                          [&](auto ch) { ch.sums(sums[c], sums[C + c]); });
+    if (gw) gw[c] = static_cast<T>(sums[C + c] * invstd[c]);
+    if (gb) gb[c] = static_cast<T>(sums[c]);
+  });
+  sums[2 * C] = static_cast<double>(l.per_channel());
+  sum_across(sums.data(), 2 * C + 1);
+  if (!pgx) return;
+  parallel_items(C, l.per_channel(), [&](int64_t c) {
+    with_channel_backward(relu, l, c, px, pdy, pgamma, pbeta, mean[c], invstd[c], [&](auto ch) {
+      ch.input_grad_training(sums[c], sums[C + c], sums[2 * C], invstd[c], pgx);
+    });
   });
 }
 
@@ -253,14 +368,20 @@ void lrn_backward(const ChannelLayout& l, int64_t size, double alpha, double bet
   });
 }
 
-#define CNNZOO_INSTANTIATE(T)                                                                     \
-  template void batch_norm_forward(const ChannelLayout&, const T*, const T*, const T*, T*, T*,    \
-                                   bool, double, double, bool, T*, double*, double*);             \
-  template void batch_norm_backward(const ChannelLayout&, const T*, const T*, const T*, const T*, \
-                                    const double*, const double*, bool, bool, T*, T*, T*);        \
-  template void lrn_forward(const ChannelLayout&, int64_t, double, double, double, const T*, T*,  \
-                            T*);                                                                  \
-  template void lrn_backward(const ChannelLayout&, int64_t, double, double, const T*, const T*,   \
+#define CNNZOO_INSTANTIATE(T)                                                                      \
+  template void batch_norm_forward(const ChannelLayout&, const T*, const T*, const T*, T*, T*,     \
+                                   bool, double, double, bool, T*, double*, double*);              \
+  template void batch_norm_backward(const ChannelLayout&, const T*, const T*, const T*, const T*,  \
+                                    const double*, const double*, bool, bool, T*, T*, T*);         \
+  template void batch_norm_forward_across(const ChannelLayout&, const T*, const T*, const T*, T*,  \
+                                          T*, double, double, bool, const SumAcross&, T*, double*, \
+                                          double*);                                                \
+  template void batch_norm_backward_across(const ChannelLayout&, const T*, const T*, const T*,     \
+                                           const T*, const double*, const double*, bool,           \
+                                           const SumAcross&, T*, T*, T*);                          \
+  template void lrn_forward(const ChannelLayout&, int64_t, double, double, double, const T*, T*,   \
+                            T*);                                                                   \
+  template void lrn_backward(const ChannelLayout&, int64_t, double, double, const T*, const T*,    \
                              const T*, const T*, T*);
 CNNZOO_INSTANTIATE(float)
 CNNZOO_INSTANTIATE(double)

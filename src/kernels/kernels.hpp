@@ -2,6 +2,7 @@
 // plain geometry structs. The only header src/ops includes from here; Eigen stays behind it.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace cnnzoo::kernels {
 
@@ -64,6 +65,21 @@ template <class T>
 void batch_norm_backward(const ChannelLayout& l, const T* x, const T* dy, const T* gamma,
                          const T* beta, const double* mean, const double* invstd, bool training,
                          bool relu, T* dx, T* dgamma, T* dbeta);
+
+// Training-mode batch norm of a batch spread over several processes: every per-channel sum
+// goes through `sum_across` (in place, the same calls in the same order on every process), so
+// the statistics and the input gradient are those of the whole batch; dgamma and dbeta stay
+// this process's share.
+using SumAcross = std::function<void(double* data, int64_t n)>;
+template <class T>
+void batch_norm_forward_across(const ChannelLayout& l, const T* x, const T* gamma, const T* beta,
+                               T* running_mean, T* running_var, double momentum, double eps,
+                               bool relu, const SumAcross& sum_across, T* y, double* mean,
+                               double* invstd);
+template <class T>
+void batch_norm_backward_across(const ChannelLayout& l, const T* x, const T* dy, const T* gamma,
+                                const T* beta, const double* mean, const double* invstd, bool relu,
+                                const SumAcross& sum_across, T* dx, T* dgamma, T* dbeta);
 
 // AlexNet's local response norm across `size` channels: scale = k + alpha / size * (sum of x^2
 // over the window), y = x * scale^-beta. scale is kept for the backward.

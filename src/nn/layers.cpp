@@ -114,6 +114,10 @@ static Var batch_norm_forward(BatchNorm& bn, const Var& x, bool relu) {
   bool use_batch_stats = bn.is_training() || !o.track_running_stats();
   if (bn.is_training() && o.track_running_stats() && bn.num_batches_tracked.defined())
     bn.num_batches_tracked[0] += 1.0f;
+  if (bn.is_training() && bn.sync_group && bn.sync_group->size() > 1)
+    return recorded(bn, x,
+                    sync_batch_norm<real>(x, bn.weight, bn.bias, bn.running_mean, bn.running_var,
+                                          *bn.sync_group, o.momentum(), o.eps(), relu));
   Var y = (relu ? batch_norm_relu<real> : batch_norm<real>)(x, bn.weight, bn.bias, bn.running_mean,
                                                             bn.running_var, use_batch_stats,
                                                             o.momentum(), o.eps());
@@ -125,6 +129,17 @@ Var BatchNorm::forward(const Var& x) {
 }
 Var BatchNorm::forward_relu(const Var& x) {
   return batch_norm_forward(*this, x, true);
+}
+
+int64_t convert_sync_batchnorm(Module& model, std::shared_ptr<dist::Communicator> group) {
+  int64_t n = 0;
+  model.apply([&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm*>(&m)) {
+      bn->sync_group = group;
+      ++n;
+    }
+  });
+  return n;
 }
 
 std::string BatchNorm::extra_repr() const {

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "cnnzoo/distributed.hpp"
 #include "export/trace.hpp"
 #include "kernels/kernels.hpp"
 
@@ -28,13 +29,11 @@ void check_channel_vector(const Shape& s, int64_t channels, const char* what, co
 
 }  // namespace
 
-// batch_norm, followed by a ReLU when `relu`: the fused form writes max(z, 0) in the same
-// pass, and its backward masks dy by z > 0, z recomputed from the saved x, so neither the
-// ReLU's pass nor its output is needed.
+// The checks both batch norms make; returns x's channel layout.
 template <class T>
-VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
-                        TensorT<T> running_mean, TensorT<T> running_var, bool training,
-                        double momentum, double eps, bool relu) {
+ChannelLayout check_batch_norm_args(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                                    const TensorT<T>& running_mean, const TensorT<T>& running_var,
+                                    bool training, double momentum, double eps, bool local) {
   check(x.defined(), "batch_norm: undefined input");
   const TensorT<T>& xv = x.value();
   check(xv.dim() == 2 || xv.dim() == 4,
@@ -50,12 +49,25 @@ VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& 
   }
   check(training || running_mean.defined(),
         "batch_norm: evaluation mode needs running_mean and running_var");
-  check(!training || l.per_channel() > 1,
+  check(!training || !local || l.per_channel() > 1,
         "batch_norm: training needs more than one value per channel, got input " + xv.shape_str());
   check(eps >= 0 && momentum >= 0 && momentum <= 1,
         "batch_norm: need eps >= 0 and 0 <= momentum <= 1, got eps " + std::to_string(eps) +
             ", momentum " + std::to_string(momentum));
 
+  return l;
+}
+
+// batch_norm, followed by a ReLU when `relu`: the fused form writes max(z, 0) in the same
+// pass, and its backward masks dy by z > 0, z recomputed from the saved x, so neither the
+// ReLU's pass nor its output is needed.
+template <class T>
+VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                        TensorT<T> running_mean, TensorT<T> running_var, bool training,
+                        double momentum, double eps, bool relu) {
+  const ChannelLayout l = check_batch_norm_args(x, weight, bias, running_mean, running_var,
+                                                training, momentum, eps, /*local=*/true);
+  const TensorT<T>& xv = x.value();
   TensorT<T> y = TensorT<T>::empty(xv.shape());
   // Statistics the output was normalised with, in double so the backward of a float
   // network does not lose the digits that mean and 1/std carry.
@@ -111,6 +123,48 @@ VarT<T> batch_norm_relu(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& 
 }
 
 template <class T>
+VarT<T> sync_batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& bias,
+                        TensorT<T> running_mean, TensorT<T> running_var, dist::Communicator& group,
+                        double momentum, double eps, bool relu) {
+  const ChannelLayout l = check_batch_norm_args(x, weight, bias, running_mean, running_var,
+                                                /*training=*/true, momentum, eps, /*local=*/false);
+  const TensorT<T>& xv = x.value();
+  TensorT<T> y = TensorT<T>::empty(xv.shape());
+  TensorD mean = TensorD::empty({l.channels});
+  TensorD invstd = TensorD::empty({l.channels});
+  dist::Communicator* g = &group;
+  const kernels::SumAcross sum_across = [g](double* data, int64_t n) { g->allreduce_sum(data, n); };
+  kernels::batch_norm_forward_across<T>(
+      l, xv.data(), weight.defined() ? weight.value().data() : nullptr,
+      bias.defined() ? bias.value().data() : nullptr,
+      running_mean.defined() ? running_mean.data() : nullptr,
+      running_var.defined() ? running_var.data() : nullptr, momentum, eps, relu, sum_across,
+      y.data(), mean.data(), invstd.data());
+
+  TensorT<T> gamma_v = weight.defined() ? weight.value() : TensorT<T>();
+  TensorT<T> beta_v = relu && bias.defined() ? bias.value() : TensorT<T>();
+  // Every process runs this backward (the sums are collective), whether or not its input
+  // needs a gradient.
+  auto backward = [xv, gamma_v, beta_v, mean, invstd, l, relu, sum_across](Node<T>& n) {
+    const bool need_x = n.input_needs_grad(0);
+    const bool need_w = n.input_needs_grad(1), need_b = n.input_needs_grad(2);
+    const T* pdy = n.grad.data();
+    TensorT<T> gx = need_x ? grad_buffer(n) : TensorT<T>();
+    TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
+    TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
+    kernels::batch_norm_backward_across<T>(
+        l, xv.data(), pdy, gamma_v.data(), beta_v.data(), mean.data(), invstd.data(), relu,
+        sum_across, need_x ? gx.data() : nullptr, need_w ? gw.data() : nullptr,
+        need_b ? gb.data() : nullptr);
+    if (need_x) n.inputs[0]->accumulate(std::move(gx));
+    if (need_w) n.inputs[1]->accumulate(std::move(gw));
+    if (need_b) n.inputs[2]->accumulate(std::move(gb));
+  };
+  return make_result<T>(std::move(y), {x, weight, bias},
+                        relu ? "sync_batch_norm_relu" : "sync_batch_norm", std::move(backward));
+}
+
+template <class T>
 VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double beta, double k) {
   check(x.defined(), "local_response_norm: undefined input");
   const TensorT<T>& xv = x.value();
@@ -144,6 +198,8 @@ VarT<T> local_response_norm(const VarT<T>& x, int64_t size, double alpha, double
                                  TensorT<T>, bool, double, double);                               \
   template VarT<T> batch_norm_relu<T>(const VarT<T>&, const VarT<T>&, const VarT<T>&, TensorT<T>, \
                                       TensorT<T>, bool, double, double);                          \
+  template VarT<T> sync_batch_norm<T>(const VarT<T>&, const VarT<T>&, const VarT<T>&, TensorT<T>, \
+                                      TensorT<T>, dist::Communicator&, double, double, bool);     \
   template VarT<T> local_response_norm<T>(const VarT<T>&, int64_t, double, double, double);
 CNNZOO_INSTANTIATE(float)
 CNNZOO_INSTANTIATE(double)

@@ -16,6 +16,7 @@ using json = nlohmann::json;
 namespace cnnzoo::train {
 
 void Trainer::save_checkpoint() {
+  if (!group_->is_root()) return;  // every rank holds the same state; rank 0 writes it
   nn::NamedTensors tensors = model_->state_dict();
   json optim_names = json::array();
   for (auto& [name, t] : state_->opt->state_dict()) {
@@ -39,6 +40,7 @@ void Trainer::save_checkpoint() {
       {"config", json::parse(config_.to_json())},
       {"history", hist},
       {"optim_state", optim_names},
+      {"world_size", group_->size()},
       {"mean", meta_.mean},
       {"std", meta_.std}};
   std::map<std::string, std::string> meta = meta_.to_file_metadata();
@@ -60,12 +62,19 @@ void save_run_files(const std::string& out, const std::function<void()>& write) 
   }
 }
 
-void Trainer::load_checkpoint(const std::string& path) {
-  io::SafetensorsFile f = io::load_safetensors(path);
+void Trainer::load_checkpoint(const io::SafetensorsFile& f, const std::string& path) {
   try {
     auto trainer = f.metadata.find("trainer");
     check(trainer != f.metadata.end(), path + ": not a checkpoint (no trainer state)");
     json t = json::parse(trainer->second);
+    // The split of every batch depends on the number of processes.
+    int64_t world = 1;  // absent from single-process checkpoints older than data parallelism
+    if (t.contains("world_size")) io::json_read(t.at("world_size"), world);
+    check(world == group_->size() || config_.reshard,
+          path + ": written by a run of " + std::to_string(world) + " process" +
+              (world == 1 ? "" : "es") + ", resumed with " + std::to_string(group_->size()) +
+              ": resume with the same number, or pass --reshard to continue with " +
+              std::to_string(group_->size()) + " (no longer bit-exact)");
     load_state(*model_, f, path);
     std::vector<std::pair<std::string, Tensor>> opt_state;
     for (const auto& e : f.tensors)

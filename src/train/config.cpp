@@ -40,6 +40,7 @@ std::string TrainConfig::to_json() const {
             {"label_smoothing", label_smoothing},
             {"aux_loss_weight", aux_loss_weight},
             {"precision", precision},
+            {"sync_bn", sync_bn},
             {"threads", threads},
             {"seed", seed},
             {"out", out}};
@@ -75,6 +76,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.label_smoothing = j.at("label_smoothing");
     c.aux_loss_weight = j.value("aux_loss_weight", -1.0);  // absent from older checkpoints
     c.precision = j.value("precision", "fp32");            // absent from older checkpoints
+    c.sync_bn = j.value("sync_bn", false);                 // absent from older checkpoints
     io::json_read(j.at("threads"), c.threads);
     io::json_read(j.at("seed"), c.seed);
     c.out = j.at("out");
@@ -105,13 +107,19 @@ std::string best_weights_path(const std::string& out_dir) {
   return (fs::path(out_dir) / "best.safetensors").string();
 }
 
-TrainConfig resumed_config(const TrainConfig& config) {
+TrainConfig resumed_config(const TrainConfig& config, dist::Communicator* group) {
   const std::string ck = checkpoint_path(config.out);
-  check(fs::exists(ck), "--resume: no checkpoint at " + ck);
-  io::SafetensorsFile f = io::load_safetensors(ck);
-  auto it = f.metadata.find("trainer");
-  check(it != f.metadata.end(), ck + ": not a training checkpoint (no trainer metadata)");
-  json t = json::parse(it->second, nullptr, false);
+  // Rank 0 reads the checkpoint; only its trainer metadata travels to the other ranks.
+  std::string trainer;
+  if (!group || group->is_root()) {
+    check(fs::exists(ck), "--resume: no checkpoint at " + ck);
+    io::SafetensorsFile f = io::load_safetensors(ck);
+    auto it = f.metadata.find("trainer");
+    check(it != f.metadata.end(), ck + ": not a training checkpoint (no trainer metadata)");
+    trainer = it->second;
+  }
+  if (group) trainer = dist::broadcast_string(*group, trainer);
+  json t = json::parse(trainer, nullptr, false);
   check(!t.is_discarded() && t.is_object() && t.contains("config"),
         ck + ": malformed trainer metadata");
   // The run's own recipe wins; what may change between sessions comes from `config`, and
@@ -124,6 +132,7 @@ TrainConfig resumed_config(const TrainConfig& config) {
   saved.stop_after = config.stop_after;
   saved.time_limit_minutes = config.time_limit_minutes;
   saved.checkpoint_minutes = config.checkpoint_minutes;
+  saved.reshard = config.reshard;
   saved.out = config.out;
   if (config.threads > 0) saved.threads = config.threads;
   return saved;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/file.hpp"
 #include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/nn/layers.hpp"
 #include "cnnzoo/ops/arith.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/optim/schedule.hpp"
@@ -54,7 +56,7 @@ data::LoaderOptions eval_loader_options(const std::vector<float>& mean,
 }  // namespace
 
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
-                    const std::vector<float>& std, int64_t batch) {
+                    const std::vector<float>& std, int64_t batch, dist::Communicator* group) {
   check(ds.size() > 0, "evaluate: empty dataset");
   const int64_t k = static_cast<int64_t>(ds.classes.size());
   EvalResult r;
@@ -62,12 +64,18 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
   bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
-  data::DataLoader loader(ds, eval_loader_options(mean, std, batch));
+  data::LoaderOptions lo = eval_loader_options(mean, std, batch);
+  if (group) {
+    lo.shard_count = group->size();
+    lo.shard_index = group->rank();
+  }
+  data::DataLoader loader(ds, lo);
   loader.start_epoch(0);
   data::Batch b;
   double loss_sum = 0;
   int64_t n = 0, correct = 0;
   while (loader.next(b)) {
+    if (b.labels.empty()) continue;  // another rank's share
     Var logits = model.forward(Var(b.images));
     check(logits.dim() == 2 && logits.size(1) == k,
           "evaluate: model output " + shape_str(logits.shape()) + " does not match " +
@@ -83,6 +91,18 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
     n += bs;
   }
   model.train(was_training);
+  if (group && group->size() > 1) {
+    // Exact totals in double (counts up to 2^53): [loss sum, images, correct, confusion].
+    std::vector<double> totals = {loss_sum, double(n), double(correct)};
+    for (const auto& row : r.confusion) totals.insert(totals.end(), row.begin(), row.end());
+    group->allreduce_sum(totals.data(), static_cast<int64_t>(totals.size()));
+    loss_sum = totals[0];
+    n = static_cast<int64_t>(totals[1]);
+    correct = static_cast<int64_t>(totals[2]);
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < k; ++j)
+        r.confusion[i][j] = static_cast<int64_t>(totals[3 + i * k + j]);
+  }
   r.loss = loss_sum / n;
   r.accuracy = static_cast<double>(correct) / n;
   for (int64_t c = 0; c < k; ++c) {
@@ -104,8 +124,12 @@ double now_seconds() {
 }
 }  // namespace
 
-Trainer::Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config)
-    : config_(std::move(config)), model_(std::move(model)), data_(std::move(data)) {
+Trainer::Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config,
+                 std::shared_ptr<dist::Communicator> group)
+    : config_(std::move(config)),
+      group_(group ? std::move(group) : dist::single_process()),
+      model_(std::move(model)),
+      data_(std::move(data)) {
   setup();
 }
 
@@ -115,6 +139,10 @@ void Trainer::setup() {
   check(config_.epochs >= 1, "train: --epochs must be at least 1");
   check(config_.batch >= 1, "train: --batch must be at least 1");
   check(data_.train.size() > 0 && data_.test.size() > 0, "train: empty training or test set");
+  const int ranks = group_->size();
+  check(config_.batch >= ranks, "train: --batch " + std::to_string(config_.batch) +
+                                    " is smaller than the " + std::to_string(ranks) +
+                                    " processes (each needs at least one image per step)");
   if (config_.threads > 0) set_num_threads(config_.threads);
   set_precision(parse_precision(config_.precision));
   // What every file of the run says about its model, so that each one alone rebuilds it.
@@ -139,21 +167,185 @@ void Trainer::setup() {
   state_->opt = std::make_unique<optim::SGD>(model_->named_parameters(), o);
   state_->schedule = optim::make_schedule(config_.schedule, config_.lr, config_.epochs,
                                           config_.warmup, config_.milestones, config_.gamma);
+  check_same_data_on_every_rank();
+  if (config_.sync_bn && ranks > 1) nn::convert_sync_batchnorm(*model_, group_);
+  const bool root = group_->is_root();
   std::string ck = checkpoint_path(config_.out);
   if (config_.resume) {
-    load_checkpoint(ck);
+    // Rank 0 reads the checkpoint; the others get its bytes (they need no copy of the file).
+    const std::string bytes = dist::broadcast_string(*group_, root ? io::read_file(ck) : "");
+    load_checkpoint(io::parse_safetensors_bytes(bytes, ck), ck);
     // A run stopped (killed, or a second signal) between the checkpoint and the files that
     // follow it leaves those a save behind: bring them up to the checkpoint first.
-    save_run_files(config_.out, [&] {
-      save_weights(*model_, meta_, weights_path(config_.out));
-      write_reports();
-    });
+    if (root)
+      save_run_files(config_.out, [&] {
+        save_weights(*model_, meta_, weights_path(config_.out));
+        write_reports();
+      });
   } else {
-    check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
-                               "continue it or choose another --out");
+    if (root)
+      check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
+                                 "continue it or choose another --out");
+    broadcast_state();
   }
-  fs::create_directories(config_.out);
-  check_room_for_checkpoints();
+  if (root) {
+    fs::create_directories(config_.out);
+    check_room_for_checkpoints();
+  }
+}
+
+// ---- data parallel ----------------------------------------------------------------------------
+
+bool Trainer::drop_last() const {
+  const int64_t last = data_.train.size() % config_.batch;
+  return last != 0 && last < group_->size();
+}
+
+namespace {
+
+// A 64-bit fingerprint of a dataset's shape, classes, labels and pixels.
+uint64_t fingerprint(const data::Dataset& ds) {
+  uint64_t h = 0x9E3779B97F4A7C15ull;
+  auto mix = [&](uint64_t v) {
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h *= 0xFF51AFD7ED558CCDull;
+  };
+  for (int64_t v : {ds.size(), ds.channels, ds.height, ds.width}) mix(static_cast<uint64_t>(v));
+  for (const auto& c : ds.classes)
+    for (char ch : c) mix(static_cast<unsigned char>(ch));
+  for (int64_t l : ds.labels) mix(static_cast<uint64_t>(l));
+  const size_t bytes = ds.images.size(), words = bytes / 8;
+  const uint8_t* p = ds.images.data();
+  for (size_t i = 0; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + 8 * i, 8);
+    mix(w);
+  }
+  for (size_t i = words * 8; i < bytes; ++i) mix(p[i]);
+  return h;
+}
+
+}  // namespace
+
+void Trainer::check_same_data_on_every_rank() const {
+  if (group_->size() == 1) return;
+  for (const auto* part : {&data_.train, &data_.test}) {
+    const uint64_t mine = fingerprint(*part);
+    uint64_t root = mine;
+    group_->broadcast(&root, sizeof root, 0);
+    check(mine == root, std::string("the ") + (part == &data_.train ? "training" : "test") +
+                            " set of rank " + std::to_string(group_->rank()) + " (" +
+                            std::to_string(part->size()) + " images from " + config_.data +
+                            ") differs from rank 0's: every rank needs the same data");
+  }
+}
+
+void Trainer::broadcast_state() {
+  if (group_->size() == 1) return;
+  for (auto& [name, t] : model_->state_dict())
+    group_->broadcast(t.data(), t.numel() * static_cast<int64_t>(sizeof(float)), 0);
+  for (auto& [name, t] : state_->opt->state_dict())
+    group_->broadcast(t.data(), t.numel() * static_cast<int64_t>(sizeof(float)), 0);
+}
+
+std::vector<Tensor> Trainer::running_statistics() const {
+  std::vector<Tensor> out;
+  // Synchronised BN computes equal running statistics on every rank already.
+  if (group_->size() == 1 || config_.sync_bn) return out;
+  for (auto& [name, t] : model_->named_buffers()) {
+    const auto ends = [&](const std::string& s) {
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends("running_mean") || ends("running_var")) out.push_back(t);
+  }
+  return out;
+}
+
+Trainer::StopReasons Trainer::stop_reasons_here() {
+  StopReasons r;
+  if (g_stop_requested.exchange(false)) r.signal = 1;
+  // Rank 0's clock alone decides the time limit, so that every rank stops at the same step.
+  if (group_->is_root() && config_.time_limit_minutes > 0 &&
+      now_seconds() - fit_start_ >= 60 * config_.time_limit_minutes)
+    r.time_limit = 1;
+  return r;
+}
+
+bool Trainer::stop_for(const StopReasons& r) {
+  if (r.signal > 0)
+    stopped_ = Stop::requested;
+  else if (r.time_limit > 0)
+    stopped_ = Stop::time_limit;
+  return r.signal > 0 || r.time_limit > 0;
+}
+
+bool Trainer::agree_to_stop() {
+  StopReasons r = stop_reasons_here();
+  if (group_->size() > 1) {
+    float v[2] = {r.signal, r.time_limit};
+    group_->allreduce_sum(v, 2);
+    r = {v[0], v[1]};
+  }
+  return stop_for(r);
+}
+
+void Trainer::reduce_step(int64_t local_n, int64_t global_n, double& loss_sum, int64_t& correct,
+                          StopReasons& stop) {
+  auto params = model_->named_parameters();
+  int64_t total = 0;
+  for (auto& [name, p] : params) total += p.value().numel();
+  const int64_t P = static_cast<int64_t>(params.size());
+  // Local BN's running statistics travel too and come back as their mean over the ranks, so
+  // that every rank (and so rank 0's checkpoint) holds the same ones at every step.
+  std::vector<Tensor> stats = running_statistics();
+  int64_t stat_count = 0;
+  for (const Tensor& t : stats) stat_count += t.numel();
+  // [gradients | has-gradient flag per parameter | loss sum, correct, stop reasons | stats]
+  const int64_t extra = total + P + 4;
+  std::vector<float> buf(extra + stat_count, 0.0f);
+  {
+    const float inv = 1.0f / static_cast<float>(group_->size());
+    int64_t s = extra;
+    for (const Tensor& t : stats)
+      for (float v : t) buf[s++] = v * inv;
+  }
+  const float weight = static_cast<float>(local_n) / static_cast<float>(global_n);
+  int64_t at = 0;
+  for (int64_t i = 0; i < P; ++i) {
+    const Var& p = params[i].second;
+    const int64_t n = p.value().numel();
+    if (p.grad().defined()) {
+      const float* g = p.grad().data();
+      for (int64_t j = 0; j < n; ++j) buf[at + j] = g[j] * weight;
+      buf[total + i] = 1;
+    }
+    at += n;
+  }
+  buf[total + P] = static_cast<float>(loss_sum);
+  buf[total + P + 1] = static_cast<float>(correct);
+  buf[total + P + 2] = stop.signal;
+  buf[total + P + 3] = stop.time_limit;
+  const double t0 = now_seconds();
+  group_->allreduce_sum(buf.data(), static_cast<int64_t>(buf.size()));
+  allreduce_seconds_ += now_seconds() - t0;
+  ++allreduce_steps_;
+  at = 0;
+  for (int64_t i = 0; i < P; ++i) {
+    Var& p = params[i].second;
+    const int64_t n = p.value().numel();
+    if (buf[total + i] > 0) {  // some rank has a gradient: the sum is every rank's
+      Tensor g = Tensor::empty(p.value().shape());
+      std::copy(buf.begin() + at, buf.begin() + at + n, g.data());
+      p.grad() = std::move(g);
+    }
+    at += n;
+  }
+  loss_sum = buf[total + P];
+  correct = static_cast<int64_t>(buf[total + P + 1]);
+  stop = {buf[total + P + 2], buf[total + P + 3]};
+  int64_t s = extra;
+  for (Tensor& t : stats)
+    for (float& v : t) v = buf[s++];
 }
 
 // A full or read-only disk found at the first epoch's end costs that epoch: find it now. A
@@ -194,20 +386,7 @@ std::string format_eta(double s) {
 }  // namespace
 
 int64_t Trainer::steps_per_epoch() const {
-  return data::batches_per_epoch(data_.train.size(), config_.batch, /*drop_last=*/false);
-}
-
-bool Trainer::should_stop() {
-  if (g_stop_requested.exchange(false)) {
-    stopped_ = Stop::requested;
-    return true;
-  }
-  if (config_.time_limit_minutes > 0 &&
-      now_seconds() - fit_start_ >= 60 * config_.time_limit_minutes) {
-    stopped_ = Stop::time_limit;
-    return true;
-  }
-  return false;
+  return data::batches_per_epoch(data_.train.size(), config_.batch, drop_last());
 }
 
 double Trainer::aux_loss_weight() const {
@@ -223,7 +402,9 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   data::LoaderOptions lo;
   lo.batch_size = config_.batch;
   lo.shuffle = true;
-  lo.drop_last = false;
+  lo.drop_last = drop_last();
+  lo.shard_count = group_->size();
+  lo.shard_index = group_->rank();
   lo.seed = config_.seed;
   lo.mean = meta_.mean;
   lo.std = meta_.std;
@@ -246,6 +427,8 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   const bool tty = isatty(fileno(stderr));
   model_->train();
   Partial& p = partial_;
+  allreduce_seconds_ = 0;
+  allreduce_steps_ = 0;
   const int64_t seen_before = p.seen;
   const double seconds_before = p.seconds;
   const double t0 = now_seconds();
@@ -260,26 +443,40 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     for (const Var& aux : model_->take_auxiliary_logits())
       loss = add(loss,
                  scale(cross_entropy(aux, b.labels, config_.label_smoothing), aux_loss_weight()));
-    float lv = loss.value().item();
+    const int64_t local_n = static_cast<int64_t>(b.labels.size());
+    const int64_t k = logits.size(1);
+    int64_t correct = 0;
+    for (int64_t i = 0; i < local_n; ++i)
+      correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
+    double loss_sum = static_cast<double>(loss.value().item()) * local_n;
+    state_->opt->zero_grad();
+    StopReasons stop;
+    int64_t bs = local_n;  // the step's images over every rank
+    if (group_->size() == 1) {
+      if (std::isfinite(loss_sum)) backward(loss);
+    } else {
+      // Every rank must take part in the gradient sum (and in a synchronised BN's backward),
+      // so a non-finite loss is found after it, on every rank at once.
+      backward(loss);
+      bs = std::min(config_.batch, data_.train.size() - p.step * config_.batch);
+      stop = stop_reasons_here();
+      reduce_step(local_n, bs, loss_sum, correct, stop);
+    }
+    const double lv = loss_sum / bs;
     if (!std::isfinite(lv)) {
       throw Error("train: loss became " + std::string(std::isnan(lv) ? "NaN" : "inf") +
                   " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(p.step + 1) +
                   "; stopped, the last good checkpoint is " + checkpoint_path(config_.out));
     }
-    state_->opt->zero_grad();
-    backward(loss);
     state_->opt->step();
     model_->apply_constraints();
-    const int64_t bs = static_cast<int64_t>(b.labels.size());
-    const int64_t k = logits.size(1);
     const int64_t correct_before = p.correct;
-    for (int64_t i = 0; i < bs; ++i)
-      p.correct += argmax_row(logits.value().data() + i * k, k) == b.labels[i];
-    p.loss_sum += static_cast<double>(lv) * bs;
+    p.correct += correct;
+    p.loss_sum += loss_sum;
     p.seen += bs;
     ++p.step;
     ++global_step_;
-    p.interval_loss_sum += static_cast<double>(lv) * bs;
+    p.interval_loss_sum += loss_sum;
     p.interval_correct += p.correct - correct_before;
     p.interval_seen += bs;
     if (p.step % curve_interval == 0 || p.step == steps) {
@@ -291,7 +488,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     const double now = now_seconds();
     p.seconds = seconds_before + (now - t0);
     if (p.step < steps) {
-      if (should_stop()) {
+      if (stop_for(group_->size() == 1 ? stop_reasons_here() : stop)) {
         save_checkpoint();
         return false;
       }
@@ -301,7 +498,8 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
       }
     }
     const double el = now - t0;
-    if (config_.progress && (tty ? now - last_print > 0.2 : now - last_print > 15.0)) {
+    if (config_.progress && group_->is_root() &&
+        (tty ? now - last_print > 0.2 : now - last_print > 15.0)) {
       last_print = now;
       const double rate = (p.seen - seen_before) / el;
       // Training images left in this epoch and in the epochs after it, at this epoch's rate.
@@ -320,7 +518,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     }
   }
   const Partial done = std::exchange(partial_, Partial{});
-  EvalResult ev = evaluate(*model_, data_.test, meta_.mean, meta_.std);
+  EvalResult ev = evaluate(*model_, data_.test, meta_.mean, meta_.std, 256, group_.get());
   m = EpochMetrics{};
   m.epoch = epoch + 1;
   m.step = global_step_;
@@ -331,13 +529,17 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
   m.test_acc = ev.accuracy;
   m.seconds = done.seconds;
   m.images_per_s = done.seen / done.seconds;
-  {  // the epoch's line, with or without the progress line
+  if (group_->is_root()) {  // the epoch's line, with or without the progress line
     std::fprintf(stderr,
                  "%sepoch %lld/%lld  train loss %.4f acc %.2f%%  test loss %.4f acc %.2f%%  "
                  "%.1f s  %.0f img/s\n",
                  tty && config_.progress ? "\r" : "", static_cast<long long>(m.epoch),
                  static_cast<long long>(config_.epochs), m.train_loss, 100 * m.train_acc,
                  m.test_loss, 100 * m.test_acc, m.seconds, m.images_per_s);
+    if (allreduce_steps_ > 0)
+      std::fprintf(stderr, "  gradient allreduce: %.2f ms per step (%.1f%% of the epoch)\n",
+                   1e3 * allreduce_seconds_ / allreduce_steps_,
+                   100 * allreduce_seconds_ / (done.seconds - seconds_before));
   }
   return true;
 }
@@ -367,7 +569,7 @@ std::vector<EpochMetrics> Trainer::fit() {
       stopped_ = Stop::stop_after;
       break;
     }
-    if (e > first && should_stop()) break;
+    if (e > first && agree_to_stop()) break;
     EpochMetrics m;
     if (!run_epoch(e, m)) break;
     const bool best = std::all_of(history_.begin(), history_.end(),
@@ -375,12 +577,13 @@ std::vector<EpochMetrics> Trainer::fit() {
     history_.push_back(m);
     start_epoch_ = e + 1;
     // best.safetensors first: a run killed between the two writes still has its best epoch.
-    save_run_files(config_.out, [&] {
-      if (best) save_weights(*model_, meta_, best_weights_path(config_.out));
-    });
+    if (group_->is_root())
+      save_run_files(config_.out, [&] {
+        if (best) save_weights(*model_, meta_, best_weights_path(config_.out));
+      });
     save_checkpoint();
     last_save_ = now_seconds();
-    save_run_files(config_.out, [&] { write_reports(); });
+    if (group_->is_root()) save_run_files(config_.out, [&] { write_reports(); });
   }
   return history_;
 }

@@ -14,30 +14,12 @@
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 #include "data_paths.hpp"
+#include "synthetic_data.hpp"
 
 using namespace cnnzoo;
 namespace fs = std::filesystem;
 
 namespace {
-
-// Four classes of 1x32x32 images: a bright square in one of the four quadrants, on noise.
-data::Dataset quadrants(int64_t n, uint64_t seed) {
-  data::Dataset d;
-  d.channels = 1;
-  d.height = d.width = 32;
-  d.classes = {"nw", "ne", "sw", "se"};
-  Generator g(seed);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t label = g.randint(4);
-    d.labels.push_back(label);
-    for (int64_t y = 0; y < 32; ++y)
-      for (int64_t x = 0; x < 32; ++x) {
-        const bool inside = (y / 16 == label / 2) && (x / 16 == label % 2);
-        d.images.push_back(static_cast<uint8_t>((inside ? 160 : 0) + g.randint(64)));
-      }
-  }
-  return d;
-}
 
 nn::ModulePtr lenet() {
   models::ModelSpec spec;

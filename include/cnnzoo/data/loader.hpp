@@ -26,7 +26,18 @@ struct LoaderOptions {
   // Per channel, in pixel/255 units: x = (pixel/255 - mean) / std. Empty = pixel/255.
   std::vector<float> mean, std;
   bool prefetch = true;  // prepare the next batch on a background thread
+  // Data parallelism: each batch is cut into shard_count contiguous parts (shard_range) and
+  // this loader yields part shard_index, possibly empty. The augmentation of an image depends
+  // on its place in the epoch, not on the part that holds it.
+  int64_t shard_count = 1, shard_index = 0;
 };
+
+// Part `index` of `count` items cut into `parts` contiguous pieces as equal as they can be
+// (the first count % parts pieces one larger): {first, size}.
+struct ShardRange {
+  int64_t first, size;
+};
+ShardRange shard_range(int64_t count, int64_t parts, int64_t index);
 
 // Batches in one epoch of `samples` samples; the trainer needs it before any loader exists.
 int64_t batches_per_epoch(int64_t samples, int64_t batch_size, bool drop_last);

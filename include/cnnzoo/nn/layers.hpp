@@ -1,6 +1,7 @@
 // Layer modules over the ops. Layers take channels and kernel geometry, never spatial sizes;
 // initialisation follows PyTorch's defaults unless a model re-initialises.
 #pragma once
+#include "cnnzoo/distributed.hpp"
 #include "cnnzoo/nn/module.hpp"
 #include "cnnzoo/ops/conv.hpp"
 #include "cnnzoo/ops/pool.hpp"
@@ -108,6 +109,9 @@ class BatchNorm : public Module {
   BatchNormOptions options;
   Var weight, bias;
   Tensor running_mean, running_var, num_batches_tracked;
+  // In training, normalise with the statistics of the batch of every process in this group
+  // (ops/batchnorm.hpp, sync_batch_norm); null: this process's batch alone.
+  std::shared_ptr<dist::Communicator> sync_group;
 
   // The weight and bias of `conv` followed by this BN at inference, (w * s, (b - mean) * s +
   // beta) with s = gamma / sqrt(var + eps). Derived once and kept while both modules are
@@ -123,6 +127,11 @@ class BatchNorm : public Module {
 };
 using BatchNorm2d = BatchNorm;
 using BatchNorm1d = BatchNorm;
+
+// Makes every BatchNorm in `model` synchronise its training statistics over `group` (null:
+// back to local statistics), like PyTorch's SyncBatchNorm.convert_sync_batchnorm; returns how
+// many it changed.
+int64_t convert_sync_batchnorm(Module& model, std::shared_ptr<dist::Communicator> group);
 
 // The bias-free 3x3 (padding 1) and 1x1 convolutions residual networks are built from: a
 // batch norm follows each (or the sum each feeds), which makes a bias redundant.

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "cnnzoo/data/dataset.hpp"
+#include "cnnzoo/distributed.hpp"
 #include "cnnzoo/inference.hpp"
+#include "cnnzoo/io/safetensors.hpp"
 #include "cnnzoo/nn/module.hpp"
 
 namespace cnnzoo::train {
@@ -44,6 +46,9 @@ struct TrainConfig {
   // "fp32" or "bf16" (conv and linear products in bf16 with fp32 sums; precision.hpp); part of
   // the recipe, so a resumed run keeps it.
   std::string precision = "fp32";
+  // Data parallel (several processes): BatchNorm statistics over the global batch instead of
+  // each process's share (nn::convert_sync_batchnorm). Part of the recipe.
+  bool sync_bn = false;
   // run
   int threads = 0;  // 0 = current setting
   uint64_t seed = 0;
@@ -58,6 +63,9 @@ struct TrainConfig {
   // well under a second to write, so every 5 minutes costs nothing measurable).
   double checkpoint_minutes = 5;
   bool progress = true;  // progress line on stderr
+  // Resume a checkpoint written by a different number of processes (the split of each batch
+  // changes, so the continuation is no longer bit-exact); refused otherwise.
+  bool reshard = false;
 
   std::string to_json() const;
   static TrainConfig from_json(const std::string& json);  // Error on malformed input
@@ -97,15 +105,19 @@ struct EvalResult {
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted]
 };
 
-// Evaluates a model (eval mode, no graph) on a dataset with the given normalisation.
+// Evaluates a model (eval mode, no graph) on a dataset with the given normalisation. With a
+// group of several processes, each evaluates its share of every batch and the totals are
+// summed over the group (every image counted once); every process gets the whole result.
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
-                    const std::vector<float>& std, int64_t batch = 256);
+                    const std::vector<float>& std, int64_t batch = 256,
+                    dist::Communicator* group = nullptr);
 
 // The configuration of the run whose checkpoint is in config.out, for resume: the saved
 // recipe, with what may change between sessions taken from `config` (more epochs, stop_after,
-// the time limit, the checkpoint interval, progress, threads) and config.out as the run's
-// directory. Error when there is no readable checkpoint there.
-TrainConfig resumed_config(const TrainConfig& config);
+// the time limit, the checkpoint interval, progress, threads, reshard) and config.out as the
+// run's directory. Error when there is no readable checkpoint there. With a group, rank 0
+// reads the checkpoint and the others receive it (they need no copy of the file).
+TrainConfig resumed_config(const TrainConfig& config, dist::Communicator* group = nullptr);
 
 // The dataset the config names (config.dataset at config.data), cut to limit_train /
 // limit_test images drawn at random with the config's seed.
@@ -121,7 +133,16 @@ class Trainer {
   // trainer state continue from the checkpoint in config.out (pass resumed_config(config),
   // and the model built as before, to continue bit for bit); without, config.out must not
   // hold a checkpoint yet.
-  Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config);
+  //
+  // Data parallel: every process of `group` (null: this process alone) constructs a Trainer
+  // with the same config and the whole dataset, and calls fit(). Rank 0's initial weights (or
+  // the checkpoint rank 0 reads) go to every rank; each step a rank trains on its part of the
+  // global batch (config.batch images, cut by data::shard_range; a last batch with fewer
+  // images than processes is left out) and the gradients are summed over the group, weighted
+  // by each part's size, in one allreduce; evaluation is shared out; rank 0 alone writes
+  // files. The data must be the same on every rank (checked).
+  Trainer(nn::ModulePtr model, data::DatasetSplit data, TrainConfig config,
+          std::shared_ptr<dist::Communicator> group = nullptr);
   ~Trainer();
 
   // Trains the remaining epochs. Each epoch: train, evaluate, append to metrics.csv, redraw
@@ -144,6 +165,11 @@ class Trainer {
   const std::vector<EpochMetrics>& history() const { return history_; }
   const std::vector<CurvePoint>& curve() const { return curve_; }
   const TrainConfig& config() const { return config_; }
+  dist::Communicator& group() const { return *group_; }
+  // Data parallel: seconds this epoch (the one in progress, or the last) spent in the step's
+  // gradient allreduce, and the steps it covers.
+  double allreduce_seconds() const { return allreduce_seconds_; }
+  int64_t allreduce_steps() const { return allreduce_steps_; }
   const std::vector<float>& mean() const { return meta_.mean; }
   const std::vector<float>& std() const { return meta_.std; }
   // What the run's files say about the model (model, best and checkpoint files alike).
@@ -152,10 +178,25 @@ class Trainer {
  private:
   void setup();
   void save_checkpoint();
-  void load_checkpoint(const std::string& path);
+  void load_checkpoint(const io::SafetensorsFile& f, const std::string& path);
+  // Data parallel helpers (no-ops in one process).
+  bool drop_last() const;  // the epoch's last batch has fewer images than ranks
+  void check_same_data_on_every_rank() const;
+  void broadcast_state();                          // rank 0's weights, buffers, optimizer state
+  std::vector<Tensor> running_statistics() const;  // local BN's, averaged over the ranks
+  // Why to stop now, counted over the ranks that say so (floats: they travel in allreduces).
+  struct StopReasons {
+    float signal = 0, time_limit = 0;
+  };
+  StopReasons stop_reasons_here();      // this rank's signal; rank 0's clock for the time limit
+  bool stop_for(const StopReasons& r);  // sets stopped_; whether there is a reason
+  bool agree_to_stop();                 // stop_for the reasons of every rank
+  // Sums the step's gradients (weighted by local_n / global_n), loss sum, correct count and
+  // stop reasons over the group.
+  void reduce_step(int64_t local_n, int64_t global_n, double& loss_sum, int64_t& correct,
+                   StopReasons& stop);
   void check_room_for_checkpoints() const;           // Error when --out cannot take the run's files
   bool run_epoch(int64_t epoch, EpochMetrics& out);  // false: stopped mid-epoch
-  bool should_stop();
   void write_reports() const;
   double aux_loss_weight() const;  // Error when the model has auxiliary heads and no weight
 
@@ -169,6 +210,7 @@ class Trainer {
   };
 
   TrainConfig config_;
+  std::shared_ptr<dist::Communicator> group_;
   nn::ModulePtr model_;
   data::DatasetSplit data_;
   ModelMetadata meta_;  // with the training set's mean and std, which the loaders use
@@ -181,6 +223,8 @@ class Trainer {
   Partial partial_;
   Stop stopped_ = Stop::none;
   double fit_start_ = 0, last_save_ = 0;  // steady-clock seconds
+  double allreduce_seconds_ = 0;
+  int64_t allreduce_steps_ = 0;
 };
 
 // Asks every running Trainer to stop after its current step, saving a checkpoint; the
