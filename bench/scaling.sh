@@ -129,10 +129,10 @@ L += ["", "Where communication dominates (allreduce longer than the step): "
       "costs each machine about twice the gradients' bytes whatever N, so the speed-up stays "
       "near N t / (t + a) with a almost constant; what decides is the ratio of parameters to "
       "computation per image: " + ", ".join(
-          f"`{m}` {ratio:.1f} parameters per million multiply-adds" for m, ratio in
-          ((m, json.load(open(os.path.join(raw, f"{m}.summary.json")))["params"] /
-            (json.load(open(os.path.join(raw, f"{m}.summary.json")))["macs"] / 1e6)) for m in paper))
-      + "."]
+          f"`{m}` {ratio:.0f} multiply-adds per image per parameter" for m, ratio in
+          ((m, json.load(open(os.path.join(raw, f"{m}.summary.json")))["macs"] /
+            json.load(open(os.path.join(raw, f"{m}.summary.json")))["params"]) for m in paper))
+      + " (the fewer, the sooner the network matters)."]
 doc_sections.write(out, "scaling", L, ["# Benchmarks: cnnzoo vs PyTorch on this CPU", "",
                                        "The main tables: run `bench/compare.sh`."])
 print("\n".join(L))

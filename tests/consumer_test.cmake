@@ -2,7 +2,8 @@
 # it as an outside project would: examples/consumer (its own main and the classify example)
 # and examples/custom_layer (a user's op and its gradient tests) with find_package(cnnzoo),
 # and classify.cpp compiled with pkg-config's flags alone.
-# -DSHARED=ON first configures and builds the library on its own as a shared library.
+# -DSHARED=ON first configures and builds the library on its own as a shared library, without
+# MPI (the build everyone gets without OpenMPI).
 foreach(v SRC BIN GENERATOR)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "consumer_test: -D${v}= is required")
@@ -25,7 +26,7 @@ if(SHARED)
   run(${CMAKE_COMMAND} -S ${SRC} -B ${lib} -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Debug
       -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DBUILD_SHARED_LIBS=ON -DCNNZOO_NATIVE=${NATIVE} -DCNNZOO_BUILD_TESTS=OFF
       -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_BUILD_BENCH=OFF
-      -DCNNZOO_BUILD_DOUBLE=OFF)
+      -DCNNZOO_BUILD_DOUBLE=OFF -DCNNZOO_MPI=OFF)
   run(${CMAKE_COMMAND} --build ${lib})
   set(installed_from ${lib})
 else()
