@@ -58,6 +58,24 @@ ChannelLayout check_batch_norm_args(const VarT<T>& x, const VarT<T>& weight, con
   return l;
 }
 
+// A batch norm node's backward: kernel(dy, dx, dgamma, dbeta) fills the gradients its inputs
+// need (null for the others), which then go to them. dx may take over dy's storage (each
+// channel reads its dy for the sums before writing), so dy's pointer is taken first.
+template <class T, class Kernel>
+void backward_into_inputs(Node<T>& n, int64_t channels, Kernel&& kernel) {
+  const bool need_x = n.input_needs_grad(0);
+  const bool need_w = n.input_needs_grad(1), need_b = n.input_needs_grad(2);
+  const T* pdy = n.grad.data();
+  TensorT<T> gx = need_x ? grad_buffer(n) : TensorT<T>();
+  TensorT<T> gw = need_w ? TensorT<T>::empty({channels}) : TensorT<T>();
+  TensorT<T> gb = need_b ? TensorT<T>::empty({channels}) : TensorT<T>();
+  kernel(pdy, need_x ? gx.data() : nullptr, need_w ? gw.data() : nullptr,
+         need_b ? gb.data() : nullptr);
+  if (need_x) n.inputs[0]->accumulate(std::move(gx));
+  if (need_w) n.inputs[1]->accumulate(std::move(gw));
+  if (need_b) n.inputs[2]->accumulate(std::move(gb));
+}
+
 // batch_norm, followed by a ReLU when `relu`: the fused form writes max(z, 0) in the same
 // pass, and its backward masks dy by z > 0, z recomputed from the saved x, so neither the
 // ReLU's pass nor its output is needed.
@@ -83,20 +101,10 @@ VarT<T> batch_norm_impl(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& 
   TensorT<T> beta_v = relu && bias.defined() ? bias.value() : TensorT<T>();
   const char* name = relu ? "batch_norm_relu" : "batch_norm";
   auto backward = [xv, gamma_v, beta_v, mean, invstd, l, training, relu](Node<T>& n) {
-    const bool need_x = n.input_needs_grad(0);
-    const bool need_w = n.input_needs_grad(1), need_b = n.input_needs_grad(2);
-    // dx may take over dy's storage (each channel reads its dy for the sums before writing),
-    // so dy's pointer is taken first.
-    const T* pdy = n.grad.data();
-    TensorT<T> gx = need_x ? grad_buffer(n) : TensorT<T>();
-    TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
-    TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
-    kernels::batch_norm_backward<T>(l, xv.data(), pdy, gamma_v.data(), beta_v.data(), mean.data(),
-                                    invstd.data(), training, relu, need_x ? gx.data() : nullptr,
-                                    need_w ? gw.data() : nullptr, need_b ? gb.data() : nullptr);
-    if (need_x) n.inputs[0]->accumulate(std::move(gx));
-    if (need_w) n.inputs[1]->accumulate(std::move(gw));
-    if (need_b) n.inputs[2]->accumulate(std::move(gb));
+    backward_into_inputs(n, l.channels, [&](const T* dy, T* dx, T* dgamma, T* dbeta) {
+      kernels::batch_norm_backward<T>(l, xv.data(), dy, gamma_v.data(), beta_v.data(), mean.data(),
+                                      invstd.data(), training, relu, dx, dgamma, dbeta);
+    });
   };
   trace::next<T>([&] {
     trace::Attributes a{{{"training", {training ? 1 : 0}}}, {{"eps", eps}}, {}};
@@ -146,19 +154,11 @@ VarT<T> sync_batch_norm(const VarT<T>& x, const VarT<T>& weight, const VarT<T>& 
   // Every process runs this backward (the sums are collective), whether or not its input
   // needs a gradient.
   auto backward = [xv, gamma_v, beta_v, mean, invstd, l, relu, sum_across](Node<T>& n) {
-    const bool need_x = n.input_needs_grad(0);
-    const bool need_w = n.input_needs_grad(1), need_b = n.input_needs_grad(2);
-    const T* pdy = n.grad.data();
-    TensorT<T> gx = need_x ? grad_buffer(n) : TensorT<T>();
-    TensorT<T> gw = need_w ? TensorT<T>::empty({l.channels}) : TensorT<T>();
-    TensorT<T> gb = need_b ? TensorT<T>::empty({l.channels}) : TensorT<T>();
-    kernels::batch_norm_backward_across<T>(
-        l, xv.data(), pdy, gamma_v.data(), beta_v.data(), mean.data(), invstd.data(), relu,
-        sum_across, need_x ? gx.data() : nullptr, need_w ? gw.data() : nullptr,
-        need_b ? gb.data() : nullptr);
-    if (need_x) n.inputs[0]->accumulate(std::move(gx));
-    if (need_w) n.inputs[1]->accumulate(std::move(gw));
-    if (need_b) n.inputs[2]->accumulate(std::move(gb));
+    backward_into_inputs(n, l.channels, [&](const T* dy, T* dx, T* dgamma, T* dbeta) {
+      kernels::batch_norm_backward_across<T>(l, xv.data(), dy, gamma_v.data(), beta_v.data(),
+                                             mean.data(), invstd.data(), relu, sum_across, dx,
+                                             dgamma, dbeta);
+    });
   };
   return make_result<T>(std::move(y), {x, weight, bias},
                         relu ? "sync_batch_norm_relu" : "sync_batch_norm", std::move(backward));

@@ -3,12 +3,7 @@
 # differ from rank 0's. Every rank must exit non-zero within seconds, with one line naming the
 # rank and the cause, and no run files written.
 #   FailingRankStopsEveryRank.sh CNNZOO   (mpirun from PATH; OpenMPI's MPMD form "A : B")
-set -euo pipefail
-CNNZOO=$1
-DATA=/usr/share/datasets/fashion-mnist
-[[ -d $DATA ]] || { echo "FAIL: $DATA missing (apt-get install dataset-fashion-mnist)"; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/common.sh"
 run=(train --model lenet5 --epochs 1 --batch 64 --threads 1 --no-progress --limit-train 2000
   --limit-test 200 --out "$WORK/run")
 

@@ -3,13 +3,7 @@
 # batch 64 on two ranks of one thread against one process of two threads; the final test
 # accuracies must agree within 0.5 point.
 #   FashionMnistOnTwoRanks.sh CNNZOO  (MPIRUN: the launcher, default "mpirun -np 2 --oversubscribe")
-set -euo pipefail
-CNNZOO=$1
-read -r -a MPIRUN <<< "${MPIRUN:-mpirun -np 2 --oversubscribe}"
-DATA=/usr/share/datasets/fashion-mnist
-[[ -d $DATA ]] || { echo "FAIL: $DATA missing (apt-get install dataset-fashion-mnist)"; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/common.sh"
 run=(train --model lenet5 --data "$DATA" --epochs 2 --batch 64 --seed 11 --no-progress --json)
 accuracy() { grep -o '"final_test_acc": [0-9.e+-]*' "$1" | awk '{ print $2 }'; }
 

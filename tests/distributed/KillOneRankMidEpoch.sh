@@ -3,13 +3,7 @@
 # exit non-zero within seconds, the last checkpoint must stay whole, and --resume must then
 # finish with the same weights, bit for bit, as a run that was never interrupted.
 #   KillOneRankMidEpoch.sh CNNZOO     (MPIRUN: the launcher, default "mpirun -np 2 --oversubscribe")
-set -euo pipefail
-CNNZOO=$1
-read -r -a MPIRUN <<< "${MPIRUN:-mpirun -np 2 --oversubscribe}"
-DATA=/usr/share/datasets/fashion-mnist
-[[ -d $DATA ]] || { echo "FAIL: $DATA missing (apt-get install dataset-fashion-mnist)"; exit 1; }
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/common.sh"
 # resnet20 on 6400 images: 100 steps of 64 per epoch, a few seconds; a checkpoint every 0.3 s.
 run=(train --model resnet20 --data "$DATA" --limit-train 6400 --limit-test 500 --epochs 2
   --batch 64 --threads 1 --seed 5 --no-progress --checkpoint-minutes 0.005)

@@ -17,12 +17,13 @@
 #include "cnnzoo/ops/loss.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/testing/gradcheck.hpp"
+#include "distributed/two_ranks.hpp"
 
 using namespace cnnzoo;
 
 namespace {
 
-std::shared_ptr<dist::Communicator> world;
+using two_ranks::world;
 
 struct Case {
   TensorD x, gamma, beta, w;  // x and w differ between the ranks; gamma and beta do not
@@ -173,28 +174,8 @@ TEST(SyncBatchNorm, TwoRanksGiveAResNetTheGradientOfTheWholeBatch) {
   EXPECT_LT(worst, 1e-10);
 }
 
-class AbortOnFailure : public ::testing::EmptyTestEventListener {
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (!r.failed()) return;
-    std::fprintf(stderr, "rank %d: %s:%d: %s\n", world->rank(), r.file_name(), r.line_number(),
-                 r.summary());
-    world->abort(1);
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  world = dist::mpi_world();
-  if (world->size() != 2) {
-    std::fprintf(stderr, "run under mpirun -np 2 (got %d processes)\n", world->size());
-    return 1;
-  }
-  auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-  listeners.Append(new AbortOnFailure);
-  if (!world->is_root()) delete listeners.Release(listeners.default_result_printer());
-  const int status = RUN_ALL_TESTS();
-  world.reset();
-  return status;
+  return two_ranks::run_all_tests(argc, argv);
 }

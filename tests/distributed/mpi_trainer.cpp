@@ -17,6 +17,7 @@
 #include "cnnzoo/models.hpp"
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
+#include "distributed/two_ranks.hpp"
 #include "expect_error.hpp"
 #include "synthetic_data.hpp"
 
@@ -25,7 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::shared_ptr<dist::Communicator> world;
+using two_ranks::world;
 
 // A directory of rank 0's choosing (the same path on every rank), removed at the end.
 class RunDir {
@@ -215,30 +216,8 @@ TEST(DataParallel, ResumingWithAnotherNumberOfProcessesIsRefusedUnlessResharded)
   world->allreduce_sum(&done, 1);  // rank 1 waits for rank 0's checks
 }
 
-// A failed expectation on one rank must not leave the other waiting in a collective.
-class AbortOnFailure : public ::testing::EmptyTestEventListener {
-  void OnTestPartResult(const ::testing::TestPartResult& r) override {
-    if (!r.failed()) return;
-    std::fprintf(stderr, "rank %d: %s:%d: %s\n", world->rank(), r.file_name(), r.line_number(),
-                 r.summary());
-    world->abort(1);
-  }
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  world = dist::mpi_world();
-  if (world->size() != 2) {
-    std::fprintf(stderr, "run under mpirun -np 2 (got %d processes)\n", world->size());
-    return 1;
-  }
-  auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
-  listeners.Append(new AbortOnFailure);
-  if (!world->is_root())
-    delete listeners.Release(listeners.default_result_printer());  // rank 0 reports
-  const int status = RUN_ALL_TESTS();
-  world.reset();
-  return status;
+  return two_ranks::run_all_tests(argc, argv);
 }
