@@ -252,13 +252,13 @@ std::vector<Tensor> Trainer::running_statistics() const {
   std::vector<Tensor> out;
   // Synchronised BN computes equal running statistics on every rank already.
   if (group_->size() == 1 || config_.sync_bn) return out;
-  for (const auto& buffer : model_->named_buffers()) {
-    const std::string& name = buffer.first;
-    const auto ends = [&](const std::string& s) {
-      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-    };
-    if (ends("running_mean") || ends("running_var")) out.push_back(buffer.second);
-  }
+  model_->apply([&](nn::Module& m) {
+    auto* bn = dynamic_cast<nn::BatchNorm*>(&m);
+    if (bn && bn->running_mean.defined()) {
+      out.push_back(bn->running_mean);
+      out.push_back(bn->running_var);
+    }
+  });
   return out;
 }
 
