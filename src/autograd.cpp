@@ -121,6 +121,7 @@ void backward(const VarT<T>& root, const TensorT<T>& seed) {
   const TensorT<T> root_grad = r->grad;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Node<T>* n = it->get();
+    if (n->retain_grad && n->grad.defined()) n->retained_grad = n->grad.clone();
     if (n->backward_fn && n->grad.defined()) n->backward_fn(*n);
     // Saved activations live in the closure and in the input links: free them now.
     n->backward_fn = nullptr;

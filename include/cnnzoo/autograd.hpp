@@ -27,6 +27,10 @@ struct Node {
   std::atomic<int> handles{0};
   bool keep_value = false;
   Shape shape;  // value's shape, kept when the value is dropped
+  // A node whose gradient is wanted after backward (as PyTorch's retain_grad): backward
+  // copies it into retained_grad before the node's backward function consumes it.
+  bool retain_grad = false;
+  TensorT<T> retained_grad;
 
   Node() = default;
   Node(const Node&) = delete;

@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
   cnnzoo::cli::add_forward(app);
   cnnzoo::cli::add_export(app);
   cnnzoo::cli::add_bench(app);
+  cnnzoo::cli::add_cam(app);
+  cnnzoo::cli::add_chart(app);
+  cnnzoo::cli::add_prune(app);
+  cnnzoo::cli::add_compress(app);
   app.add_subcommand("gradcheck",
                      "Double-precision gradient check of a model at tiny size (cnnzoo gradcheck "
                      "--help)");

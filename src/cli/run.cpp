@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "cli/common.hpp"
 #include "cnnzoo/data/dataset.hpp"
@@ -48,6 +49,8 @@ void stop_on_signals() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+}  // namespace
+
 void set_threads(int threads) {
   if (threads > 0) set_num_threads(threads);
 }
@@ -60,8 +63,6 @@ CLI::Option* add_precision(CLI::App* cmd, std::string& precision) {
       ->check(CLI::IsMember({"fp32", "bf16"}))
       ->capture_default_str();
 }
-
-}  // namespace
 
 Classifier load_classifier(const std::string& weights, const std::string& model,
                            const std::vector<std::string>& sets, int64_t classes) {
@@ -111,7 +112,8 @@ const std::vector<std::pair<const char*, const char*>> kRecipeFlags = {
     {"--classes", "num_classes"},
     {"--set", "model_options"},
     {"--seed", "seed"},
-    {"--sync-bn", "sync_bn"}};
+    {"--sync-bn", "sync_bn"},
+    {"--resume-from-pruned", "pruned_from"}};
 
 void refuse_changed_recipe(const CLI::App& cmd, const train::TrainConfig& given,
                            const train::TrainConfig& saved) {
@@ -154,6 +156,16 @@ void run_train(const CLI::App& cmd, train::TrainConfig* c, const std::vector<std
     refuse_changed_recipe(cmd, *c, cfg0);
     if (data_given) cfg0.data = c->data;  // the data may have moved
   } else {
+    if (!c->pruned_from.empty()) {
+      // The pruned file names its model: --model, --set and --classes may be left out.
+      const ModelMetadata md = ModelMetadata::from_file_metadata(
+          io::load_safetensors(c->pruned_from).metadata, c->pruned_from);
+      check(c->model.empty() || md.spec.name.empty() || c->model == md.spec.name,
+            c->pruned_from + " holds a '" + md.spec.name + "' model, not '" + c->model + "'");
+      if (c->model.empty()) c->model = md.spec.name;
+      if (sets.empty()) c->model_options = md.spec.options;
+      if (classes <= 0) c->num_classes = md.spec.num_classes;
+    }
     check(!c->model.empty(), "train: --model is required (see `cnnzoo list`)");
     check(!c->data.empty(), "train: --data is required");
     // What the flags leave open comes from the dataset's recipe.
@@ -329,6 +341,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--seed", c->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out", c->out, "Output directory")->capture_default_str();
   cmd->add_flag("--resume", c->resume, "Continue the run in --out from its checkpoint");
+  cmd->add_option("--resume-from-pruned", c->pruned_from,
+                  "Fine-tune a pruned model (`cnnzoo prune`): a new run from its weights that "
+                  "keeps its masks (pruned weights stay zero); --model defaults to the file's");
   cmd->add_flag("--sync-bn", c->sync_bn,
                 "Under mpirun: BatchNorm statistics over the global batch (default: each "
                 "process's share)");
@@ -369,35 +384,68 @@ void add_train(CLI::App& app) {
 
 // ---- eval, predict, forward: a model from a weights file -------------------------------------
 
+void ModelFileOptions::add_to(CLI::App* cmd, bool ensemble) {
+  cmd->add_option("--weights", weights,
+                  ensemble ? "Weights or checkpoint (.safetensors) written by cnnzoo or "
+                             "converted; a comma list: an ensemble (the mean of the members' "
+                             "softmax outputs; each member's result is shown too)"
+                           : "Weights or checkpoint (.safetensors) written by cnnzoo or converted")
+      ->required();
+  cmd->add_option("--model", model,
+                  "Model name; default: the one the file names (a different one is refused)");
+  cmd->add_option("--set", sets, "Paper option key=value; must agree with the file");
+  cmd->add_option("--classes", classes, "Number of classes; must agree with the file")
+      ->check(CLI::Range(int64_t(1), kMaxClasses));
+  cmd->add_option("--threads", threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
+      ->check(CLI::Range(1, kMaxThreads));
+  add_precision(cmd, precision);
+}
+
+Classifier ModelFileOptions::load() const {
+  set_threads(threads);
+  set_precision(parse_precision(precision));
+  const std::vector<std::string> files = weight_files();
+  check(files.size() == 1, "--weights: this subcommand takes one file, got " +
+                               std::to_string(files.size()) + " (" + weights + ")");
+  return load_classifier(weights, model, sets, classes);
+}
+
+std::vector<Classifier> ModelFileOptions::load_ensemble() const {
+  set_threads(threads);
+  set_precision(parse_precision(precision));
+  std::vector<Classifier> out;
+  for (const std::string& f : weight_files())
+    out.push_back(load_classifier(f, model, sets, classes));
+  return out;
+}
+
+std::vector<std::string> ModelFileOptions::weight_files() const {
+  std::vector<std::string> files;
+  std::stringstream ss(weights);
+  for (std::string f; std::getline(ss, f, ',');) {
+    check(!f.empty(), "--weights: an empty file name in '" + weights + "'");
+    files.push_back(f);
+  }
+  check(!files.empty(), "--weights: no file given");
+  return files;
+}
+
 namespace {
 
-// The options every subcommand that reads a weights file takes.
-struct ModelFileOptions {
-  std::string model, weights;
-  std::vector<std::string> sets;
-  int64_t classes = -1;
-  int threads = 0;
-  std::string precision = "fp32";
-
-  void add_to(CLI::App* cmd) {
-    cmd->add_option("--weights", weights,
-                    "Weights or checkpoint (.safetensors) written by cnnzoo or converted")
-        ->required();
-    cmd->add_option("--model", model,
-                    "Model name; default: the one the file names (a different one is refused)");
-    cmd->add_option("--set", sets, "Paper option key=value; must agree with the file");
-    cmd->add_option("--classes", classes, "Number of classes; must agree with the file")
-        ->check(CLI::Range(int64_t(1), kMaxClasses));
-    cmd->add_option("--threads", threads, "Threads (default: CNNZOO_NUM_THREADS or cores)")
-        ->check(CLI::Range(1, kMaxThreads));
-    add_precision(cmd, precision);
+// The classes every member of an ensemble must share: the same count, and the same names
+// where files name them.
+void check_same_classes(const std::vector<Classifier>& members) {
+  for (const Classifier& m : members) {
+    const ModelMetadata& a = members.front().metadata();
+    const ModelMetadata& b = m.metadata();
+    check(a.spec.num_classes == b.spec.num_classes,
+          "ensemble: " + members.front().name() + " has " + std::to_string(a.spec.num_classes) +
+              " classes, " + m.name() + " has " + std::to_string(b.spec.num_classes));
+    check(a.classes.empty() || b.classes.empty() || a.classes == b.classes,
+          "ensemble: " + m.name() + "'s classes " + json(b.classes).dump() + " are not " +
+              members.front().name() + "'s " + json(a.classes).dump());
   }
-  Classifier load() const {
-    set_threads(threads);
-    set_precision(parse_precision(precision));
-    return load_classifier(weights, model, sets, classes);
-  }
-};
+}
 
 }  // namespace
 
@@ -409,7 +457,7 @@ void add_eval(CLI::App& app) {
     bool as_json = false;
   };
   auto o = std::make_shared<Opts>();
-  o->add_to(cmd);
+  o->add_to(cmd, true);
   cmd->add_option("--data", o->data, "Dataset path (its test split is evaluated)")->required();
   add_dataset_options(cmd, o->dataset, o->image_size);
   cmd->add_option("--batch", o->batch, "Batch size")
@@ -417,38 +465,64 @@ void add_eval(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
-    Classifier m = o->load();
-    m.require_normalisation();  // the loader normalises with the file's statistics
-    const ModelMetadata& md = m.metadata();
+    std::vector<Classifier> members = o->load_ensemble();
+    check_same_classes(members);
+    for (const Classifier& m : members)
+      m.require_normalisation();  // the loader normalises with each file's statistics
     data::LoadOptions opts;
     opts.folder.height = opts.folder.width = static_cast<int>(o->image_size);
     data::DatasetSplit ds = data::load_dataset(o->dataset, o->data, opts);
     const auto& names = ds.test.classes;
-    check(ds.test.channels == md.spec.in_channels,
-          "eval: dataset has " + std::to_string(ds.test.channels) + " channels, model expects " +
-              std::to_string(md.spec.in_channels));
-    check(static_cast<int64_t>(names.size()) == md.spec.num_classes,
-          "eval: dataset has " + std::to_string(names.size()) + " classes, " + o->weights +
-              " has " + std::to_string(md.spec.num_classes));
-    check(md.classes.empty() || md.classes == names,
-          "eval: the dataset's classes (" + json(names).dump() + ") are not " + o->weights +
-              "'s (" + json(md.classes).dump() + ")");
-    train::EvalResult r = train::evaluate(m.module(), ds.test, md.mean, md.std, o->batch);
+    const std::vector<std::string> files = o->weight_files();
+    for (size_t i = 0; i < members.size(); ++i) {
+      const ModelMetadata& md = members[i].metadata();
+      check(ds.test.channels == md.spec.in_channels,
+            "eval: dataset has " + std::to_string(ds.test.channels) + " channels, " + files[i] +
+                " expects " + std::to_string(md.spec.in_channels));
+      check(static_cast<int64_t>(names.size()) == md.spec.num_classes,
+            "eval: dataset has " + std::to_string(names.size()) + " classes, " + files[i] +
+                " has " + std::to_string(md.spec.num_classes));
+      check(md.classes.empty() || md.classes == names,
+            "eval: the dataset's classes (" + json(names).dump() + ") are not " + files[i] +
+                "'s (" + json(md.classes).dump() + ")");
+    }
+    train::EvalResult r;
+    std::vector<train::EvalResult> each;
+    if (members.size() == 1) {
+      const ModelMetadata& md = members[0].metadata();
+      r = train::evaluate(members[0].module(), ds.test, md.mean, md.std, o->batch);
+    } else {
+      std::vector<train::EnsembleMember> em;
+      for (const Classifier& m : members)
+        em.push_back({&m.module(), m.metadata().mean, m.metadata().std});
+      train::EnsembleResult er = train::evaluate_ensemble(em, ds.test, o->batch);
+      r = er.ensemble;
+      each = er.members;
+    }
+    const std::string name =
+        members.size() == 1 ? members[0].name() : "ensemble of " + std::to_string(members.size());
     if (o->as_json) {
       json pc = json::object();
       for (size_t i = 0; i < r.per_class.size(); ++i) pc[names[i]] = r.per_class[i];
-      std::cout << json({{"model", m.name()},
-                         {"accuracy", r.accuracy},
-                         {"loss", r.loss},
-                         {"per_class", pc},
-                         {"classes", names},
-                         {"confusion", r.confusion}})
-                       .dump(2)
-                << "\n";
+      json j = {{"model", name},   {"accuracy", r.accuracy}, {"loss", r.loss},
+                {"per_class", pc}, {"classes", names},       {"confusion", r.confusion}};
+      if (!each.empty()) {
+        j["members"] = json::array();
+        for (size_t i = 0; i < each.size(); ++i)
+          j["members"].push_back({{"weights", files[i]},
+                                  {"model", members[i].name()},
+                                  {"accuracy", each[i].accuracy},
+                                  {"loss", each[i].loss}});
+      }
+      std::cout << j.dump(2) << "\n";
       return;
     }
-    std::printf("%s: accuracy %.2f%%  loss %.4f  (%lld images)\n", m.name().c_str(),
-                100 * r.accuracy, r.loss, static_cast<long long>(ds.test.size()));
+    for (size_t i = 0; i < each.size(); ++i)
+      std::printf("member %zu  %s (%s): accuracy %.2f%%  loss %.4f\n", i + 1,
+                  members[i].name().c_str(), files[i].c_str(), 100 * each[i].accuracy,
+                  each[i].loss);
+    std::printf("%s: accuracy %.2f%%  loss %.4f  (%lld images)\n", name.c_str(), 100 * r.accuracy,
+                r.loss, static_cast<long long>(ds.test.size()));
     std::printf("\nper class:\n");
     for (size_t i = 0; i < r.per_class.size(); ++i)
       std::printf("  %-16s %6.2f%%\n", names[i].c_str(), 100 * r.per_class[i]);
@@ -470,28 +544,56 @@ void add_predict(CLI::App& app) {
     bool as_json = false;
   };
   auto o = std::make_shared<Opts>();
-  o->add_to(cmd);
+  o->add_to(cmd, true);
   cmd->add_option("images", o->images, "Image files (PNG, JPEG, BMP)")->required();
   cmd->add_option("--topk", o->topk, "How many classes to show")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
-    Classifier m = o->load();
-    // Decode everything first, so a bad file fails before any output.
+    std::vector<Classifier> members = o->load_ensemble();
+    check_same_classes(members);
+    // Decode everything first, so a bad file fails before any output; each member converts
+    // the channels it needs.
     std::vector<io::Image> images;
-    for (const auto& path : o->images)
-      images.push_back(io::read_image(path, static_cast<int>(m.metadata().spec.in_channels)));
-    auto top = m.topk(images, o->topk);
+    for (const auto& path : o->images) images.push_back(io::read_image(path));
+    std::vector<Tensor> probs;
+    for (const Classifier& m : members) probs.push_back(m.probabilities(m.preprocess(images)));
+    Tensor mean = probs[0].clone();
+    for (size_t i = 1; i < probs.size(); ++i)
+      for (int64_t j = 0; j < mean.numel(); ++j) mean[j] += probs[i][j];
+    for (float& v : mean) v /= static_cast<float>(probs.size());
+    auto top = members[0].topk(mean, o->topk);
+    std::vector<std::vector<std::vector<Prediction>>> member_top;
+    if (members.size() > 1)
+      for (size_t i = 0; i < members.size(); ++i)
+        member_top.push_back(members[i].topk(probs[i], 1));
+    const std::vector<std::string> files = o->weight_files();
     json out = json::array();
     for (size_t n = 0; n < images.size(); ++n) {
       json preds = json::array();
-      if (!o->as_json) std::printf("%s\n", o->images[n].c_str());
+      if (!o->as_json)
+        std::printf("%s%s\n", o->images[n].c_str(), members.size() > 1 ? " (ensemble)" : "");
       for (const Prediction& p : top[n]) {
         preds.push_back({{"class", p.index}, {"label", p.label}, {"probability", p.probability}});
         if (!o->as_json) std::printf("  %6.2f%%  %s\n", 100 * p.probability, p.label.c_str());
       }
-      out.push_back({{"image", o->images[n]}, {"predictions", preds}});
+      json item = {{"image", o->images[n]}, {"predictions", preds}};
+      if (!member_top.empty()) {
+        item["members"] = json::array();
+        for (size_t i = 0; i < members.size(); ++i) {
+          const Prediction& p = member_top[i][n][0];
+          item["members"].push_back({{"weights", files[i]},
+                                     {"model", members[i].name()},
+                                     {"class", p.index},
+                                     {"label", p.label},
+                                     {"probability", p.probability}});
+          if (!o->as_json)
+            std::printf("    member %zu %s: %s %.2f%%\n", i + 1, members[i].name().c_str(),
+                        p.label.c_str(), 100 * p.probability);
+        }
+      }
+      out.push_back(item);
     }
     if (o->as_json) std::cout << out.dump(2) << "\n";
   });
@@ -571,6 +673,23 @@ void add_export(CLI::App& app) {
 
 // ---- bench ------------------------------------------------------------------------------------
 
+double median_step_seconds(const std::function<void()>& step, int64_t min_reps,
+                           double min_seconds) {
+  using clock = std::chrono::steady_clock;
+  step();  // warm-up: workspaces and the storage cache fill here
+  step();
+  std::vector<double> ts;
+  auto start = clock::now();
+  while (static_cast<int64_t>(ts.size()) < min_reps ||
+         std::chrono::duration<double>(clock::now() - start).count() < min_seconds) {
+    auto t0 = clock::now();
+    step();
+    ts.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Images/s for inference or training steps");
   struct Opts {
@@ -597,7 +716,6 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--set", o->sets, "Paper option key=value");
   cmd->add_flag("--json", o->as_json, "Print JSON");
   cmd->callback([o] {
-    using clock = std::chrono::steady_clock;
     set_threads(o->threads);
     set_precision(parse_precision(o->precision));
     models::ModelSpec spec;
@@ -640,18 +758,7 @@ void add_bench(CLI::App& app) {
       }
     };
     auto time_it = [&](const Tensor& in, int64_t min_reps, double min_s) {
-      step(in);  // warm-up: workspaces and the storage cache fill here
-      step(in);
-      std::vector<double> ts;
-      auto start = clock::now();
-      while (static_cast<int64_t>(ts.size()) < min_reps ||
-             std::chrono::duration<double>(clock::now() - start).count() < min_s) {
-        auto t0 = clock::now();
-        step(in);
-        ts.push_back(std::chrono::duration<double>(clock::now() - t0).count());
-      }
-      std::sort(ts.begin(), ts.end());
-      return ts[ts.size() / 2];
+      return median_step_seconds([&] { step(in); }, min_reps, min_s);
     };
     if (o->train)
       model->train();

@@ -20,10 +20,14 @@ struct Event {
   std::map<std::string, double> reals;
   std::vector<Tensor> tensors;  // tensor arguments that are not Vars (BN running statistics)
   bool annotated = false;
+  Tensor value;  // the output's value, with Recorder::keep_values
 };
 
 struct Recorder {
   std::vector<Event> events;
+  // Hold every output's value: a graph node drops its value with its last Var, and holding
+  // it also keeps later ops from writing their results over it.
+  bool keep_values = false;
 };
 
 // The recorder of this thread (nullptr when not tracing).
@@ -60,6 +64,7 @@ void record(const char* op, const std::vector<VarT<T>>& inputs, const VarT<T>& o
     e.op = op;
     for (const auto& v : inputs) e.inputs.push_back(v.defined() ? v.node() : nullptr);
     e.output = output.node();
+    if (r->keep_values) e.value = output.value();
     take_next(e);
     r->events.push_back(std::move(e));
   }

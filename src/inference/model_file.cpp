@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "cnnzoo/compression.hpp"
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/safetensors.hpp"
 #include "inference/model_file.hpp"
@@ -76,10 +77,12 @@ ModelMetadata ModelMetadata::from_file_metadata(const std::map<std::string, std:
   return md;
 }
 
-void load_state(nn::Module& model, const io::SafetensorsFile& f, const std::string& path) {
+void load_state(nn::Module& model, const io::SafetensorsFile& file, const std::string& path) {
+  const io::SafetensorsFile f = compress::decompress(file, path);
   nn::NamedTensors state;
   for (const auto& e : f.tensors) {
-    if (e.name.rfind("optim.", 0) == 0) continue;
+    // Optimizer state (checkpoints) and pruning masks are not the model's.
+    if (e.name.rfind("optim.", 0) == 0 || e.name.rfind("mask.", 0) == 0) continue;
     check(is_bn_counter(e.name) || e.dtype == "F32" || e.dtype == "F64" || e.dtype == "F16" ||
               e.dtype == "BF16",
           path + ": tensor '" + e.name + "' has dtype " + e.dtype + ", expected a float type");

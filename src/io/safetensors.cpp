@@ -225,8 +225,9 @@ SafetensorsFile parse(const detail::ByteSource& src) {
   return file;
 }
 
-// The header text, already padded with spaces so the data starts 8-byte aligned.
-std::string make_header(const NamedTensors& tensors,
+// The header text, already padded with spaces so the data starts 8-byte aligned: the float
+// tensors, then the raw ones.
+std::string make_header(const NamedTensors& tensors, const std::vector<RawTensor>& raw,
                         const std::map<std::string, std::string>& metadata) {
   json header = json::object();
   if (!metadata.empty()) {
@@ -236,18 +237,28 @@ std::string make_header(const NamedTensors& tensors,
   }
   std::set<std::string> seen;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
+  auto add = [&](const std::string& name, const char* dtype, const Shape& shape, uint64_t nbytes) {
     check(name != "__metadata__",
           "save_safetensors: '__metadata__' is reserved, not a tensor name");
     check(seen.insert(name).second, "save_safetensors: duplicate tensor name '" + name + "'");
-    check(t.defined(), "save_safetensors: tensor '" + name + "' is undefined");
-    uint64_t nbytes = static_cast<uint64_t>(t.numel()) * sizeof(float);
     json entry = json::object();
-    entry["dtype"] = "F32";
-    entry["shape"] = t.shape();
+    entry["dtype"] = dtype;
+    entry["shape"] = shape;
     entry["data_offsets"] = {offset, offset + nbytes};
     header[name] = std::move(entry);
     offset += nbytes;
+  };
+  for (const auto& [name, t] : tensors) {
+    check(t.defined(), "save_safetensors: tensor '" + name + "' is undefined");
+    add(name, "F32", t.shape(), static_cast<uint64_t>(t.numel()) * sizeof(float));
+  }
+  for (const RawTensor& r : raw) {
+    const DtypeInfo* d = find_dtype(r.dtype);
+    check(d != nullptr, "save_safetensors: tensor '" + r.name + "' has unknown dtype " + r.dtype);
+    check(static_cast<uint64_t>(shape_numel(r.shape)) * d->itemsize == r.bytes.size(),
+          "save_safetensors: tensor '" + r.name + "' has " + std::to_string(r.bytes.size()) +
+              " bytes for shape " + shape_str(r.shape) + " of " + r.dtype);
+    add(r.name, d->name, r.shape, r.bytes.size());
   }
   std::string text;
   try {
@@ -261,7 +272,8 @@ std::string make_header(const NamedTensors& tensors,
   return text;
 }
 
-void write_safetensors(std::ostream& os, const std::string& header, const NamedTensors& tensors) {
+void write_safetensors(std::ostream& os, const std::string& header, const NamedTensors& tensors,
+                       const std::vector<RawTensor>& raw) {
   unsigned char len_bytes[8];
   uint64_t n = header.size();
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<unsigned char>(n >> (8 * i));
@@ -270,6 +282,8 @@ void write_safetensors(std::ostream& os, const std::string& header, const NamedT
   for (const auto& kv : tensors)
     os.write(reinterpret_cast<const char*>(kv.second.data()),
              static_cast<std::streamsize>(kv.second.numel() * sizeof(float)));
+  for (const RawTensor& r : raw)
+    os.write(r.bytes.data(), static_cast<std::streamsize>(r.bytes.size()));
 }
 
 }  // namespace
@@ -291,15 +305,21 @@ SafetensorsFile parse_safetensors_bytes(const std::string& bytes,
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata) {
+  save_safetensors_raw(path, tensors, {}, metadata);
+}
+
+void save_safetensors_raw(const std::string& path, const NamedTensors& tensors,
+                          const std::vector<RawTensor>& raw,
+                          const std::map<std::string, std::string>& metadata) {
   // Built before the file is touched, so bad names fail without any I/O.
-  const std::string header = make_header(tensors, metadata);
-  atomic_write(path, [&](std::ostream& os) { write_safetensors(os, header, tensors); });
+  const std::string header = make_header(tensors, raw, metadata);
+  atomic_write(path, [&](std::ostream& os) { write_safetensors(os, header, tensors, raw); });
 }
 
 std::string to_safetensors_bytes(const NamedTensors& tensors,
                                  const std::map<std::string, std::string>& metadata) {
   std::ostringstream os;
-  write_safetensors(os, make_header(tensors, metadata), tensors);
+  write_safetensors(os, make_header(tensors, {}, metadata), tensors, {});
   return os.str();
 }
 

@@ -23,6 +23,7 @@ void Trainer::save_checkpoint() {
     tensors.emplace_back("optim." + name, t);
     optim_names.push_back(name);
   }
+  for (const auto& [name, m] : state_->masks) tensors.emplace_back("mask." + name, m);
   json curve = json::array();
   for (const auto& c : curve_) curve.push_back({c.epoch, c.train_loss, c.train_acc, c.lr});
   json hist = json::array();
@@ -89,6 +90,9 @@ void Trainer::load_checkpoint(const io::SafetensorsFile& f, const std::string& p
         check(present, path + ": optimizer state 'optim." + n + "' is missing");
       }
     state_->opt->load_state_dict(opt_state);
+    state_->masks = compress::read_masks(f, *model_, path);
+    check(config_.pruned_from.empty() || !state_->masks.empty(),
+          path + ": the run fine-tunes a pruned model, but its checkpoint has no masks");
     io::json_read(t.at("epoch"), start_epoch_);
     io::json_read(t.at("step"), global_step_);
     partial_ = Partial{};

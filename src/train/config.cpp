@@ -41,6 +41,7 @@ std::string TrainConfig::to_json() const {
             {"aux_loss_weight", aux_loss_weight},
             {"precision", precision},
             {"sync_bn", sync_bn},
+            {"pruned_from", pruned_from},
             {"threads", threads},
             {"seed", seed},
             {"out", out}};
@@ -74,9 +75,10 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
     c.weight_decay = j.at("weight_decay");
     c.decay_bn_and_bias = j.at("decay_bn_and_bias");
     c.label_smoothing = j.at("label_smoothing");
-    c.aux_loss_weight = j.value("aux_loss_weight", -1.0);  // absent from older checkpoints
-    c.precision = j.value("precision", "fp32");            // absent from older checkpoints
-    c.sync_bn = j.value("sync_bn", false);                 // absent from older checkpoints
+    c.aux_loss_weight = j.value("aux_loss_weight", -1.0);   // absent from older checkpoints
+    c.precision = j.value("precision", "fp32");             // absent from older checkpoints
+    c.sync_bn = j.value("sync_bn", false);                  // absent from older checkpoints
+    c.pruned_from = j.value("pruned_from", std::string());  // absent from older checkpoints
     io::json_read(j.at("threads"), c.threads);
     io::json_read(j.at("seed"), c.seed);
     c.out = j.at("out");

@@ -6,16 +6,11 @@
 #include <sstream>
 
 #include "cnnzoo/train/trainer.hpp"
+#include "train/svg.hpp"
 
 namespace cnnzoo::train {
 
-namespace {
-
-struct Series {
-  std::string label, color;
-  std::vector<double> x, y;
-  bool dots;  // points (test results) rather than a line (the training curve)
-};
+namespace svg {
 
 std::string escape(const std::string& s) {
   std::string o;
@@ -66,6 +61,20 @@ std::string tick_label(double v, double step, bool percent) {
   if (s == "-0") s = "0";
   return percent ? s + "%" : s;
 }
+
+}  // namespace svg
+
+namespace {
+
+using svg::escape;
+using svg::nice_ticks;
+using svg::tick_label;
+
+struct Series {
+  std::string label, color;
+  std::vector<double> x, y;
+  bool dots;  // points (test results) rather than a line (the training curve)
+};
 
 // One panel at (x0, y0) of size w x h, epochs from 0 to e1 on the x axis; the legend in the
 // top right corner, or the bottom right one where the curves rise (accuracy).

@@ -25,6 +25,7 @@
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/parallel.hpp"
 #include "cnnzoo/precision.hpp"
+#include "inference/model_file.hpp"
 #include "train/trainer_state.hpp"
 
 namespace fs = std::filesystem;
@@ -113,6 +114,67 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
   return r;
 }
 
+namespace {
+
+// Accuracy, loss, per-class accuracy and confusion of logits [N, k] (or log-probabilities)
+// against the labels.
+EvalResult score(const Tensor& logits, const std::vector<int64_t>& labels) {
+  const int64_t n = logits.size(0), k = logits.size(1);
+  EvalResult r;
+  r.confusion.assign(k, std::vector<int64_t>(k, 0));
+  int64_t correct = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = argmax_row(logits.data() + i * k, k);
+    r.confusion[labels[i]][p]++;
+    correct += p == labels[i];
+  }
+  r.loss = cross_entropy(Var(logits), labels).value().item();
+  r.accuracy = static_cast<double>(correct) / n;
+  for (int64_t c = 0; c < k; ++c) {
+    int64_t total = 0;
+    for (int64_t p = 0; p < k; ++p) total += r.confusion[c][p];
+    r.per_class.push_back(total ? static_cast<double>(r.confusion[c][c]) / total : 0.0);
+  }
+  return r;
+}
+
+}  // namespace
+
+EnsembleResult evaluate_ensemble(const std::vector<EnsembleMember>& members,
+                                 const data::Dataset& ds, int64_t batch) {
+  check(!members.empty(), "evaluate_ensemble: no members");
+  check(ds.size() > 0, "evaluate_ensemble: empty dataset");
+  const int64_t n = ds.size(), k = static_cast<int64_t>(ds.classes.size());
+  EnsembleResult out;
+  std::vector<Tensor> all;
+  std::vector<int64_t> labels;
+  for (size_t m = 0; m < members.size(); ++m) {
+    nn::Module& model = *members[m].model;
+    const bool was_training = model.is_training();
+    model.eval();
+    NoGradGuard ng;
+    data::DataLoader loader(ds, eval_loader_options(members[m].mean, members[m].std, batch));
+    loader.start_epoch(0);
+    Tensor logits = Tensor::empty({n, k});
+    labels.clear();
+    data::Batch b;
+    while (loader.next(b)) {
+      Var y = model.forward(Var(b.images));
+      check(y.dim() == 2 && y.size(1) == k,
+            "evaluate_ensemble: member " + std::to_string(m + 1) + "'s output " +
+                shape_str(y.shape()) + " does not match " + std::to_string(k) + " classes");
+      std::copy(y.value().begin(), y.value().end(),
+                logits.data() + static_cast<int64_t>(labels.size()) * k);
+      labels.insert(labels.end(), b.labels.begin(), b.labels.end());
+    }
+    model.train(was_training);
+    out.members.push_back(score(logits, labels));
+    all.push_back(logits);
+  }
+  out.ensemble = score(log_mean_softmax(all), labels);
+  return out;
+}
+
 // ---- trainer --------------------------------------------------------------------------------
 
 namespace {
@@ -186,12 +248,26 @@ void Trainer::setup() {
     if (root)
       check(!fs::exists(ck), config_.out + " already holds a checkpoint: pass --resume to " +
                                  "continue it or choose another --out");
+    if (!config_.pruned_from.empty()) start_from_pruned();
     broadcast_state();
   }
   if (root) {
     fs::create_directories(config_.out);
     check_room_for_checkpoints();
   }
+}
+
+void Trainer::start_from_pruned() {
+  const std::string& path = config_.pruned_from;
+  const io::SafetensorsFile f = io::load_safetensors(path);
+  const ModelMetadata md = ModelMetadata::from_file_metadata(f.metadata, path);
+  check(md.spec.name.empty() || md.spec.name == meta_.spec.name,
+        path + " holds a '" + md.spec.name + "' model, not '" + meta_.spec.name + "'");
+  load_state(*model_, f, path);
+  state_->masks = compress::read_masks(f, *model_, path);
+  check(!state_->masks.empty(),
+        path + " has no pruning masks (mask.* entries): write it with `cnnzoo prune`");
+  compress::apply_masks(*model_, state_->masks);
 }
 
 // ---- data parallel ----------------------------------------------------------------------------
@@ -471,6 +547,7 @@ bool Trainer::run_epoch(int64_t epoch, EpochMetrics& m) {
     }
     state_->opt->step();
     model_->apply_constraints();
+    if (!state_->masks.empty()) compress::apply_masks(*model_, state_->masks);
     const int64_t correct_before = p.correct;
     p.correct += correct;
     p.loss_sum += loss_sum;

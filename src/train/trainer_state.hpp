@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cnnzoo/compression.hpp"
 #include "cnnzoo/optim/schedule.hpp"
 #include "cnnzoo/optim/sgd.hpp"
 #include "cnnzoo/train/trainer.hpp"
@@ -14,6 +15,7 @@ namespace cnnzoo::train {
 struct Trainer::State {
   std::unique_ptr<optim::SGD> opt;
   std::shared_ptr<optim::LRSchedule> schedule;
+  compress::Masks masks;  // a pruned model's: applied after every step
 };
 
 // Runs `write`, a save of the run's files. A failure (a full disk, an I/O error) ends the run

@@ -8,9 +8,11 @@
 #include <fstream>
 #include <string>
 
+#include "cnnzoo/compression.hpp"
 #include "cnnzoo/io/image.hpp"
 #include "cnnzoo/io/npy.hpp"
 #include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/nn/layers.hpp"
 
 namespace fs = std::filesystem;
 using namespace cnnzoo;
@@ -59,6 +61,19 @@ int main(int argc, char** argv) {
       io::to_safetensors_bytes({{"conv.weight", ramp({2, 1, 3, 3})}, {"conv.bias", ramp({2})}},
                                meta));
   put(dir / "safetensors/empty", io::to_safetensors_bytes({}, {}));
+  {
+    // A linear layer with a few pruned weights, its 3-bit codes deflated.
+    nn::Sequential net;
+    net.push_back(std::make_shared<nn::Linear>(6, 3));
+    for (auto [name, p] : net.named_parameters()) p.value()[0] = 0;
+    ModelMetadata md;
+    md.spec.name = "lenet5";
+    compress::CompressOptions o;
+    o.linear_bits = 3;
+    const fs::path c = dir / "compressed/linear";
+    fs::create_directories(c.parent_path());
+    compress::save_compressed(net, md, c.string(), o);
+  }
   std::string kv;
   for (const auto& [k, v] : meta) kv += k + '\0' + v + '\0';
   kv += std::string("model_options") + '\0' + "{\"activation\":\"relu\"}" + '\0';

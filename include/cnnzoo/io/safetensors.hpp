@@ -43,6 +43,18 @@ SafetensorsFile parse_safetensors_bytes(const std::string& bytes,
 void save_safetensors(const std::string& path, const NamedTensors& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 
+// A tensor stored as it is given: raw little-endian bytes of its dtype ("U8" masks, packed
+// codes), written after the float tensors.
+struct RawTensor {
+  std::string name;
+  std::string dtype;  // "U8", "I64", ...: must be a dtype load_safetensors reads
+  Shape shape;
+  std::string bytes;  // shape's element count x the dtype's size
+};
+void save_safetensors_raw(const std::string& path, const NamedTensors& tensors,
+                          const std::vector<RawTensor>& raw,
+                          const std::map<std::string, std::string>& metadata = {});
+
 // The exact bytes save_safetensors would write.
 std::string to_safetensors_bytes(const NamedTensors& tensors,
                                  const std::map<std::string, std::string>& metadata = {});

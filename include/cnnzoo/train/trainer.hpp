@@ -49,6 +49,10 @@ struct TrainConfig {
   // Data parallel (several processes): BatchNorm statistics over the global batch instead of
   // each process's share (nn::convert_sync_batchnorm). Part of the recipe.
   bool sync_bn = false;
+  // Fine-tuning of a pruned model (Deep Compression): start from this file's weights and keep
+  // its pruning masks (entries mask.<name>, compress::save_pruned): pruned weights stay zero
+  // after every step. Part of the recipe; checkpoints carry the masks.
+  std::string pruned_from;
   // run
   int threads = 0;  // 0 = current setting
   uint64_t seed = 0;
@@ -111,6 +115,22 @@ struct EvalResult {
 EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vector<float>& mean,
                     const std::vector<float>& std, int64_t batch = 256,
                     dist::Communicator* group = nullptr);
+
+// An ensemble member: a model and the normalisation its inputs get.
+struct EnsembleMember {
+  nn::Module* model = nullptr;
+  std::vector<float> mean, std;
+};
+struct EnsembleResult {
+  EvalResult ensemble;              // of the mean of the members' softmax outputs
+  std::vector<EvalResult> members;  // each member alone
+};
+
+// Evaluates an ensemble: every member (architectures and normalisations may differ) predicts
+// every image, and the ensemble's prediction is the mean of their softmax outputs (its loss
+// is the negative log of that mean at the true class).
+EnsembleResult evaluate_ensemble(const std::vector<EnsembleMember>& members,
+                                 const data::Dataset& ds, int64_t batch = 256);
 
 // The configuration of the run whose checkpoint is in config.out, for resume: the saved
 // recipe, with what may change between sessions taken from `config` (more epochs, stop_after,
@@ -177,6 +197,7 @@ class Trainer {
 
  private:
   void setup();
+  void start_from_pruned();  // config.pruned_from: its weights and masks
   void save_checkpoint();
   void load_checkpoint(const io::SafetensorsFile& f, const std::string& path);
   // Data parallel helpers (no-ops in one process).
