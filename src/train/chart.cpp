@@ -21,13 +21,13 @@ struct Box {
 struct Frame {
   double left, right, top, bottom;
   double x_lo, x_hi, y_lo, y_hi;  // data ranges (log10 where the axis is logarithmic)
-  bool y_log;
+  bool y_down = false;            // y grows downwards (small errors at the top)
   double X(double v) const {
     return left + (right - left) * (std::log10(v) - x_lo) / (x_hi - x_lo);
   }
   double Y(double v) const {
-    const double t = y_log ? std::log10(v) : v;
-    return bottom - (bottom - top) * (t - y_lo) / (y_hi - y_lo);
+    const double t = (std::log10(v) - y_lo) / (y_hi - y_lo);
+    return y_down ? top + (bottom - top) * t : bottom - (bottom - top) * t;
   }
 };
 
@@ -76,27 +76,20 @@ void axes(std::ostringstream& os, const Frame& f, const std::string& x_title,
        << "' stroke='#e4e4e4'/>\n<text x='" << fmt(x) << "' y='" << f.bottom + 15
        << "' text-anchor='middle' font-size='11'>" << power_label(std::pow(10.0, e)) << "</text>\n";
   }
-  if (f.y_log) {
-    for (double e = f.y_lo; e <= f.y_hi + 1e-9; ++e) {
-      const double y = f.Y(std::pow(10.0, e));
-      os << "<line x1='" << f.left << "' x2='" << f.right << "' y1='" << fmt(y) << "' y2='"
-         << fmt(y) << "' stroke='#e4e4e4'/>\n<text x='" << f.left - 5 << "' y='" << fmt(y + 4)
-         << "' text-anchor='end' font-size='11'>" << power_label(std::pow(10.0, e)) << "</text>\n";
-    }
-  } else {
-    double lo = f.y_lo, hi = f.y_hi;
-    const std::vector<double> ticks = svg::nice_ticks(lo, hi, 6);
-    const double step = ticks.size() > 1 ? ticks[1] - ticks[0] : 1;
-    for (double v : ticks) {
-      if (v < f.y_lo - 1e-9 || v > f.y_hi + 1e-9) continue;
+  // 1, 2, 3 and 5 times each power of ten inside the range.
+  for (double e = std::floor(f.y_lo); e <= std::ceil(f.y_hi); ++e)
+    for (double m : {1.0, 2.0, 3.0, 5.0}) {
+      const double v = m * std::pow(10.0, e);
+      if (std::log10(v) < f.y_lo - 1e-9 || std::log10(v) > f.y_hi + 1e-9) continue;
+      if (!y_percent && m != 1.0) continue;
       const double y = f.Y(v);
+      char label[32];
+      std::snprintf(label, sizeof label, "%g%%", v);
       os << "<line x1='" << f.left << "' x2='" << f.right << "' y1='" << fmt(y) << "' y2='"
          << fmt(y) << "' stroke='#e4e4e4'/>\n<text x='" << f.left - 5 << "' y='" << fmt(y + 4)
-         << "' text-anchor='end' font-size='11'>"
-         << svg::tick_label(y_percent ? v / 100 : v, y_percent ? step / 100 : step, y_percent)
+         << "' text-anchor='end' font-size='11'>" << (y_percent ? label : power_label(v))
          << "</text>\n";
     }
-  }
   os << "<rect x='" << f.left << "' y='" << f.top << "' width='" << f.right - f.left << "' height='"
      << f.bottom - f.top << "' fill='none' stroke='#888'/>\n";
   os << "<text x='" << (f.left + f.right) / 2 << "' y='" << f.bottom + 32
@@ -174,13 +167,17 @@ std::string render_zoo_chart(const std::vector<ChartPoint>& points, const std::s
   double x_lo, x_hi;
   log_range(mac_lo, mac_hi, x_lo, x_hi);
   // Accuracy panel.
-  Frame a{70,   W - 30, margin_top + 20,        margin_top + panel_h - 50,
-          x_lo, x_hi,   std::floor(acc_lo - 1), std::min(100.0, std::ceil(acc_hi + 1)),
-          false};
+  // Accuracy as test error on a log scale, small errors at the top: the papers' 3-9% and a
+  // 1998 network's 33% both stay readable.
+  const double err_lo = std::max(0.1, 100 - acc_hi), err_hi = std::max(err_lo * 2, 100 - acc_lo);
+  Frame a{70,   W - 30, margin_top + 20,           margin_top + panel_h - 50,
+          x_lo, x_hi,   std::log10(err_lo / 1.15), std::log10(err_hi * 1.15),
+          true};
   os << "<text x='" << (a.left + a.right) / 2 << "' y='" << a.top - 6
-     << "' text-anchor='middle' font-size='13' font-weight='bold'>CIFAR-10 test accuracy ("
+     << "' text-anchor='middle' font-size='13' font-weight='bold'>CIFAR-10 test error ("
      << with_accuracy << " models): open circle the paper's, filled cnnzoo's measured</text>\n";
-  axes(os, a, "multiply-adds per image (log scale); marker area: parameters", "accuracy", true);
+  axes(os, a, "multiply-adds per image (log scale); marker area: parameters",
+       "test error (log scale)", true);
   Labeller la;
   std::ostringstream labels;
   for (const auto& p : points) {
@@ -188,16 +185,16 @@ std::string render_zoo_chart(const std::vector<ChartPoint>& points, const std::s
     const std::string c = family_colour(p.family, colours);
     const double x = a.X(double(p.macs)), r = radius(p.params, 4);
     if (p.paper_accuracy > 0 && p.measured_accuracy > 0)
-      os << "<line x1='" << fmt(x) << "' x2='" << fmt(x) << "' y1='" << fmt(a.Y(p.paper_accuracy))
-         << "' y2='" << fmt(a.Y(p.measured_accuracy)) << "' stroke='" << c
-         << "' stroke-dasharray='3,2'/>\n";
+      os << "<line x1='" << fmt(x) << "' x2='" << fmt(x) << "' y1='"
+         << fmt(a.Y(100 - p.paper_accuracy)) << "' y2='" << fmt(a.Y(100 - p.measured_accuracy))
+         << "' stroke='" << c << "' stroke-dasharray='3,2'/>\n";
     if (p.paper_accuracy > 0)
-      os << "<circle cx='" << fmt(x) << "' cy='" << fmt(a.Y(p.paper_accuracy)) << "' r='" << fmt(r)
-         << "' fill='" << c << "' fill-opacity='0.12' stroke='" << c << "'/>\n";
+      os << "<circle cx='" << fmt(x) << "' cy='" << fmt(a.Y(100 - p.paper_accuracy)) << "' r='"
+         << fmt(r) << "' fill='" << c << "' fill-opacity='0.12' stroke='" << c << "'/>\n";
     if (p.measured_accuracy > 0)
-      os << "<circle cx='" << fmt(x) << "' cy='" << fmt(a.Y(p.measured_accuracy)) << "' r='"
+      os << "<circle cx='" << fmt(x) << "' cy='" << fmt(a.Y(100 - p.measured_accuracy)) << "' r='"
          << fmt(r) << "' fill='" << c << "' fill-opacity='0.75' stroke='" << c << "'/>\n";
-    const double ly = a.Y(p.paper_accuracy > 0 ? p.paper_accuracy : p.measured_accuracy);
+    const double ly = a.Y(100 - (p.paper_accuracy > 0 ? p.paper_accuracy : p.measured_accuracy));
     if (p.paper_accuracy > 0 || p.measured_accuracy > 0) la.place(labels, x, ly, r, p.model, c, a);
   }
   os << labels.str();
@@ -205,16 +202,16 @@ std::string render_zoo_chart(const std::vector<ChartPoint>& points, const std::s
   double kx = a.left + 14;
   for (int64_t m : {1, 10, 30}) {
     const double r = radius(m * 1000000, 4);
-    os << "<circle cx='" << fmt(kx + r) << "' cy='" << fmt(a.bottom - 14 - r) << "' r='" << fmt(r)
+    os << "<circle cx='" << fmt(kx + r) << "' cy='" << fmt(a.top + 30) << "' r='" << fmt(r)
        << "' fill='none' stroke='#555'/>\n<text x='" << fmt(kx + 2 * r + 3) << "' y='"
-       << fmt(a.bottom - 14 - r + 4) << "' font-size='10'>" << m << "M params</text>\n";
+       << fmt(a.top + 34) << "' font-size='10'>" << m << "M params</text>\n";
     kx += 2 * r + 64;
   }
   // Speed panel.
   double y_lo, y_hi;
   log_range(ips_lo, ips_hi, y_lo, y_hi);
   const double top2 = margin_top + panel_h + 20;
-  Frame s{70, W - 30, top2, top2 + panel_h - 50, x_lo, x_hi, y_lo, y_hi, true};
+  Frame s{70, W - 30, top2, top2 + panel_h - 50, x_lo, x_hi, y_lo, y_hi, false};
   os << "<text x='" << (s.left + s.right) / 2 << "' y='" << s.top - 6
      << "' text-anchor='middle' font-size='13' font-weight='bold'>Measured inference speed ("
      << with_speed << " models, cnnzoo bench)</text>\n";

@@ -44,6 +44,17 @@ int64_t argmax_row(const float* row, int64_t k) {
   return best;
 }
 
+// Row c: the share of class c's images predicted as c (0 for a class without images).
+std::vector<double> per_class_accuracy(const std::vector<std::vector<int64_t>>& confusion) {
+  std::vector<double> out;
+  for (size_t c = 0; c < confusion.size(); ++c) {
+    int64_t total = 0;
+    for (int64_t v : confusion[c]) total += v;
+    out.push_back(total ? static_cast<double>(confusion[c][c]) / total : 0.0);
+  }
+  return out;
+}
+
 data::LoaderOptions eval_loader_options(const std::vector<float>& mean,
                                         const std::vector<float>& std, int64_t batch) {
   data::LoaderOptions o;
@@ -106,11 +117,7 @@ EvalResult evaluate(nn::Module& model, const data::Dataset& ds, const std::vecto
   }
   r.loss = loss_sum / n;
   r.accuracy = static_cast<double>(correct) / n;
-  for (int64_t c = 0; c < k; ++c) {
-    int64_t total = 0;
-    for (int64_t p = 0; p < k; ++p) total += r.confusion[c][p];
-    r.per_class.push_back(total ? static_cast<double>(r.confusion[c][c]) / total : 0.0);
-  }
+  r.per_class = per_class_accuracy(r.confusion);
   return r;
 }
 
@@ -130,11 +137,7 @@ EvalResult score(const Tensor& logits, const std::vector<int64_t>& labels) {
   }
   r.loss = cross_entropy(Var(logits), labels).value().item();
   r.accuracy = static_cast<double>(correct) / n;
-  for (int64_t c = 0; c < k; ++c) {
-    int64_t total = 0;
-    for (int64_t p = 0; p < k; ++p) total += r.confusion[c][p];
-    r.per_class.push_back(total ? static_cast<double>(r.confusion[c][c]) / total : 0.0);
-  }
+  r.per_class = per_class_accuracy(r.confusion);
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include "cnnzoo/ops/shape.hpp"
 #include "cnnzoo/random.hpp"
 #include "data_paths.hpp"
+#include "model_metadata.hpp"
 
 using namespace cnnzoo;
 
@@ -189,14 +190,7 @@ TEST(Cam, GradCamOnNamedLayersAndOnHeadsWithoutPooling) {
 
 TEST(Cam, TheExplainerLeavesTheClassifierAsItWasAndTheRenderDrawsBothHalves) {
   TempDir tmp;
-  ModelMetadata md;
-  md.spec.name = "resnet20";
-  md.spec.num_classes = 10;
-  md.spec.in_channels = 3;
-  md.spec.input_size = 32;
-  md.mean = {0.5f, 0.5f, 0.5f};
-  md.std = {0.25f, 0.25f, 0.25f};
-  md.preprocessing = "resize";
+  const ModelMetadata md = cifar_metadata("resnet20");
   manual_seed(9);
   save_weights(*models::build_model(md.spec), md, tmp / "r.safetensors");
   const Classifier c = Classifier::load(tmp / "r.safetensors");

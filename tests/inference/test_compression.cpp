@@ -14,6 +14,7 @@
 #include "cnnzoo/random.hpp"
 #include "cnnzoo/train/trainer.hpp"
 #include "data_paths.hpp"
+#include "model_metadata.hpp"
 #include "synthetic_data.hpp"
 
 using namespace cnnzoo;
@@ -21,15 +22,7 @@ using namespace cnnzoo;
 namespace {
 
 ModelMetadata resnet20_metadata() {
-  ModelMetadata md;
-  md.spec.name = "resnet20";
-  md.spec.num_classes = 10;
-  md.spec.in_channels = 3;
-  md.spec.input_size = 32;
-  md.mean = {0.5f, 0.5f, 0.5f};
-  md.std = {0.25f, 0.25f, 0.25f};
-  md.preprocessing = "resize";
-  return md;
+  return cifar_metadata("resnet20");
 }
 
 nn::ModulePtr resnet20(uint64_t seed) {

@@ -15,7 +15,7 @@ struct ChartPoint {
   double images_per_s = -1;       // measured inference speed; -1: none
 };
 
-// Top panel: the papers' CIFAR-10 accuracy (open circles) and cnnzoo's measured accuracy
+// Top panel: the papers' CIFAR-10 test error (open circles) and cnnzoo's measured error
 // (filled, joined to the paper's point of the same model) against multiply-adds (log scale);
 // bottom panel: inference images/s against multiply-adds (both log scales). Marker area is
 // proportional to parameters; every point is labelled. `note` goes under the title.
