@@ -143,8 +143,9 @@ void add_chart(CLI::App& app) {
     check(std::filesystem::exists(o->cache),
           "--bench-cache " + o->cache + " does not exist: pass --refresh to measure the models");
     std::map<std::string, Measured> bench;
-    for (const auto& row :
-         read_table(o->cache, {"model", "params", "macs", "threads", "images_per_s"})) {
+    const auto cache_rows =
+        read_table(o->cache, {"model", "params", "macs", "batch", "threads", "images_per_s"});
+    for (const auto& row : cache_rows) {
       Measured m;
       m.params = static_cast<int64_t>(parse_number(row.at("params"), o->cache));
       m.macs = static_cast<int64_t>(parse_number(row.at("macs"), o->cache));
@@ -175,7 +176,7 @@ void add_chart(CLI::App& app) {
     for (const auto& [name, acc] : measured)
       check(bench.count(name) > 0,
             o->accuracy + " names '" + name + "', which is not a CIFAR model of the registry");
-    const auto threads = read_table(o->cache, {"threads", "batch"}).front();
+    const auto& threads = cache_rows.front();  // not empty: every CIFAR model has a row
     const std::string note = "Papers' CIFAR-10 errors from the registry; measured accuracies " +
                              o->accuracy + "; speed: inference, batch " + threads.at("batch") +
                              ", " + threads.at("threads") + " threads (" + o->cache + ")";

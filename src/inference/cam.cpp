@@ -164,16 +164,10 @@ const trace::Event* layer_output(nn::Module& model, const Traced& t, const std::
 
 }  // namespace
 
-bool has_gap_linear_head(nn::Module& model, const Tensor& input) {
-  Traced t;
-  run(model, input, t);
-  return find_head(t).pool != nullptr;
-}
+namespace {
 
-Map class_activation_map(nn::Module& model, const Tensor& input, int64_t class_index) {
-  Traced t;
-  run(model, input, t);
-  const Head head = find_head(t);
+// CAM and Grad-CAM of one traced forward pass (each public call traces once).
+Map cam_of(const Traced& t, const Head& head, int64_t class_index) {
   check(head.pool != nullptr, "cam: CAM needs a head of global average pooling + linear, and " +
                                   head.problem + "; use Grad-CAM on a layer instead");
   Map m = start_map(t, class_index, "CAM");
@@ -190,10 +184,7 @@ Map class_activation_map(nn::Module& model, const Tensor& input, int64_t class_i
   return m;
 }
 
-Map grad_cam(nn::Module& model, const Tensor& input, int64_t class_index,
-             const std::string& layer) {
-  Traced t;
-  run(model, input, t);
+Map grad_cam_of(nn::Module& model, Traced& t, int64_t class_index, const std::string& layer) {
   Map m = start_map(t, class_index, "Grad-CAM");
   const trace::Event* target = nullptr;
   if (layer.empty()) {
@@ -226,6 +217,27 @@ Map grad_cam(nn::Module& model, const Tensor& input, int64_t class_index,
   return m;
 }
 
+}  // namespace
+
+bool has_gap_linear_head(nn::Module& model, const Tensor& input) {
+  Traced t;
+  run(model, input, t);
+  return find_head(t).pool != nullptr;
+}
+
+Map class_activation_map(nn::Module& model, const Tensor& input, int64_t class_index) {
+  Traced t;
+  run(model, input, t);
+  return cam_of(t, find_head(t), class_index);
+}
+
+Map grad_cam(nn::Module& model, const Tensor& input, int64_t class_index,
+             const std::string& layer) {
+  Traced t;
+  run(model, input, t);
+  return grad_cam_of(model, t, class_index, layer);
+}
+
 Explainer::Explainer(const Classifier& classifier) : classifier_(classifier) {
   model_ = models::build_model(classifier.metadata().spec);
   model_->load_state_dict(classifier.module().state_dict());
@@ -242,9 +254,12 @@ Map Explainer::explain_input(const Tensor& input, int64_t class_index, const std
                              const std::string& layer) {
   check(method == "auto" || method == "cam" || method == "grad-cam",
         "cam: unknown method '" + method + "' (auto, cam, grad-cam)");
-  if (method == "cam" || (method == "auto" && layer.empty() && has_gap_linear_head(*model_, input)))
-    return class_activation_map(*model_, input, class_index);
-  return grad_cam(*model_, input, class_index, layer);
+  Traced t;
+  run(*model_, input, t);
+  const Head head = find_head(t);
+  if (method == "cam" || (method == "auto" && layer.empty() && head.pool != nullptr))
+    return cam_of(t, head, class_index);
+  return grad_cam_of(*model_, t, class_index, layer);
 }
 
 // ---- the picture ------------------------------------------------------------------------------
