@@ -16,8 +16,11 @@ TESTS=(test_tensor_autograd test_safetensors test_npy test_file test_idx test_ci
        test_image_io test_loader test_conv test_pool test_arith test_batchnorm test_activation
        test_linear test_loss test_shape test_dropout test_optim test_trainer test_weights
        test_classifier test_gradcheck)
+# -O1 with line tables: the sanitizers' recommended level, and a third faster to compile than -O2 -g.
+FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
+       "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
 start=$(date +%s)
-CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja "${FLAGS[@]}" \
   -DCNNZOO_FUZZ=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_MPI=OFF \
   -DCNNZOO_BUILD_BENCH=OFF >/dev/null
 fuzzers=$(cd tests/fuzz && ls fuzz_*.cpp | sed 's/\.cpp$//')
@@ -42,7 +45,7 @@ echo "sanitize: ${#TESTS[@]} test suites clean under ASan/UBSan ($(( $(date +%s)
 
 # Threads of one process sharing a loaded model: any data race is a failure. One OpenMP
 # thread per caller, so that the only concurrency is the callers' own.
-CC=clang CXX=clang++ cmake -S . -B "$TSAN_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+CC=clang CXX=clang++ cmake -S . -B "$TSAN_BUILD" -G Ninja "${FLAGS[@]}" \
   -DCNNZOO_TSAN=ON -DCNNZOO_BUILD_CLI=OFF -DCNNZOO_BUILD_EXAMPLES=OFF -DCNNZOO_MPI=OFF \
   -DCNNZOO_BUILD_BENCH=OFF >/dev/null
 ninja -C "$TSAN_BUILD" -j"$(nproc)" test_classifier >/dev/null

@@ -98,15 +98,21 @@ using VarD = VarT<double>;
 // Gradient recording is on by default, per thread, so inference threads don't interfere.
 bool grad_enabled();
 void set_grad_enabled(bool on);
-class NoGradGuard {
+// Sets grad mode for a scope and restores the previous one on leaving it.
+class GradModeGuard {
  public:
-  NoGradGuard() : prev_(grad_enabled()) { set_grad_enabled(false); }
-  ~NoGradGuard() { set_grad_enabled(prev_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool on) : prev_(grad_enabled()) { set_grad_enabled(on); }
+  ~GradModeGuard() { set_grad_enabled(prev_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool prev_;
+};
+// No recording in a scope: inference, evaluation, in-place parameter updates.
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
 };
 
 // Wraps an op's output. Records inputs and backward only when grad mode is on and some

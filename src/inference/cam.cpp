@@ -18,17 +18,6 @@ namespace {
 
 using NodePtr = std::shared_ptr<Node<real>>;
 
-class GradOn {
- public:
-  GradOn() : prev_(grad_enabled()) { set_grad_enabled(true); }
-  ~GradOn() { set_grad_enabled(prev_); }
-  GradOn(const GradOn&) = delete;
-  GradOn& operator=(const GradOn&) = delete;
-
- private:
-  bool prev_;
-};
-
 // One forward pass with every op's output recorded and held.
 struct Traced {
   trace::Recorder rec;
@@ -47,7 +36,7 @@ void run(nn::Module& model, const Tensor& input, Traced& t) {
   check(input.dim() == 4 && input.size(0) == 1,
         "cam: the input " + input.shape_str() + " is not one image [1, C, H, W]");
   check(!model.is_training(), "cam: the model is in training mode; call eval() first");
-  GradOn grad_on;
+  GradModeGuard grad_on(true);
   t.rec.keep_values = true;
   {
     trace::Scope scope(t.rec);

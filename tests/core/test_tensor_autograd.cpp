@@ -140,6 +140,23 @@ TEST(Autograd, NoGradGuardRecordsNothing) {
   EXPECT_TRUE(mul_inline(x, x).requires_grad());
 }
 
+// Recording turned back on inside a no-grad scope, as class activation maps need under an
+// inference caller; each scope restores the mode it found.
+TEST(Autograd, GradModeGuardNestsAndRestores) {
+  VarD x(TensorD::full({1}, 2.0), true);
+  {
+    NoGradGuard off;
+    {
+      GradModeGuard on(true);
+      EXPECT_TRUE(grad_enabled());
+      EXPECT_TRUE(mul_inline(x, x).requires_grad());
+    }
+    EXPECT_FALSE(grad_enabled());
+    EXPECT_FALSE(mul_inline(x, x).requires_grad());
+  }
+  EXPECT_TRUE(grad_enabled());
+}
+
 TEST(Autograd, SavedStateFreedAfterBackward) {
   VarD x(TensorD::full({4}, 2.0), true);
   VarD y = mul_inline(x, x);

@@ -4,8 +4,8 @@
 # finish with the same weights, bit for bit, as a run that was never interrupted.
 #   KillOneRankMidEpoch.sh CNNZOO     (MPIRUN: the launcher, default "mpirun -np 2 --oversubscribe")
 source "$(dirname "$0")/common.sh"
-# resnet20 on 6400 images: 100 steps of 64 per epoch, a few seconds; a checkpoint every 0.3 s.
-run=(train --model resnet20 --data "$DATA" --limit-train 6400 --limit-test 500 --epochs 2
+# resnet20 on 3200 images: 50 steps of 64 per epoch, a few seconds; a checkpoint every 0.3 s.
+run=(train --model resnet20 --data "$DATA" --limit-train 3200 --limit-test 500 --epochs 2
   --batch 64 --threads 1 --seed 5 --no-progress --checkpoint-minutes 0.005)
 
 "${MPIRUN[@]}" "$CNNZOO" "${run[@]}" --out "$WORK/reference" > "$WORK/reference.log" 2>&1 ||
