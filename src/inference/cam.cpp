@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "cnnzoo/models.hpp"
+#include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "export/trace.hpp"
 
@@ -228,7 +229,10 @@ Map grad_cam(nn::Module& model, const Tensor& input, int64_t class_index,
 }
 
 Explainer::Explainer(const Classifier& classifier) : classifier_(classifier) {
-  model_ = models::build_model(classifier.metadata().spec);
+  {
+    nn::init::SkipInitGuard every_parameter_is_copied;
+    model_ = models::build_model(classifier.metadata().spec);
+  }
   model_->load_state_dict(classifier.module().state_dict());
   model_->eval();
 }

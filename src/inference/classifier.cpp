@@ -5,6 +5,7 @@
 
 #include "cnnzoo/inference.hpp"
 #include "cnnzoo/io/safetensors.hpp"
+#include "cnnzoo/nn/init.hpp"
 #include "cnnzoo/ops/loss.hpp"
 #include "inference/model_file.hpp"
 
@@ -99,7 +100,10 @@ Classifier Classifier::load(const std::string& path, const LoadOptions& options)
   }
   fill_published_preprocessing(c.meta_, info);
   check_consistent(c.meta_, path);
-  c.model_ = models::build_model(c.meta_.spec);
+  {
+    nn::init::SkipInitGuard every_parameter_is_in_the_file;
+    c.model_ = models::build_model(c.meta_.spec);
+  }
   load_state(*c.model_, f, path);
   c.model_->prepare_for_inference();  // the weights are fixed from here: folds are kept
   return c;

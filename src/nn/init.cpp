@@ -29,11 +29,30 @@ double gain(const std::string& nonlinearity, double a) {
   throw Error("init: unknown nonlinearity '" + nonlinearity + "'");
 }
 
+namespace {
+thread_local bool skip_random_init = false;
+}  // namespace
+
+SkipInitGuard::SkipInitGuard() : prev_(skip_random_init) {
+  skip_random_init = true;
+}
+SkipInitGuard::~SkipInitGuard() {
+  skip_random_init = prev_;
+}
+
 void normal(Tensor& w, double mean, double stddev, Generator& gen) {
+  if (skip_random_init) {
+    w.zero();
+    return;
+  }
   for (real& v : w) v = static_cast<real>(gen.normal(mean, stddev));
 }
 
 void uniform(Tensor& w, double lo, double hi, Generator& gen) {
+  if (skip_random_init) {
+    w.zero();
+    return;
+  }
   for (real& v : w) v = static_cast<real>(gen.uniform(lo, hi));
 }
 

@@ -124,6 +124,32 @@ TEST(Vocabulary, KaimingNormalOverATreeTouchesOnlyTheNamedLayerTypeAndZeroesBias
   for (float v : t.a->bias.value()) EXPECT_EQ(v, 0.0f);  // Bias::Zero, the default
 }
 
+// A loader's build: random initialisers write zeros and draw nothing, constants still apply,
+// and the scope ends where it was opened (nested guards included).
+TEST(Vocabulary, SkipInitGuardDrawsNothingWithinItsScope) {
+  manual_seed(7);
+  const std::string before = global_generator().state();
+  std::unique_ptr<Tree> skipped;
+  {
+    init::SkipInitGuard outer;
+    { init::SkipInitGuard inner; }
+    skipped = std::make_unique<Tree>();
+    init::kaiming_normal<Conv2d>(*skipped);
+    init::xavier_uniform<Linear>(*skipped);
+    init::batchnorm(*skipped, 0.5, 0.25);
+  }
+  EXPECT_EQ(global_generator().state(), before);
+  for (Tensor* w :
+       {&skipped->a->weight.value(), &skipped->a->bias.value(), &skipped->b->weight.value(),
+        &skipped->fc->weight.value(), &skipped->fc->bias.value()})
+    for (float v : *w) ASSERT_EQ(v, 0.0f);
+  for (float v : skipped->bn->weight.value()) EXPECT_EQ(v, 0.5f);
+  // Outside the scope the same tree draws again, from where the generator was.
+  Tree drawn;
+  EXPECT_NE(global_generator().state(), before);
+  EXPECT_GT(stddev(drawn.b->weight.value()), 0.0);
+}
+
 TEST(Vocabulary, KaimingUniformAndTheLeakyReluSlopeOverATree) {
   Tree t;
   init::kaiming_uniform<Conv2d>(t, init::FanMode::FanIn);

@@ -27,6 +27,21 @@ void normal(Tensor& w, double mean, double stddev, Generator& gen = global_gener
 void uniform(Tensor& w, double lo, double hi, Generator& gen = global_generator());
 void constant(Tensor& w, double value);
 
+// For models whose every parameter is loaded next (a weights file's loader): within its scope,
+// on this thread, the random initialisers (normal, uniform and the He/Xavier ones built on them)
+// write zeros and draw nothing from the generator. Building a VGG-16 otherwise spends seconds
+// drawing 138M numbers that the file then overwrites. Constant initialisers still apply.
+class SkipInitGuard {
+ public:
+  SkipInitGuard();
+  ~SkipInitGuard();
+  SkipInitGuard(const SkipInitGuard&) = delete;
+  SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 // ---- over a module tree, by layer type ----
 // `Layer` is Conv2d or Linear: the weight of every such layer below (and including) `root` is
 // drawn as named, and its bias, if it has one, is zeroed (Bias::Zero) or left at PyTorch's
